@@ -1,0 +1,74 @@
+import { randomUUID } from 'node:crypto';
+import formbody from '@fastify/formbody';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Config } from './config.js';
+import { openCoreDb, type CoreDb } from './db/core-database.js';
+import { migrateToLatest } from './db/migrator.js';
+import { registerDocs } from './plugins/docs.js';
+import { registerErrorHandling } from './plugins/error-handler.js';
+import { opsRoutes } from './modules/ops/ops.routes.js';
+
+export interface BuildOptions {
+  /** Fastify logger options; `false` silences it (tests). */
+  logger?: FastifyServerOptions['logger'];
+  /** Apply core migrations while building (default true); the CLI `migrate` command does it explicitly. */
+  migrate?: boolean;
+  /** An already-open core database (tests); otherwise one is opened from the config and closed with the app. */
+  core?: CoreDb;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Builds the whole application for a configuration: opens the core database, applies its migrations and
+ * registers every route. Nothing happens at import time; `app.close()` closes every database.
+ *
+ * @example
+ * const app = await buildApp(loadConfig());
+ * await app.listen({ port: app.config.port, host: app.config.host });
+ */
+export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const core = options.core ?? (await openCoreDb(config));
+  try {
+    if (options.migrate ?? true) await migrateToLatest(core.db, 'core');
+  } catch (error) {
+    if (!options.core) await core.close();
+    throw error;
+  }
+
+  const app = Fastify({
+    logger: options.logger ?? { level: config.logLevel },
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy,
+    // Accept a caller's request id for tracing, but only a sane one.
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    requestTimeout: 30_000,
+    ajv: { customOptions: { allErrors: false, coerceTypes: 'array', removeAdditional: 'all' } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.decorate('config', config);
+  app.decorate('core', core);
+  if (!options.core) app.addHook('onClose', async () => core.close());
+  // Once closing starts, answer in-flight requests with `Connection: close` so keep-alive sockets do not
+  // hold the shutdown open until their idle timeout.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+
+  registerErrorHandling(app);
+  await app.register(formbody);
+  await registerDocs(app);
+  await app.register(opsRoutes);
+  return app;
+}

@@ -1,0 +1,219 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+/** A rate limit such as `5/minute`; `null` when the variable says `off`. */
+export interface RateLimit {
+  readonly max: number;
+  readonly windowMs: number;
+}
+
+export type JwtAlgorithm = 'HS256' | 'HS384' | 'HS512';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/** The server's configuration: parsed and validated once at start, then frozen. */
+export interface Config {
+  readonly nodeEnv: 'development' | 'production' | 'test';
+  readonly databaseUrl: string | null;
+  readonly tenantDatabaseUrl: string | null;
+  readonly dataDir: string;
+  readonly secretKey: string;
+  readonly algorithm: JwtAlgorithm;
+  readonly jwtIssuer: string;
+  readonly accessTokenExpireMinutes: number;
+  readonly refreshTokenExpireDays: number;
+  readonly verificationTokenExpireHours: number;
+  readonly host: string;
+  readonly port: number;
+  readonly publicUrl: string;
+  readonly smtpUrl: string | null;
+  readonly mailFrom: string;
+  readonly redisUrl: string | null;
+  readonly corsOrigins: readonly string[];
+  readonly authRateLimit: RateLimit | null;
+  readonly rateLimit: RateLimit | null;
+  readonly webConcurrency: number;
+  readonly logLevel: LogLevel;
+  readonly bodyLimitBytes: number;
+  readonly trustProxy: boolean;
+}
+
+/** Thrown when the environment holds invalid values; `problems` has one readable line per bad variable. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const WINDOWS: Record<string, number> = {
+  second: 1_000,
+  minute: 60_000,
+  hour: 3_600_000,
+  day: 86_400_000,
+};
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const ALGORITHMS: readonly JwtAlgorithm[] = ['HS256', 'HS384', 'HS512'];
+const MIN_SECRET_LENGTH = 32;
+
+/** Reads variables one by one, collecting every problem instead of stopping at the first. */
+class EnvReader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  string(name: string, fallback: string): string;
+  string(name: string, fallback: null): string | null;
+  string(name: string, fallback: string | null): string | null {
+    const raw = this.env[name]?.trim();
+    return raw === undefined || raw === '' ? fallback : raw;
+  }
+
+  integer(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.string(name, null);
+    if (raw === null) return fallback;
+    if (!/^-?\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+      this.problems.push(`${name} must be an integer between ${min} and ${max} (got "${raw}")`);
+      return fallback;
+    }
+    return Number(raw);
+  }
+
+  oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[], normalize = (s: string) => s): T {
+    const raw = this.string(name, null);
+    if (raw === null) return fallback;
+    const value = normalize(raw) as T;
+    if (!allowed.includes(value)) {
+      this.problems.push(`${name} must be one of ${allowed.join(', ')} (got "${raw}")`);
+      return fallback;
+    }
+    return value;
+  }
+
+  boolean(name: string, fallback: boolean): boolean {
+    const raw = this.string(name, null)?.toLowerCase();
+    if (raw === undefined || raw === null) return fallback;
+    if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+    if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+    this.problems.push(`${name} must be true or false (got "${raw}")`);
+    return fallback;
+  }
+
+  url(name: string, protocols: readonly string[]): string | null {
+    const raw = this.string(name, null);
+    if (raw === null) return null;
+    try {
+      const url = new URL(raw);
+      if (!protocols.includes(url.protocol)) throw new Error('protocol');
+      return raw;
+    } catch {
+      this.problems.push(
+        `${name} must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+      );
+      return null;
+    }
+  }
+
+  rateLimit(name: string, fallback: string): RateLimit | null {
+    const raw = this.string(name, fallback);
+    const parsed = parseRateLimit(raw);
+    if (parsed !== undefined) return parsed;
+    this.problems.push(
+      `${name} must look like "5/minute" (per second|minute|hour|day) or "off" (got "${raw}")`,
+    );
+    return parseRateLimit(fallback) ?? null;
+  }
+}
+
+/** `"5/minute"` → `{max: 5, windowMs: 60000}`, `"off"` → `null`, anything else → `undefined`. */
+export function parseRateLimit(text: string): RateLimit | null | undefined {
+  const raw = text.trim().toLowerCase();
+  if (raw === 'off') return null;
+  const match = /^(\d+)\s*\/\s*(second|minute|hour|day)$/.exec(raw);
+  if (!match || Number(match[1]) < 1) return undefined;
+  return { max: Number(match[1]), windowMs: WINDOWS[match[2] as string] as number };
+}
+
+/**
+ * Parses and validates the environment. Every bad value is reported at once, in words.
+ *
+ * @example
+ * const config = loadConfig(process.env); // throws ConfigError listing every problem
+ */
+export function loadConfig(env: Env = process.env): Config {
+  const read = new EnvReader(env);
+  const nodeEnv = read.oneOf('NODE_ENV', 'development', ['development', 'production', 'test']);
+  const port = read.integer('PORT', 8000, 0, 65535);
+  const dataDir = resolve(read.string('DATA_DIR', './data'));
+  const databaseUrl = read.url('DATABASE_URL', ['postgres:', 'postgresql:']);
+  const tenantDatabaseUrl = read.url('TENANT_DATABASE_URL', ['postgres:', 'postgresql:']);
+  if (tenantDatabaseUrl && !databaseUrl) {
+    read.problems.push(
+      'TENANT_DATABASE_URL needs DATABASE_URL (the embedded engine keeps tenants under DATA_DIR)',
+    );
+  }
+  const publicUrl = read.url('PUBLIC_URL', ['http:', 'https:']) ?? `http://localhost:${port}`;
+  const secretKey = resolveSecretKey(read, nodeEnv, dataDir);
+  const corsOrigins = (read.string('CORS_ORIGINS', null) ?? '')
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter((origin) => origin !== '');
+
+  const config: Config = {
+    nodeEnv,
+    databaseUrl,
+    tenantDatabaseUrl,
+    dataDir,
+    secretKey,
+    algorithm: read.oneOf('ALGORITHM', 'HS256', ALGORITHMS, (s) => s.toUpperCase()),
+    jwtIssuer: read.string('JWT_ISSUER', 'tenantry'),
+    accessTokenExpireMinutes: read.integer('ACCESS_TOKEN_EXPIRE_MINUTES', 30, 1, 1440),
+    refreshTokenExpireDays: read.integer('REFRESH_TOKEN_EXPIRE_DAYS', 14, 1, 365),
+    verificationTokenExpireHours: read.integer('VERIFICATION_TOKEN_EXPIRE_HOURS', 24, 1, 720),
+    host: read.string('HOST', '0.0.0.0'),
+    port,
+    publicUrl: publicUrl.replace(/\/+$/, ''),
+    smtpUrl: read.url('SMTP_URL', ['smtp:', 'smtps:']),
+    mailFrom: read.string('MAIL_FROM', 'Tenantry <no-reply@tenantry.local>'),
+    redisUrl: read.url('REDIS_URL', ['redis:', 'rediss:']),
+    corsOrigins,
+    authRateLimit: read.rateLimit('AUTH_RATE_LIMIT', '5/minute'),
+    rateLimit: read.rateLimit('RATE_LIMIT', '100/minute'),
+    webConcurrency: read.integer('WEB_CONCURRENCY', 1, 1, 64),
+    logLevel: read.oneOf('LOG_LEVEL', 'info', LOG_LEVELS, (s) => s.toLowerCase()),
+    bodyLimitBytes: read.integer('BODY_LIMIT', 1_048_576, 1024, 100 * 1_048_576),
+    trustProxy: read.boolean('TRUST_PROXY', false),
+  };
+  if (config.webConcurrency > 1 && !databaseUrl) {
+    read.problems.push('WEB_CONCURRENCY above 1 needs DATABASE_URL: one process owns an embedded database');
+  }
+  if (read.problems.length > 0) throw new ConfigError(read.problems);
+  return Object.freeze(config);
+}
+
+/**
+ * Production must be given a strong key. Development generates one once and keeps it in DATA_DIR,
+ * so tokens survive restarts without any setup.
+ */
+function resolveSecretKey(read: EnvReader, nodeEnv: Config['nodeEnv'], dataDir: string): string {
+  const given = read.string('SECRET_KEY', null);
+  if (given !== null) {
+    if (given.length < MIN_SECRET_LENGTH) {
+      read.problems.push(`SECRET_KEY must be at least ${MIN_SECRET_LENGTH} characters (got ${given.length})`);
+    }
+    return given;
+  }
+  if (nodeEnv === 'production') {
+    read.problems.push(
+      `SECRET_KEY is required in production (at least ${MIN_SECRET_LENGTH} characters; e.g. \`openssl rand -base64 48\`)`,
+    );
+    return '';
+  }
+  const file = join(dataDir, 'secret_key');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true });
+  const key = randomBytes(48).toString('base64url');
+  writeFileSync(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
+  return key;
+}

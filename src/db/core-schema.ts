@@ -1,0 +1,95 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+type CreatedAt = ColumnType<Date, Date | undefined, never>;
+type Timestamp = ColumnType<Date, Date | undefined, Date>;
+type NullableTimestamp = ColumnType<Date | null, Date | null | undefined, Date | null>;
+
+export type OrganizationStatus = 'provisioning' | 'active' | 'suspended' | 'deleting' | 'failed' | 'deleted';
+
+export interface CoreUsersTable {
+  id: Generated<number>;
+  email: string;
+  password_hash: string;
+  is_owner: Generated<boolean>;
+  is_verified: Generated<boolean>;
+  is_active: Generated<boolean>;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface OrganizationsTable {
+  id: Generated<number>;
+  name: string;
+  slug: string;
+  status: Generated<OrganizationStatus>;
+  owner_id: number;
+  allow_signup: Generated<boolean>;
+  /** Name of the tenant database (PostgreSQL) or data directory (PGlite); set once provisioning starts. */
+  tenant_db_name: string | null;
+  /** Where the tenant database lives: `pglite` or the PostgreSQL server it was created on. */
+  placement: string | null;
+  /** Last provisioning step completed, so a crashed provisioning can be finished or rolled back. */
+  provisioning_step: string | null;
+  provisioning_error: string | null;
+  /** Name of the latest tenant migration applied to this tenant's database. */
+  schema_version: string | null;
+  migration_state: 'ok' | 'failed' | null;
+  migration_error: string | null;
+  migrated_at: NullableTimestamp;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+  deleted_at: NullableTimestamp;
+}
+
+export interface RefreshTokensTable {
+  id: Generated<number>;
+  user_id: number;
+  /** All tokens rotated from one login share a family; reuse of a used token revokes the family. */
+  family_id: string;
+  token_hash: string;
+  expires_at: Date;
+  used_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+  created_at: CreatedAt;
+}
+
+export type EmailTokenPurpose = 'verify' | 'reset';
+
+export interface EmailTokensTable {
+  id: Generated<number>;
+  user_id: number;
+  purpose: EmailTokenPurpose;
+  token_hash: string;
+  expires_at: Date;
+  used_at: NullableTimestamp;
+  created_at: CreatedAt;
+}
+
+export interface MailOutboxTable {
+  id: Generated<number>;
+  to_address: string;
+  subject: string;
+  text_body: string;
+  html_body: string | null;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  sent_at: NullableTimestamp;
+  last_error: string | null;
+  created_at: CreatedAt;
+}
+
+/** The core (control-plane) database, as Kysely sees it. */
+export interface CoreDatabase {
+  core_users: CoreUsersTable;
+  organizations: OrganizationsTable;
+  refresh_tokens: RefreshTokensTable;
+  email_tokens: EmailTokensTable;
+  mail_outbox: MailOutboxTable;
+}
+
+export type CoreUser = Selectable<CoreUsersTable>;
+export type NewCoreUser = Insertable<CoreUsersTable>;
+export type CoreUserUpdate = Updateable<CoreUsersTable>;
+export type Organization = Selectable<OrganizationsTable>;
+export type NewOrganization = Insertable<OrganizationsTable>;
+export type OrganizationUpdate = Updateable<OrganizationsTable>;

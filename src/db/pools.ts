@@ -1,0 +1,41 @@
+import { PGlite } from '@electric-sql/pglite';
+import { createPgConfig } from '@electric-sql/pglite/node-postgres';
+import pg from 'pg';
+
+// int8 (bigint) → number: counts and ids stay far below 2^53, and clients expect JSON numbers.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number.parseInt(value, 10));
+
+/** Defaults shared by every server pool: fail fast instead of hanging when the server is gone. */
+export const POOL_DEFAULTS = {
+  connectionTimeoutMillis: 5_000,
+  idleTimeoutMillis: 30_000,
+} as const;
+
+/**
+ * A `pg.Pool` on a PostgreSQL server.
+ *
+ * @example
+ * const pool = createServerPool('postgres://postgres@127.0.0.1/app', { max: 10 });
+ */
+export function createServerPool(url: string, options: pg.PoolConfig = {}): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, ...POOL_DEFAULTS, max: 10, ...options });
+  // An idle client losing its server (restart, pg_terminate_backend) emits 'error' on the pool;
+  // unhandled, that would crash the process. The next checkout simply reconnects.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/**
+ * A one-connection `pg.Pool` over an open PGlite instance, so that Kysely's PostgresDialect and every
+ * query run unchanged on the embedded engine. The instance is owned by the caller.
+ */
+export function createPglitePool(pglite: PGlite): pg.Pool {
+  const config = createPgConfig(pglite);
+  // One shared in-process connection: never let the pool end it for idleness.
+  return new pg.Pool({ ...config, max: 1, idleTimeoutMillis: 0, connectionTimeoutMillis: 30_000 });
+}
+
+/** Opens (creating if missing) a persistent PGlite database in `dir`, optionally from a dumped data dir. */
+export async function openPglite(dir: string, loadDataDir?: Blob): Promise<PGlite> {
+  return PGlite.create({ dataDir: dir, ...(loadDataDir ? { loadDataDir } : {}) });
+}

@@ -1,0 +1,11 @@
+import type { Config } from '../config.js';
+import type { CoreDb } from '../db/core-database.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The validated, frozen configuration this app was built with. */
+    config: Config;
+    /** The core (control-plane) database. */
+    core: CoreDb;
+  }
+}
