@@ -5,15 +5,24 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { Config } from './config.js';
 import { openCoreDb, type CoreDb } from './db/core-database.js';
 import { migrateToLatest } from './db/migrator.js';
+import { registerTenantContext } from './http/tenant-context.js';
+import { authRoutes } from './modules/auth/auth.routes.js';
+import { opsRoutes } from './modules/ops/ops.routes.js';
+import { organizationsRoutes } from './modules/organizations/organizations.routes.js';
+import { usersRoutes } from './modules/users/users.routes.js';
 import { registerDocs } from './plugins/docs.js';
 import { registerErrorHandling } from './plugins/error-handler.js';
-import { opsRoutes } from './modules/ops/ops.routes.js';
+import { registerRateLimit } from './plugins/rate-limit.js';
+import { createRedis } from './redis.js';
+import { createServices } from './services.js';
 
 export interface BuildOptions {
   /** Fastify logger options; `false` silences it (tests). */
   logger?: FastifyServerOptions['logger'];
   /** Apply core migrations while building (default true); the CLI `migrate` command does it explicitly. */
   migrate?: boolean;
+  /** Finish or roll back provisioning left unfinished by a crash, at start (default true). */
+  reconcile?: boolean;
   /** An already-open core database (tests); otherwise one is opened from the config and closed with the app. */
   core?: CoreDb;
 }
@@ -52,7 +61,28 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   app.decorate('config', config);
   app.decorate('core', core);
+  // onClose hooks run in reverse order: the core database closes last, after everything that uses it.
   if (!options.core) app.addHook('onClose', async () => core.close());
+  const services = createServices(config, core, app.log);
+  app.decorate('services', services);
+  app.addHook('onClose', async () => services.store.close());
+  app.addHook('onClose', async () => services.connections.close());
+  app.addHook('onClose', async () => services.mailer.stop());
+  const redis = config.redisUrl ? createRedis(config.redisUrl, app.log) : null;
+  if (redis) app.addHook('onClose', async () => void (await redis.quit().catch(() => redis.disconnect())));
+
+  // Checked at start, not on the first sign-up: a missing CREATEDB privilege or a stale template fails loudly now.
+  await services.store.prepare();
+  if (options.reconcile ?? true) {
+    const report = await services.provisioner.reconcile();
+    if (
+      report.completed.length + report.failed.length + report.deleted.length + report.orphansDropped.length >
+      0
+    ) {
+      app.log.warn({ report }, 'reconciled unfinished provisioning');
+    }
+  }
+  app.addHook('onReady', async () => services.mailer.start());
   // Once closing starts, answer in-flight requests with `Connection: close` so keep-alive sockets do not
   // hold the shutdown open until their idle timeout.
   let closing = false;
@@ -70,5 +100,15 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(formbody);
   await registerDocs(app);
   await app.register(opsRoutes);
+  await app.register(
+    async (api) => {
+      registerTenantContext(api);
+      await registerRateLimit(api, config.rateLimit, redis);
+      await api.register(authRoutes);
+      await api.register(usersRoutes);
+      await api.register(organizationsRoutes);
+    },
+    { prefix: '/api' },
+  );
   return app;
 }

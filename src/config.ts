@@ -36,6 +36,17 @@ export interface Config {
   readonly logLevel: LogLevel;
   readonly bodyLimitBytes: number;
   readonly trustProxy: boolean;
+  readonly tenantConnections: TenantConnectionLimits;
+}
+
+/** Hard budgets for connections to tenant databases (see src/tenancy/connection-manager.ts). */
+export interface TenantConnectionLimits {
+  /** All tenant connections of this server together (PGlite: open tenant instances). */
+  readonly maxConnections: number;
+  readonly maxPerTenant: number;
+  readonly maxOpenTenants: number;
+  readonly idleTimeoutMs: number;
+  readonly acquireTimeoutMs: number;
 }
 
 /** Thrown when the environment holds invalid values; `problems` has one readable line per bad variable. */
@@ -184,12 +195,28 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: read.oneOf('LOG_LEVEL', 'info', LOG_LEVELS, (s) => s.toLowerCase()),
     bodyLimitBytes: read.integer('BODY_LIMIT', 1_048_576, 1024, 100 * 1_048_576),
     trustProxy: read.boolean('TRUST_PROXY', false),
+    tenantConnections: tenantConnectionLimits(read, databaseUrl !== null),
   };
   if (config.webConcurrency > 1 && !databaseUrl) {
     read.problems.push('WEB_CONCURRENCY above 1 needs DATABASE_URL: one process owns an embedded database');
   }
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return Object.freeze(config);
+}
+
+/**
+ * On PostgreSQL the budget counts server connections. On PGlite each "connection" is a whole embedded database
+ * instance (~200 MB, one query at a time), so the defaults keep a handful open, one per tenant.
+ */
+function tenantConnectionLimits(read: EnvReader, server: boolean): TenantConnectionLimits {
+  const maxConnections = read.integer('TENANT_MAX_CONNECTIONS', server ? 40 : 4, 1, 10_000);
+  return {
+    maxConnections,
+    maxPerTenant: server ? read.integer('TENANT_MAX_CONNECTIONS_PER_TENANT', 4, 1, 1_000) : 1,
+    maxOpenTenants: read.integer('TENANT_MAX_OPEN', maxConnections, 1, 10_000),
+    idleTimeoutMs: read.integer('TENANT_IDLE_TIMEOUT_SECONDS', 60, 1, 86_400) * 1000,
+    acquireTimeoutMs: read.integer('TENANT_ACQUIRE_TIMEOUT_MS', 5_000, 1, 120_000),
+  };
 }
 
 /**

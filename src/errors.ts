@@ -22,7 +22,6 @@ export const ERRORS = {
   NOT_FOUND: { status: 404, message: 'Not found' },
   ROUTE_NOT_FOUND: { status: 404, message: 'Route not found' },
   TENANT_NOT_FOUND: { status: 404, message: 'Organization not found' },
-  VERIFICATION_TOKEN_INVALID: { status: 404, message: 'Invalid verification token' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed' },
   CONFLICT: { status: 409, message: 'Conflict' },
   EMAIL_TAKEN: { status: 409, message: 'Email already registered' },
@@ -66,11 +65,17 @@ export class AppError extends Error {
   constructor(
     readonly code: ErrorCode,
     detail?: string,
-    options: { headers?: Record<string, string>; cause?: unknown; errors?: ValidationIssue[] } = {},
+    options: {
+      headers?: Record<string, string>;
+      cause?: unknown;
+      errors?: ValidationIssue[];
+      status?: number;
+    } = {},
   ) {
     super(detail ?? ERRORS[code].message, { cause: options.cause });
     this.name = 'AppError';
-    this.statusCode = ERRORS[code].status;
+    // A few codes are answered with another status where the contract says so (an unknown email token is 404).
+    this.statusCode = options.status ?? ERRORS[code].status;
     this.headers = options.headers ?? {};
     this.errors = options.errors;
   }

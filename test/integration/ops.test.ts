@@ -166,7 +166,7 @@ describe('readiness when the core database is down', () => {
   it('answers 503 with the failing check and Retry-After', async () => {
     // A real pool aimed at a port where nothing listens: the same failure as a database that went away.
     const core = await openCoreDb({ ...t.config, databaseUrl: 'postgres://postgres@127.0.0.1:9/none' });
-    const app = await buildApp(t.config, { core, migrate: false, logger: false });
+    const app = await buildApp(t.config, { core, migrate: false, reconcile: false, logger: false });
     try {
       const res = await app.inject({ method: 'GET', url: '/health/ready' });
       assert.equal(res.statusCode, 503);

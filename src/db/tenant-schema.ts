@@ -1,0 +1,47 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+type CreatedAt = ColumnType<Date, Date | undefined, never>;
+type Timestamp = ColumnType<Date, Date | undefined, Date>;
+type NullableTimestamp = ColumnType<Date | null, Date | null | undefined, Date | null>;
+
+/** A tenant user's role inside its organization. */
+export type TenantRole = 'owner' | 'admin' | 'member';
+
+export interface TenantUsersTable {
+  id: Generated<number>;
+  /** Stored lower-case (a check constraint enforces it); unique within the tenant only. */
+  email: string;
+  /** Null for users who cannot log in with a password, e.g. the owner linked to a core user. */
+  password_hash: string | null;
+  role: Generated<TenantRole>;
+  is_active: Generated<boolean>;
+  /** The core user this tenant user stands for (the organization's owner), if any. */
+  core_user_id: number | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface TenantRefreshTokensTable {
+  id: Generated<number>;
+  user_id: number;
+  /** All tokens rotated from one login share a family; reuse of a used token revokes the family. */
+  family_id: string;
+  token_hash: string;
+  expires_at: Date;
+  used_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+  created_at: CreatedAt;
+}
+
+/** One tenant (data-plane) database, as Kysely sees it. Every tenant database has this same schema. */
+export interface TenantDatabase {
+  tenant_users: TenantUsersTable;
+  tenant_refresh_tokens: TenantRefreshTokensTable;
+}
+
+export type TenantUser = Selectable<TenantUsersTable>;
+export type NewTenantUser = Insertable<TenantUsersTable>;
+export type TenantUserUpdate = Updateable<TenantUsersTable>;
+export type TenantRefreshToken = Selectable<TenantRefreshTokensTable>;
+export type NewTenantRefreshToken = Insertable<TenantRefreshTokensTable>;
+export type TenantRefreshTokenUpdate = Updateable<TenantRefreshTokensTable>;

@@ -1,0 +1,183 @@
+import type { Kysely } from 'kysely';
+import type { AccessTokens } from '../../auth/access-tokens.js';
+import { hashPassword, verifyPassword } from '../../auth/passwords.js';
+import type { RefreshTokens } from '../../auth/refresh-tokens.js';
+import type { Config } from '../../config.js';
+import type { CoreDatabase, CoreUser } from '../../db/core-schema.js';
+import { AppError } from '../../errors.js';
+import type { Mailer } from '../../mail/mailer.js';
+import { passwordResetMail, verificationMail } from '../../mail/templates.js';
+import type { TokenResponse } from '../../http/schemas.js';
+import { CoreUsersRepository } from './core-users.repository.js';
+import { EmailTokensRepository } from './email-tokens.repository.js';
+
+const HOUR_MS = 3_600_000;
+
+export interface CoreAuthDeps {
+  db: Kysely<CoreDatabase>;
+  config: Config;
+  mailer: Mailer;
+  accessTokens: AccessTokens;
+  refreshTokens: RefreshTokens;
+}
+
+/** The public shape of a core user: never a hash or a token. */
+export function toCoreUserView(user: CoreUser) {
+  return {
+    id: user.id,
+    email: user.email,
+    is_owner: user.is_owner,
+    is_verified: user.is_verified,
+    created_at: user.created_at.toISOString(),
+  };
+}
+export type CoreUserView = ReturnType<typeof toCoreUserView>;
+
+/** Core (control-plane) accounts: registration, email verification, login, sessions, password reset. */
+export class CoreAuthService {
+  private readonly users: CoreUsersRepository;
+  private readonly emailTokens: EmailTokensRepository;
+
+  constructor(private readonly deps: CoreAuthDeps) {
+    this.users = new CoreUsersRepository(deps.db);
+    this.emailTokens = new EmailTokensRepository(deps.db);
+  }
+
+  private get linkTtlMs(): number {
+    return this.deps.config.verificationTokenExpireHours * HOUR_MS;
+  }
+
+  private link(path: string, token: string): string {
+    return `${this.deps.config.publicUrl}${path}?token=${encodeURIComponent(token)}`;
+  }
+
+  /** Creates the account and emails a verification link (in the same transaction as the outbox row). */
+  async register(input: { email: string; password: string; is_owner: boolean }): Promise<CoreUser> {
+    const passwordHash = await hashPassword(input.password);
+    return this.deps.db.transaction().execute(async (trx) => {
+      const user = await this.users.insert(
+        { email: input.email, password_hash: passwordHash, is_owner: input.is_owner },
+        trx,
+      );
+      const token = await this.emailTokens.create(user.id, 'verify', this.linkTtlMs, trx);
+      await this.deps.mailer.enqueue(verificationMail(user.email, this.link('/api/auth/verify', token)), trx);
+      return user;
+    });
+  }
+
+  /** Consumes a verification token: 'verified' the first time, 'already' when the account is already verified. */
+  async verifyEmail(token: string): Promise<'verified' | 'already'> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      const result = await this.emailTokens.consume(token, 'verify', trx);
+      if (result.status === 'unknown')
+        throw new AppError('TOKEN_INVALID', 'Invalid verification token', { status: 404 });
+      if (result.status === 'expired') throw new AppError('TOKEN_EXPIRED', 'Verification token has expired');
+      const user = await this.users.findById(result.userId, trx);
+      if (!user) throw new AppError('TOKEN_INVALID', 'Invalid verification token', { status: 404 });
+      if (user.is_verified) return 'already';
+      // A used token of a still-unverified account was superseded by a newer link.
+      if (result.status === 'used')
+        throw new AppError('TOKEN_INVALID', 'Invalid verification token', { status: 404 });
+      await this.users.markVerified(user.id, trx);
+      return 'verified';
+    });
+  }
+
+  /** Sends a fresh link to an unverified account; says nothing about whether the account exists. */
+  async resendVerification(email: string): Promise<void> {
+    await this.deps.db.transaction().execute(async (trx) => {
+      const user = await this.users.findByEmail(email, trx);
+      if (!user || user.is_verified || !user.is_active) return;
+      await this.emailTokens.revokeOutstanding(user.id, 'verify', trx);
+      const token = await this.emailTokens.create(user.id, 'verify', this.linkTtlMs, trx);
+      await this.deps.mailer.enqueue(verificationMail(user.email, this.link('/api/auth/verify', token)), trx);
+    });
+  }
+
+  /** Email and password to tokens. Unknown email and wrong password are the same 401, in about the same time. */
+  async login(email: string, password: string): Promise<TokenResponse> {
+    const user = await this.users.findByEmail(email);
+    const valid = await verifyPassword(user?.password_hash ?? null, password);
+    if (!user || !valid) throw new AppError('INVALID_CREDENTIALS');
+    if (!user.is_active) throw new AppError('USER_INACTIVE');
+    if (!user.is_verified) throw new AppError('EMAIL_NOT_VERIFIED');
+    return this.issueTokens(user.id);
+  }
+
+  private async issueTokens(userId: number, refreshToken?: string): Promise<TokenResponse> {
+    const access = await this.deps.accessTokens.issue({ audience: 'core', userId });
+    return {
+      ...access,
+      refresh_token: refreshToken ?? (await this.deps.refreshTokens.issue(this.deps.db, userId)),
+    };
+  }
+
+  async refresh(token: string): Promise<TokenResponse> {
+    const rotated = await this.deps.refreshTokens.rotate(this.deps.db, token);
+    const user = await this.users.findById(rotated.userId);
+    if (!user?.is_active) {
+      if (user) await this.deps.refreshTokens.revokeAllForUser(this.deps.db, user.id);
+      throw new AppError('REFRESH_TOKEN_INVALID');
+    }
+    return this.issueTokens(user.id, rotated.token);
+  }
+
+  logout(token: string): Promise<void> {
+    return this.deps.refreshTokens.revoke(this.deps.db, token);
+  }
+
+  /** Emails a reset link when the account exists; always looks the same from outside. */
+  async requestPasswordReset(email: string): Promise<void> {
+    await this.deps.db.transaction().execute(async (trx) => {
+      const user = await this.users.findByEmail(email, trx);
+      if (!user?.is_active) return;
+      await this.emailTokens.revokeOutstanding(user.id, 'reset', trx);
+      const token = await this.emailTokens.create(user.id, 'reset', this.linkTtlMs, trx);
+      await this.deps.mailer.enqueue(passwordResetMail(user.email, this.link('/reset-password', token)), trx);
+    });
+  }
+
+  /**
+   * Sets a new password from a reset token and ends every session of the user. The emailed link proves the
+   * mailbox, so an unverified account becomes verified too.
+   */
+  async confirmPasswordReset(token: string, password: string): Promise<void> {
+    const passwordHash = await hashPassword(password);
+    await this.deps.db.transaction().execute(async (trx) => {
+      const result = await this.emailTokens.consume(token, 'reset', trx);
+      if (result.status === 'expired') throw new AppError('TOKEN_EXPIRED', 'Reset token has expired');
+      if (result.status !== 'ok') throw new AppError('TOKEN_INVALID', 'Invalid reset token', { status: 404 });
+      await this.users.setPassword(result.userId, passwordHash, trx);
+      await this.users.markVerified(result.userId, trx);
+      await this.deps.refreshTokens.revokeAllForUser(trx, result.userId);
+    });
+  }
+
+  /** Changes the password after checking the current one, and ends the user's other sessions. */
+  async changePassword(
+    user: CoreUser,
+    currentPassword: string | undefined,
+    password: string,
+  ): Promise<CoreUser> {
+    if (currentPassword === undefined) {
+      throw new AppError('VALIDATION_ERROR', 'current_password is required to change the password', {
+        errors: [{ path: '/current_password', message: 'is required to change the password' }],
+      });
+    }
+    if (!(await verifyPassword(user.password_hash, currentPassword)))
+      throw new AppError('INVALID_CREDENTIALS');
+    const passwordHash = await hashPassword(password);
+    return this.deps.db.transaction().execute(async (trx) => {
+      const updated = await this.users.setPassword(user.id, passwordHash, trx);
+      await this.deps.refreshTokens.revokeAllForUser(trx, user.id);
+      return updated;
+    });
+  }
+
+  /** The user behind a verified core access token; a deleted or deactivated user is refused at once. */
+  async principalUser(userId: number): Promise<CoreUser> {
+    const user = await this.users.findById(userId);
+    if (!user?.is_active) throw new AppError('TOKEN_INVALID');
+    return user;
+  }
+}

@@ -1,0 +1,141 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { authenticated as owner, requireCoreUser } from '../../http/auth-guards.js';
+import { PageQuery } from '../../http/pagination.js';
+import { BEARER_SECURITY, errorResponses, TokenResponse } from '../../http/schemas.js';
+
+const Organization = Type.Object({
+  id: Type.Integer(),
+  organization_id: Type.Integer({ description: 'Equals id (kept for old clients)' }),
+  name: Type.String(),
+  slug: Type.String(),
+  status: Type.Union([
+    Type.Literal('provisioning'),
+    Type.Literal('active'),
+    Type.Literal('suspended'),
+    Type.Literal('deleting'),
+    Type.Literal('failed'),
+  ]),
+  tenant_db_name: Type.Union([Type.String(), Type.Null()]),
+  owner_id: Type.Integer(),
+  allow_signup: Type.Boolean(),
+  created_at: Type.String({ format: 'date-time' }),
+});
+const OrgId = Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) });
+
+/** /api/organizations: core-only routes for owners. Someone else's organization answers 404. */
+export const organizationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { organizations } = app.services;
+  // Authentication runs after the tenant check and rate limit (onRequest), before the body is parsed and validated.
+  const common = { config: { context: 'core' as const }, preParsing: requireCoreUser };
+
+  app.post(
+    '/organizations',
+    {
+      ...common,
+      schema: {
+        tags: ['organizations'],
+        summary: 'Create an organization and its tenant database (verified owners)',
+        description:
+          'Answers once the tenant database exists, is migrated and holds the owner as a tenant user with role `owner`. ' +
+          'The slug is derived from the name when not given.',
+        security: BEARER_SECURITY,
+        body: Type.Object({
+          name: Type.String({ minLength: 1, maxLength: 200 }),
+          slug: Type.Optional(Type.String({ maxLength: 63 })),
+        }),
+        response: { 201: Organization, ...errorResponses(400, 401, 403, 409, 422, 503) },
+      },
+    },
+    async (request, reply) =>
+      reply.code(201).send(await organizations.create(owner(request.coreUser), request.body)),
+  );
+
+  app.get(
+    '/organizations',
+    {
+      ...common,
+      schema: {
+        tags: ['organizations'],
+        summary: "The caller's organizations",
+        security: BEARER_SECURITY,
+        querystring: Type.Object(PageQuery),
+        response: {
+          200: Type.Object({
+            items: Type.Array(Organization),
+            next_cursor: Type.Union([Type.String(), Type.Null()]),
+          }),
+          ...errorResponses(400, 401, 422),
+        },
+      },
+    },
+    async (request) => organizations.list(owner(request.coreUser), request.query),
+  );
+
+  app.get(
+    '/organizations/:id',
+    {
+      ...common,
+      schema: {
+        tags: ['organizations'],
+        summary: 'One of the caller’s organizations',
+        security: BEARER_SECURITY,
+        params: OrgId,
+        response: { 200: Organization, ...errorResponses(400, 401, 404, 422) },
+      },
+    },
+    async (request) => organizations.get(owner(request.coreUser), request.params.id),
+  );
+
+  app.patch(
+    '/organizations/:id',
+    {
+      ...common,
+      schema: {
+        tags: ['organizations'],
+        summary: 'Rename an organization or turn tenant sign-up on or off',
+        security: BEARER_SECURITY,
+        params: OrgId,
+        body: Type.Object({
+          name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+          allow_signup: Type.Optional(Type.Boolean()),
+        }),
+        response: { 200: Organization, ...errorResponses(400, 401, 404, 422) },
+      },
+    },
+    async (request) => organizations.update(owner(request.coreUser), request.params.id, request.body),
+  );
+
+  app.delete(
+    '/organizations/:id',
+    {
+      ...common,
+      schema: {
+        tags: ['organizations'],
+        summary: 'Delete an organization and drop its tenant database',
+        security: BEARER_SECURITY,
+        params: OrgId,
+        response: { 204: Type.Null(), ...errorResponses(400, 401, 404, 422, 503) },
+      },
+    },
+    async (request, reply) => {
+      await organizations.delete(owner(request.coreUser), request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/organizations/:id/token',
+    {
+      ...common,
+      schema: {
+        tags: ['organizations'],
+        summary: "A tenant token for the owner's user inside the organization (role owner)",
+        security: BEARER_SECURITY,
+        params: OrgId,
+        response: { 200: TokenResponse, ...errorResponses(400, 401, 403, 404, 422, 503) },
+      },
+    },
+    async (request) => organizations.ownerToken(owner(request.coreUser), request.params.id),
+  );
+};

@@ -1,0 +1,155 @@
+import type { Kysely } from 'kysely';
+import type { CoreDatabase, CoreUser, Organization } from '../../db/core-schema.js';
+import { AppError } from '../../errors.js';
+import { decodeCursor, toPage } from '../../http/pagination.js';
+import type { TokenResponse } from '../../http/schemas.js';
+import type { Provisioner } from '../../tenancy/provisioner.js';
+import { SLUG_PATTERN } from '../../tenancy/tenant-header.js';
+import type { TenantGateway } from '../../tenancy/tenant-gateway.js';
+import type { TenantAuthService } from '../tenant-auth/tenant-auth.service.js';
+import { TenantUsersRepository } from '../tenant-users/tenant-users.repository.js';
+import { OrganizationsRepository } from './organizations.repository.js';
+import { slugFromName, suffixedSlug } from './slugs.js';
+
+/** The public shape of an organization; `organization_id` repeats `id` for clients of the old service. */
+export function toOrganizationView(org: Organization) {
+  return {
+    id: org.id,
+    organization_id: org.id,
+    name: org.name,
+    slug: org.slug,
+    // Deleted organizations are never shown: every query that feeds this view filters them out.
+    status: org.status as Exclude<Organization['status'], 'deleted'>,
+    tenant_db_name: org.tenant_db_name,
+    owner_id: org.owner_id,
+    allow_signup: org.allow_signup,
+    created_at: org.created_at.toISOString(),
+  };
+}
+export type OrganizationView = ReturnType<typeof toOrganizationView>;
+
+export interface OrganizationsDeps {
+  db: Kysely<CoreDatabase>;
+  provisioner: Provisioner;
+  tenants: TenantGateway;
+  tenantAuth: TenantAuthService;
+}
+
+/** Organizations of core owners, each with its own tenant database. */
+export class OrganizationsService {
+  private readonly orgs: OrganizationsRepository;
+
+  constructor(private readonly deps: OrganizationsDeps) {
+    this.orgs = new OrganizationsRepository(deps.db);
+  }
+
+  /**
+   * Creates an organization and provisions its database; answers only once the database exists, is migrated
+   * and holds the owner. A derived slug that is taken gets a random suffix; a given one answers 409.
+   */
+  async create(owner: CoreUser, input: { name: string; slug?: string }): Promise<OrganizationView> {
+    if (!owner.is_owner) throw new AppError('NOT_OWNER');
+    if (!owner.is_verified) throw new AppError('EMAIL_NOT_VERIFIED');
+    const name = input.name.trim();
+    if (name === '') {
+      throw new AppError('VALIDATION_ERROR', 'Invalid body: /name must not be blank', {
+        errors: [{ path: '/name', message: 'must not be blank' }],
+      });
+    }
+    const org = await this.insertWithSlug(owner.id, name, input.slug);
+    const provisioned = await this.deps.provisioner.provision(org.id);
+    this.deps.tenants.resolution.invalidate(org.id);
+    return toOrganizationView(provisioned);
+  }
+
+  private async insertWithSlug(
+    ownerId: number,
+    name: string,
+    given: string | undefined,
+  ): Promise<Organization> {
+    if (given !== undefined) {
+      if (!SLUG_PATTERN.test(given)) {
+        throw new AppError('VALIDATION_ERROR', 'Invalid body: /slug must match ^[a-z][a-z0-9-]{1,62}$', {
+          errors: [{ path: '/slug', message: 'must match ^[a-z][a-z0-9-]{1,62}$' }],
+        });
+      }
+      return this.orgs.insert({ name, slug: given, owner_id: ownerId });
+    }
+    const base = slugFromName(name);
+    let slug = base;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.orgs.insert({ name, slug, owner_id: ownerId });
+      } catch (error) {
+        if (!(error instanceof AppError) || error.code !== 'SLUG_TAKEN' || attempt >= 5) throw error;
+        slug = suffixedSlug(base);
+      }
+    }
+  }
+
+  async list(owner: CoreUser, query: { limit?: number; cursor?: string }) {
+    const limit = query.limit ?? 20;
+    const rows = await this.orgs.listOwned(owner.id, {
+      afterId: decodeCursor(query.cursor),
+      limit: limit + 1,
+    });
+    return toPage(rows, limit, toOrganizationView);
+  }
+
+  private async owned(owner: CoreUser, id: number): Promise<Organization> {
+    const org = await this.orgs.findOwned(owner.id, id);
+    if (!org) throw new AppError('NOT_FOUND', 'Organization not found');
+    return org;
+  }
+
+  async get(owner: CoreUser, id: number): Promise<OrganizationView> {
+    return toOrganizationView(await this.owned(owner, id));
+  }
+
+  async update(
+    owner: CoreUser,
+    id: number,
+    input: { name?: string; allow_signup?: boolean },
+  ): Promise<OrganizationView> {
+    await this.owned(owner, id);
+    const changes: { name?: string; allow_signup?: boolean } = {};
+    if (input.name !== undefined) changes.name = input.name.trim();
+    if (changes.name === '') {
+      throw new AppError('VALIDATION_ERROR', 'Invalid body: /name must not be blank', {
+        errors: [{ path: '/name', message: 'must not be blank' }],
+      });
+    }
+    if (input.allow_signup !== undefined) changes.allow_signup = input.allow_signup;
+    const org = await this.orgs.update(id, changes);
+    this.deps.tenants.resolution.invalidate(id);
+    return toOrganizationView(org);
+  }
+
+  /** Refuses new requests to the tenant, closes its connections, drops its database; then the id and slug are 404. */
+  async delete(owner: CoreUser, id: number): Promise<void> {
+    await this.owned(owner, id);
+    this.deps.tenants.resolution.invalidate(id);
+    await this.deps.provisioner.deprovision(id, (dbName) => this.deps.tenants.close(id, dbName));
+    this.deps.tenants.resolution.invalidate(id);
+  }
+
+  /** A tenant token for the owner's own user inside the organization (role owner), so the owner needs no tenant password. */
+  async ownerToken(owner: CoreUser, id: number): Promise<TokenResponse> {
+    const org = await this.owned(owner, id);
+    if (org.status === 'suspended') throw new AppError('TENANT_SUSPENDED');
+    if (org.status !== 'active')
+      throw new AppError('TENANT_NOT_READY', undefined, { headers: { 'retry-after': '5' } });
+    const tenant = this.deps.tenants.contextFor({
+      id: org.id,
+      slug: org.slug,
+      status: org.status,
+      allowSignup: org.allow_signup,
+      ownerId: org.owner_id,
+      dbName: org.tenant_db_name,
+    });
+    const user = await new TenantUsersRepository().findByCoreUser(tenant.db, owner.id);
+    if (!user?.is_active)
+      throw new AppError('FORBIDDEN', 'The owner has no active user in this organization');
+    return this.deps.tenantAuth.issueTokens(tenant, user);
+  }
+}

@@ -1,0 +1,12 @@
+import type { TenantUser } from '../../db/tenant-schema.js';
+
+/** The public shape of a tenant user: never a hash, never the core link. */
+export function toTenantUserView(user: TenantUser) {
+  return {
+    id: user.id,
+    email: user.email,
+    role: user.role,
+    is_active: user.is_active,
+    created_at: user.created_at.toISOString(),
+  };
+}

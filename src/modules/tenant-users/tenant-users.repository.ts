@@ -1,0 +1,89 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { TenantDatabase, TenantRole, TenantUser } from '../../db/tenant-schema.js';
+import { AppError, isUniqueViolation } from '../../errors.js';
+
+type TenantDb = Kysely<TenantDatabase> | Transaction<TenantDatabase>;
+
+const EMAIL_TAKEN = 'Email already registered in this tenant';
+
+/** Tenant users of one tenant database: the only place that writes SQL for them. */
+export class TenantUsersRepository {
+  findById(db: TenantDb, id: number): Promise<TenantUser | undefined> {
+    return db.selectFrom('tenant_users').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  findByEmail(db: TenantDb, email: string): Promise<TenantUser | undefined> {
+    return db.selectFrom('tenant_users').selectAll().where('email', '=', email).executeTakeFirst();
+  }
+
+  findByCoreUser(db: TenantDb, coreUserId: number): Promise<TenantUser | undefined> {
+    return db
+      .selectFrom('tenant_users')
+      .selectAll()
+      .where('core_user_id', '=', coreUserId)
+      .executeTakeFirst();
+  }
+
+  async insert(
+    db: TenantDb,
+    values: { email: string; password_hash: string; role: TenantRole },
+  ): Promise<TenantUser> {
+    try {
+      return await db.insertInto('tenant_users').values(values).returningAll().executeTakeFirstOrThrow();
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new AppError('EMAIL_TAKEN', EMAIL_TAKEN);
+      throw error;
+    }
+  }
+
+  async update(
+    db: TenantDb,
+    id: number,
+    changes: { email?: string; password_hash?: string; role?: TenantRole; is_active?: boolean },
+  ): Promise<TenantUser> {
+    try {
+      const row = await db
+        .updateTable('tenant_users')
+        .set({ ...changes, updated_at: new Date() })
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirst();
+      if (!row) throw new AppError('NOT_FOUND', 'User not found');
+      return row;
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new AppError('EMAIL_TAKEN', EMAIL_TAKEN);
+      throw error;
+    }
+  }
+
+  async delete(db: TenantDb, id: number): Promise<boolean> {
+    const result = await db.deleteFrom('tenant_users').where('id', '=', id).executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  /**
+   * Active owners, locked until the transaction ends, so two concurrent demotions cannot both see
+   * "another owner remains" and leave the tenant with none.
+   */
+  async lockActiveOwners(trx: Transaction<TenantDatabase>): Promise<number[]> {
+    const rows = await trx
+      .selectFrom('tenant_users')
+      .select('id')
+      .where('role', '=', 'owner')
+      .where('is_active', '=', true)
+      .orderBy('id')
+      .forUpdate()
+      .execute();
+    return rows.map((row) => row.id);
+  }
+
+  /** A page of users ordered by id, after `afterId`, optionally filtered by an email substring. */
+  list(db: TenantDb, options: { limit: number; afterId: number; q?: string }): Promise<TenantUser[]> {
+    let query = db.selectFrom('tenant_users').selectAll().where('id', '>', options.afterId);
+    if (options.q) {
+      const pattern = `%${options.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      query = query.where(sql<boolean>`email like ${pattern}`);
+    }
+    return query.orderBy('id').limit(options.limit).execute();
+  }
+}

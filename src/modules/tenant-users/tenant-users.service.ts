@@ -1,0 +1,103 @@
+import { hashPassword, verifyPassword } from '../../auth/passwords.js';
+import type { RefreshTokens } from '../../auth/refresh-tokens.js';
+import type { TenantRole, TenantUser } from '../../db/tenant-schema.js';
+import { AppError } from '../../errors.js';
+import { decodeCursor, toPage } from '../../http/pagination.js';
+import type { TenantContext } from '../../tenancy/tenant-context.js';
+import { TenantUsersRepository } from './tenant-users.repository.js';
+import { toTenantUserView } from './tenant-user-view.js';
+
+/** Self-service and administration of the users of one tenant. */
+export class TenantUsersService {
+  private readonly users = new TenantUsersRepository();
+
+  constructor(private readonly refreshTokens: RefreshTokens) {}
+
+  /** Changes one's own email and/or password; a password change needs the current password when one is set. */
+  async updateSelf(
+    tenant: TenantContext,
+    user: TenantUser,
+    input: { email?: string; password?: string; current_password?: string },
+  ) {
+    const changes: { email?: string; password_hash?: string } = {};
+    if (input.email !== undefined && input.email !== user.email) changes.email = input.email;
+    if (input.password !== undefined) {
+      if (user.password_hash !== null) {
+        if (input.current_password === undefined) {
+          throw new AppError('VALIDATION_ERROR', 'current_password is required to change the password', {
+            errors: [{ path: '/current_password', message: 'is required to change the password' }],
+          });
+        }
+        if (!(await verifyPassword(user.password_hash, input.current_password)))
+          throw new AppError('INVALID_CREDENTIALS');
+      }
+      changes.password_hash = await hashPassword(input.password);
+    }
+    if (Object.keys(changes).length === 0) return toTenantUserView(user);
+    const updated = await tenant.db.transaction().execute(async (trx) => {
+      const row = await this.users.update(trx, user.id, changes);
+      if (changes.password_hash) await this.refreshTokens.revokeAllForUser(trx, user.id);
+      return row;
+    });
+    return toTenantUserView(updated);
+  }
+
+  async list(tenant: TenantContext, query: { limit?: number; cursor?: string; q?: string }) {
+    const limit = query.limit ?? 20;
+    const rows = await this.users.list(tenant.db, {
+      limit: limit + 1,
+      afterId: decodeCursor(query.cursor),
+      ...(query.q ? { q: query.q } : {}),
+    });
+    return toPage(rows, limit, toTenantUserView);
+  }
+
+  async get(tenant: TenantContext, id: number) {
+    const user = await this.users.findById(tenant.db, id);
+    if (!user) throw new AppError('NOT_FOUND', 'User not found');
+    return toTenantUserView(user);
+  }
+
+  /**
+   * Changes a user's role or active flag. Only an owner may grant, revoke or touch the owner role; the last active
+   * owner can be neither demoted nor deactivated (409). Deactivation ends the user's sessions.
+   */
+  async administer(
+    tenant: TenantContext,
+    actor: TenantUser,
+    id: number,
+    input: { role?: TenantRole; is_active?: boolean },
+  ) {
+    const updated = await tenant.db.transaction().execute(async (trx) => {
+      const owners = await this.users.lockActiveOwners(trx);
+      const target = await this.users.findById(trx, id);
+      if (!target) throw new AppError('NOT_FOUND', 'User not found');
+      const touchesOwner = target.role === 'owner' || input.role === 'owner';
+      if (touchesOwner && actor.role !== 'owner')
+        throw new AppError('FORBIDDEN', 'Only an owner can change an owner');
+      const losesOwner =
+        target.role === 'owner' &&
+        target.is_active &&
+        ((input.role && input.role !== 'owner') || input.is_active === false);
+      if (losesOwner && owners.length <= 1) throw new AppError('LAST_OWNER');
+      const row = await this.users.update(trx, id, input);
+      if (input.is_active === false) await this.refreshTokens.revokeAllForUser(trx, id);
+      return row;
+    });
+    return toTenantUserView(updated);
+  }
+
+  async remove(tenant: TenantContext, actor: TenantUser, id: number): Promise<void> {
+    await tenant.db.transaction().execute(async (trx) => {
+      const owners = await this.users.lockActiveOwners(trx);
+      const target = await this.users.findById(trx, id);
+      if (!target) throw new AppError('NOT_FOUND', 'User not found');
+      if (target.role === 'owner') {
+        if (actor.role !== 'owner') throw new AppError('FORBIDDEN', 'Only an owner can remove an owner');
+        if (target.is_active && owners.length <= 1) throw new AppError('LAST_OWNER');
+      }
+      // Refresh tokens go with the user (foreign key ON DELETE CASCADE).
+      await this.users.delete(trx, id);
+    });
+  }
+}

@@ -1,0 +1,38 @@
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { RateLimit } from '../config.js';
+import { AppError } from '../errors.js';
+
+/** Route config granting the stricter authentication limit (per client IP, per route). */
+export function authRateLimit(limit: RateLimit | null) {
+  return limit
+    ? { rateLimit: { max: limit.max, timeWindow: limit.windowMs } }
+    : { rateLimit: false as const };
+}
+
+/**
+ * `RATE_LIMIT` per client IP across every route of the scope it is registered in (the /api scope), with
+ * `RateLimit-*` headers; 429 RATE_LIMITED with Retry-After past it. Counters live in Redis when a client is
+ * given (shared by every process), in memory otherwise. A Redis failure lets the request through rather than
+ * failing it: rate limiting must never turn into an outage.
+ */
+export async function registerRateLimit(
+  scope: FastifyInstance,
+  limit: RateLimit | null,
+  redis: Redis | null,
+): Promise<void> {
+  await scope.register(rateLimit, {
+    global: limit !== null,
+    max: limit?.max ?? 1,
+    timeWindow: limit?.windowMs ?? 60_000,
+    ...(redis ? { redis, nameSpace: 'tenantry-rl:' } : {}),
+    skipOnError: true,
+    enableDraftSpec: true,
+    keyGenerator: (request) => request.ip,
+    errorResponseBuilder: (_request, context) =>
+      new AppError('RATE_LIMITED', `Too many requests, retry in ${Math.ceil(context.ttl / 1000)} s`, {
+        headers: { 'retry-after': String(Math.ceil(context.ttl / 1000)) },
+      }),
+  });
+}

@@ -1,0 +1,66 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { AccessTokens } from './auth/access-tokens.js';
+import { RefreshTokens } from './auth/refresh-tokens.js';
+import type { Config } from './config.js';
+import type { CoreDb } from './db/core-database.js';
+import { createMailer, type Mailer } from './mail/mailer.js';
+import { CoreAuthService } from './modules/core-auth/core-auth.service.js';
+import { OrganizationsService } from './modules/organizations/organizations.service.js';
+import { TenantAuthService } from './modules/tenant-auth/tenant-auth.service.js';
+import { TenantUsersService } from './modules/tenant-users/tenant-users.service.js';
+import { TenantConnectionManager } from './tenancy/connection-manager.js';
+import { createTenantConnector } from './tenancy/connectors.js';
+import { Provisioner } from './tenancy/provisioner.js';
+import { TenantGateway } from './tenancy/tenant-gateway.js';
+import { TenantResolver } from './tenancy/tenant-resolver.js';
+import { createTenantStore, type TenantStore } from './tenancy/tenant-store.js';
+
+/** Everything the routes use, built once per app from the configuration; nothing lives in module state. */
+export interface Services {
+  accessTokens: AccessTokens;
+  mailer: Mailer;
+  coreAuth: CoreAuthService;
+  store: TenantStore;
+  provisioner: Provisioner;
+  connections: TenantConnectionManager;
+  tenants: TenantGateway;
+  tenantAuth: TenantAuthService;
+  tenantUsers: TenantUsersService;
+  organizations: OrganizationsService;
+}
+
+/** Wires the services for one app. Opens no connection by itself (the store and pools connect lazily). */
+export function createServices(config: Config, core: CoreDb, log: FastifyBaseLogger): Services {
+  const accessTokens = new AccessTokens(config);
+  const mailer = createMailer({ config, core: core.db, log });
+  const coreAuth = new CoreAuthService({
+    db: core.db,
+    config,
+    mailer,
+    accessTokens,
+    refreshTokens: new RefreshTokens('refresh_tokens', config.refreshTokenExpireDays),
+  });
+  const store = createTenantStore(config, log);
+  const provisioner = new Provisioner({ core: core.db, store, log });
+  const connections = new TenantConnectionManager(
+    createTenantConnector(config, store),
+    config.tenantConnections,
+  );
+  const tenants = new TenantGateway(new TenantResolver(core.db), connections);
+  const tenantRefreshTokens = new RefreshTokens('tenant_refresh_tokens', config.refreshTokenExpireDays);
+  const tenantAuth = new TenantAuthService(accessTokens, tenantRefreshTokens);
+  const tenantUsers = new TenantUsersService(tenantRefreshTokens);
+  const organizations = new OrganizationsService({ db: core.db, provisioner, tenants, tenantAuth });
+  return {
+    accessTokens,
+    mailer,
+    coreAuth,
+    store,
+    provisioner,
+    connections,
+    tenants,
+    tenantAuth,
+    tenantUsers,
+    organizations,
+  };
+}

@@ -1,0 +1,398 @@
+import { AppError } from '../errors.js';
+
+/** The query surface Kysely's PostgresDialect needs from a connection (a `pg.Client` has it). */
+export interface QueryClient {
+  query(...args: unknown[]): Promise<unknown>;
+}
+
+/** One physical connection to one tenant database. */
+export interface TenantConnection {
+  readonly client: QueryClient;
+  /** True once the connection has failed (server gone, backend terminated): it is closed, never reused. */
+  readonly broken: boolean;
+  close(): Promise<void>;
+}
+
+/** Opens physical connections; one implementation per engine (a PostgreSQL client, or a PGlite instance). */
+export interface TenantConnector {
+  connect(dbName: string): Promise<TenantConnection>;
+}
+
+/** Hard limits. They hold whatever the number of tenants: connections are counted, not pools. */
+export interface ConnectionBudget {
+  /** Connections open to tenant databases, all tenants together (including ones being opened). */
+  maxConnections: number;
+  /** Connections open to any one tenant database. */
+  maxPerTenant: number;
+  /** Tenant databases with at least one open connection. */
+  maxOpenTenants: number;
+  /** An idle connection is closed after this long. */
+  idleTimeoutMs: number;
+  /** How long a request may wait for a connection before 503 with Retry-After. */
+  acquireTimeoutMs: number;
+  /** Most requests waiting at once, all tenants together; beyond it requests answer 503 at once. */
+  maxWaiters: number;
+}
+
+export const DEFAULT_BUDGET: ConnectionBudget = {
+  maxConnections: 40,
+  maxPerTenant: 4,
+  maxOpenTenants: 40,
+  idleTimeoutMs: 60_000,
+  acquireTimeoutMs: 5_000,
+  maxWaiters: 1_000,
+};
+
+/** A checked-out connection; `release()` exactly once. */
+export interface ConnectionLease {
+  readonly client: QueryClient;
+  release(): void;
+}
+
+interface IdleConnection {
+  connection: TenantConnection;
+  idleSince: number;
+}
+
+interface Waiter {
+  resolve(lease: ConnectionLease): void;
+  reject(error: unknown): void;
+  timer: NodeJS.Timeout;
+}
+
+/** Connections of one tenant database. */
+interface TenantSlot {
+  readonly dbName: string;
+  idle: IdleConnection[];
+  inUse: number;
+  opening: number;
+  waiters: Waiter[];
+  lastUsed: number;
+  /** Set while the database is being dropped: no new connection may be handed out. */
+  closing: boolean;
+}
+
+export interface ConnectionStats {
+  openTenants: number;
+  connections: number;
+  inUse: number;
+  idle: number;
+  waiters: number;
+  evictions: number;
+  timeouts: number;
+  opened: number;
+}
+
+function busyError(): AppError {
+  return new AppError('SERVICE_UNAVAILABLE', 'Tenant database is busy, try again shortly', {
+    headers: { 'retry-after': '1' },
+  });
+}
+
+/**
+ * Hands out connections to tenant databases under hard budgets: total connections, connections per tenant and
+ * tenants open at once. At the budget it closes the least recently used idle connection of another tenant; when
+ * nothing is idle, requests wait in a bounded queue served round-robin across tenants (so one busy tenant cannot
+ * starve the others), and past a deadline answer 503 with Retry-After. Warm tenants keep their connections
+ * (opening one costs milliseconds of server CPU), idle ones are reaped.
+ *
+ * @example
+ * const lease = await manager.acquire('app_tenant_42');
+ * try { await lease.client.query('select 1'); } finally { lease.release(); }
+ */
+export class TenantConnectionManager {
+  private readonly slots = new Map<string, TenantSlot>();
+  /** Tenants with waiters, in the order they are served next (round-robin). */
+  private readonly waitOrder = new Map<string, TenantSlot>();
+  private readonly budget: ConnectionBudget;
+  private open = 0;
+  private waiting = 0;
+  private evictions = 0;
+  private timeouts = 0;
+  private opened = 0;
+  private closed = false;
+  private readonly reaper: NodeJS.Timeout;
+
+  constructor(
+    private readonly connector: TenantConnector,
+    budget: Partial<ConnectionBudget> = {},
+  ) {
+    this.budget = { ...DEFAULT_BUDGET, ...budget };
+    if (this.budget.maxPerTenant > this.budget.maxConnections)
+      this.budget.maxPerTenant = this.budget.maxConnections;
+    this.reaper = setInterval(
+      () => this.reapIdle(),
+      Math.max(1_000, Math.min(this.budget.idleTimeoutMs / 2, 30_000)),
+    );
+    this.reaper.unref();
+  }
+
+  /** Checks out a connection to a tenant database, opening one if the budget allows, else waiting for one. */
+  acquire(dbName: string): Promise<ConnectionLease> {
+    if (this.closed) return Promise.reject(new AppError('SERVICE_UNAVAILABLE', 'Server is shutting down'));
+    const slot = this.slot(dbName);
+    if (slot.closing) return Promise.reject(new AppError('TENANT_NOT_FOUND'));
+    slot.lastUsed = Date.now();
+
+    const idle = slot.idle.pop();
+    if (idle) {
+      slot.inUse++;
+      return Promise.resolve(this.lease(slot, idle.connection));
+    }
+    if (this.canOpen(slot) || (this.withinTenantLimit(slot) && this.evictIdle(slot)))
+      return this.openFor(slot);
+    return this.enqueue(slot);
+  }
+
+  private slot(dbName: string): TenantSlot {
+    let slot = this.slots.get(dbName);
+    if (!slot) {
+      slot = { dbName, idle: [], inUse: 0, opening: 0, waiters: [], lastUsed: Date.now(), closing: false };
+      this.slots.set(dbName, slot);
+    }
+    return slot;
+  }
+
+  private count(slot: TenantSlot): number {
+    return slot.idle.length + slot.inUse + slot.opening;
+  }
+
+  private openTenants(): number {
+    let open = 0;
+    for (const slot of this.slots.values()) if (this.count(slot) > 0) open++;
+    return open;
+  }
+
+  private withinTenantLimit(slot: TenantSlot): boolean {
+    return this.count(slot) < this.budget.maxPerTenant;
+  }
+
+  private canOpen(slot: TenantSlot): boolean {
+    if (!this.withinTenantLimit(slot) || this.open >= this.budget.maxConnections) return false;
+    return this.count(slot) > 0 || this.openTenants() < this.budget.maxOpenTenants;
+  }
+
+  /** Closes least recently used idle connections of other tenants until `slot` may open one; false if it still may not. */
+  private evictIdle(except: TenantSlot): boolean {
+    while (!this.canOpen(except)) {
+      let victim: TenantSlot | undefined;
+      for (const slot of this.slots.values()) {
+        if (slot === except || slot.idle.length === 0) continue;
+        if (!victim || slot.lastUsed < victim.lastUsed) victim = slot;
+      }
+      const idle = victim?.idle.shift();
+      if (!victim || !idle) return false;
+      this.evictions++;
+      this.discard(victim, idle.connection);
+    }
+    return true;
+  }
+
+  private async openFor(slot: TenantSlot): Promise<ConnectionLease> {
+    // Counted before the await: the budget covers connections still being opened.
+    this.open++;
+    slot.opening++;
+    let connection: TenantConnection;
+    try {
+      connection = await this.connector.connect(slot.dbName);
+    } catch (error) {
+      slot.opening--;
+      this.open--;
+      this.forgetIfEmpty(slot);
+      this.dispatch();
+      throw error;
+    }
+    slot.opening--;
+    this.opened++;
+    if (slot.closing || this.closed) {
+      this.discard(slot, connection);
+      throw new AppError('TENANT_NOT_FOUND');
+    }
+    slot.inUse++;
+    return this.lease(slot, connection);
+  }
+
+  private lease(slot: TenantSlot, connection: TenantConnection): ConnectionLease {
+    let released = false;
+    return {
+      client: connection.client,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.release(slot, connection);
+      },
+    };
+  }
+
+  private release(slot: TenantSlot, connection: TenantConnection): void {
+    slot.inUse--;
+    slot.lastUsed = Date.now();
+    if (connection.broken || slot.closing || this.closed) {
+      this.discard(slot, connection);
+      this.dispatch();
+      return;
+    }
+    const waiter = this.nextWaiterOf(slot);
+    if (waiter) {
+      slot.inUse++;
+      waiter.resolve(this.lease(slot, connection));
+      return;
+    }
+    if (this.someWaiterCouldOpen()) {
+      // Others wait for room the budget does not have: hand this connection's place to them.
+      this.discard(slot, connection);
+      this.dispatch();
+      return;
+    }
+    slot.idle.push({ connection, idleSince: Date.now() });
+  }
+
+  private someWaiterCouldOpen(): boolean {
+    for (const slot of this.waitOrder.values()) if (this.withinTenantLimit(slot)) return true;
+    return false;
+  }
+
+  private discard(slot: TenantSlot, connection: TenantConnection): void {
+    this.open--;
+    void connection.close().catch(() => undefined);
+    this.forgetIfEmpty(slot);
+  }
+
+  private forgetIfEmpty(slot: TenantSlot): void {
+    if (this.count(slot) === 0 && slot.waiters.length === 0 && !slot.closing) this.slots.delete(slot.dbName);
+  }
+
+  private enqueue(slot: TenantSlot): Promise<ConnectionLease> {
+    if (this.waiting >= this.budget.maxWaiters) {
+      this.timeouts++;
+      return Promise.reject(busyError());
+    }
+    return new Promise<ConnectionLease>((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          const index = slot.waiters.indexOf(waiter);
+          if (index === -1) return;
+          slot.waiters.splice(index, 1);
+          this.waiting--;
+          if (slot.waiters.length === 0) this.waitOrder.delete(slot.dbName);
+          this.timeouts++;
+          this.forgetIfEmpty(slot);
+          reject(busyError());
+        }, this.budget.acquireTimeoutMs),
+      };
+      slot.waiters.push(waiter);
+      this.waiting++;
+      if (!this.waitOrder.has(slot.dbName)) this.waitOrder.set(slot.dbName, slot);
+    });
+  }
+
+  private nextWaiterOf(slot: TenantSlot): Waiter | undefined {
+    const waiter = slot.waiters.shift();
+    if (!waiter) return undefined;
+    clearTimeout(waiter.timer);
+    this.waiting--;
+    // Served: move this tenant to the back of the round-robin order.
+    this.waitOrder.delete(slot.dbName);
+    if (slot.waiters.length > 0) this.waitOrder.set(slot.dbName, slot);
+    return waiter;
+  }
+
+  /** Opens connections for waiting tenants, round-robin, while the budget (or idle evictions) allow. */
+  private dispatch(): void {
+    let progressed = true;
+    while (progressed && this.waiting > 0) {
+      progressed = false;
+      for (const slot of [...this.waitOrder.values()]) {
+        if (slot.waiters.length === 0) continue;
+        if (!this.canOpen(slot) && !(this.withinTenantLimit(slot) && this.evictIdle(slot))) continue;
+        const waiter = this.nextWaiterOf(slot);
+        if (!waiter) continue;
+        this.openFor(slot).then(
+          (lease) => waiter.resolve(lease),
+          (error: unknown) => waiter.reject(error),
+        );
+        progressed = true;
+        break;
+      }
+    }
+  }
+
+  private reapIdle(): void {
+    const cutoff = Date.now() - this.budget.idleTimeoutMs;
+    for (const slot of [...this.slots.values()]) {
+      const keep = slot.idle.filter((idle) => idle.idleSince > cutoff);
+      const expired = slot.idle.filter((idle) => idle.idleSince <= cutoff);
+      slot.idle = keep;
+      for (const idle of expired) this.discard(slot, idle.connection);
+      this.forgetIfEmpty(slot);
+    }
+  }
+
+  /**
+   * Refuses new connections to a tenant database, waits (up to `timeoutMs`) for the ones in use to come back,
+   * and closes them all: done before the database is dropped. `reopen` lifts the refusal (a failed drop).
+   */
+  async closeTenant(dbName: string, timeoutMs = 10_000): Promise<void> {
+    const slot = this.slots.get(dbName);
+    if (!slot) return;
+    slot.closing = true;
+    for (const waiter of slot.waiters.splice(0)) {
+      clearTimeout(waiter.timer);
+      this.waiting--;
+      waiter.reject(new AppError('TENANT_NOT_FOUND'));
+    }
+    this.waitOrder.delete(dbName);
+    for (const idle of slot.idle.splice(0)) this.discard(slot, idle.connection);
+    const deadline = Date.now() + timeoutMs;
+    while ((slot.inUse > 0 || slot.opening > 0) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    this.dispatch();
+  }
+
+  /** Lets a tenant database be used again after closeTenant (for example when its drop failed). */
+  reopen(dbName: string): void {
+    const slot = this.slots.get(dbName);
+    if (!slot) return;
+    slot.closing = false;
+    this.forgetIfEmpty(slot);
+  }
+
+  stats(): ConnectionStats {
+    let inUse = 0;
+    let idle = 0;
+    for (const slot of this.slots.values()) {
+      inUse += slot.inUse;
+      idle += slot.idle.length;
+    }
+    return {
+      openTenants: this.openTenants(),
+      connections: this.open,
+      inUse,
+      idle,
+      waiters: this.waiting,
+      evictions: this.evictions,
+      timeouts: this.timeouts,
+      opened: this.opened,
+    };
+  }
+
+  /** Closes every idle connection now and the others as they are released; new acquisitions are refused. */
+  async close(timeoutMs = 10_000): Promise<void> {
+    this.closed = true;
+    clearInterval(this.reaper);
+    for (const slot of this.slots.values()) {
+      for (const waiter of slot.waiters.splice(0)) {
+        clearTimeout(waiter.timer);
+        waiter.reject(new AppError('SERVICE_UNAVAILABLE', 'Server is shutting down'));
+      }
+      for (const idle of slot.idle.splice(0)) this.discard(slot, idle.connection);
+    }
+    this.waiting = 0;
+    this.waitOrder.clear();
+    const deadline = Date.now() + timeoutMs;
+    while (this.open > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -1,0 +1,96 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createPgConfig } from '@electric-sql/pglite/node-postgres';
+import pg from 'pg';
+import type { Config } from '../config.js';
+import { acquireDirLock } from '../db/dir-lock.js';
+import { openPglite, POOL_DEFAULTS } from '../db/pools.js';
+import { AppError, sqlState, SQLSTATE } from '../errors.js';
+import type { TenantConnection, TenantConnector } from './connection-manager.js';
+import { PGLITE_TENANT_NAME, urlForDatabase } from './tenant-names.js';
+import type { TenantStore } from './tenant-store.js';
+
+/** A database the core lists as active but the server does not have is an outage, not a bad request. */
+function missingDatabase(dbName: string, cause?: unknown): AppError {
+  return new AppError('SERVICE_UNAVAILABLE', `Tenant database ${dbName} is unavailable`, {
+    headers: { 'retry-after': '5' },
+    cause,
+  });
+}
+
+/** Wraps a connected `pg.Client`, noting when the server drops it so it is never handed out again. */
+function wrapClient(client: pg.Client, onClose: () => Promise<void>): TenantConnection {
+  let broken = false;
+  // Without a listener an idle client's socket error would crash the process.
+  client.on('error', () => (broken = true));
+  client.on('end', () => (broken = true));
+  return {
+    client,
+    get broken() {
+      return broken;
+    },
+    close: onClose,
+  };
+}
+
+/** One `pg.Client` per connection, straight to the tenant database on the tenant server. */
+export function postgresConnector(serverUrl: string): TenantConnector {
+  return {
+    async connect(dbName) {
+      const client = new pg.Client({
+        connectionString: urlForDatabase(serverUrl, dbName),
+        connectionTimeoutMillis: POOL_DEFAULTS.connectionTimeoutMillis,
+        application_name: 'tenantry-tenant',
+      });
+      try {
+        await client.connect();
+      } catch (error) {
+        await client.end().catch(() => undefined);
+        if (sqlState(error) === SQLSTATE.INVALID_CATALOG_NAME) throw missingDatabase(dbName, error);
+        throw error;
+      }
+      return wrapClient(client, () => client.end());
+    },
+  };
+}
+
+/**
+ * One PGlite instance per tenant directory (`DATA_DIR/tenants/<name>`), locked like every embedded database.
+ * The instance is the connection: PGlite runs one query at a time.
+ */
+export function pgliteConnector(dataDir: string): TenantConnector {
+  const root = join(dataDir, 'tenants');
+  return {
+    async connect(dbName) {
+      if (!PGLITE_TENANT_NAME.test(dbName)) throw missingDatabase(dbName);
+      const dir = join(root, dbName);
+      // PGlite would initdb a fresh, empty database in a missing directory: refuse instead.
+      if (!existsSync(dir)) throw missingDatabase(dbName);
+      const release = acquireDirLock(join(root, `${dbName}.lock`));
+      try {
+        const pglite = await openPglite(dir);
+        const client = new pg.Client(createPgConfig(pglite));
+        await client.connect();
+        return wrapClient(client, async () => {
+          try {
+            await client.end().catch(() => undefined);
+            await pglite.close();
+          } finally {
+            release();
+          }
+        });
+      } catch (error) {
+        release();
+        throw error;
+      }
+    },
+  };
+}
+
+/** The connector for the configured engine, reaching the same databases the store creates. */
+export function createTenantConnector(config: Config, store: TenantStore): TenantConnector {
+  if (store.engine === 'postgres') {
+    return postgresConnector(config.tenantDatabaseUrl ?? (config.databaseUrl as string));
+  }
+  return pgliteConnector(config.dataDir);
+}

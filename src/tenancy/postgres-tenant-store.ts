@@ -1,0 +1,226 @@
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { FastifyBaseLogger } from 'fastify';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { createServerPool } from '../db/pools.js';
+import type { TenantDatabase } from '../db/tenant-schema.js';
+import { SQLSTATE, sqlState } from '../errors.js';
+import { HandleRegistry } from './handle-registry.js';
+import { KeyedMutex } from './keyed-mutex.js';
+import { ensureTenantSchema, latestTenantMigration } from './tenant-migrations.js';
+import {
+  databaseNameFromUrl,
+  placementOf,
+  PostgresTenantNames,
+  quoteIdent,
+  urlForDatabase,
+} from './tenant-names.js';
+import { MissingPrivilegeError } from './tenant-store-errors.js';
+import type { TenantDbHandle, TenantStore } from './tenant-store.js';
+
+/** SQLSTATE object_in_use: CREATE DATABASE … TEMPLATE while someone is connected to the template. */
+const OBJECT_IN_USE = '55006';
+const IN_USE_ATTEMPTS = 5;
+/** The template's COMMENT records the migration it is at, readable without connecting to it. */
+const TEMPLATE_MARKER = 'tenantry tenant template at ';
+const TEMPLATE = 'template';
+
+export interface PostgresTenantStoreOptions {
+  /** The core database: its name prefixes every tenant database name. */
+  coreDatabaseUrl: string;
+  /** The server (and maintenance database) tenant databases are created on. */
+  serverUrl: string;
+  log: FastifyBaseLogger;
+}
+
+/** A signed 64-bit advisory-lock key from a string, stable across processes and versions. */
+function advisoryKey(text: string): string {
+  return createHash('sha256').update(text).digest().readBigInt64BE(0).toString();
+}
+
+/**
+ * Tenant databases on a PostgreSQL server, each `CREATE DATABASE … TEMPLATE <core>_tenant_template`.
+ *
+ * The template is kept at the latest tenant migration (its COMMENT says which) and with
+ * `ALLOW_CONNECTIONS false`, so no stray session can block copies. Across processes, copies take a shared
+ * advisory lock and template migration an exclusive one; within the process every template use is
+ * serialized; a copy that still meets SQLSTATE 55006 is retried briefly.
+ */
+export class PostgresTenantStore implements TenantStore {
+  readonly engine = 'postgres' as const;
+  readonly placement: string;
+  private readonly names: PostgresTenantNames;
+  private readonly log: FastifyBaseLogger;
+  /** The maintenance connection for CREATE/DROP DATABASE; it never connects to the template or a tenant. */
+  private readonly admin: pg.Pool;
+  private readonly registry = new HandleRegistry();
+  private readonly templateMutex = new KeyedMutex();
+  private readonly lockKey: string;
+  private prepared = false;
+  private preparing: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly options: PostgresTenantStoreOptions) {
+    this.names = new PostgresTenantNames(databaseNameFromUrl(options.coreDatabaseUrl));
+    this.placement = placementOf(options.serverUrl);
+    this.log = options.log;
+    this.lockKey = advisoryKey(`tenantry:${this.names.template}`);
+    this.admin = createServerPool(options.serverUrl, { max: 2, application_name: 'tenantry-tenants' });
+  }
+
+  databaseName(orgId: number): string {
+    return this.names.tenant(orgId);
+  }
+
+  async prepare(): Promise<void> {
+    await this.checkPrivilege();
+    await this.templateMutex.run(TEMPLATE, () =>
+      this.withTemplateLock('exclusive', (client) => this.updateTemplate(client)),
+    );
+    this.prepared = true;
+  }
+
+  async create(name: string): Promise<void> {
+    this.names.assertTenant(name);
+    if (!this.prepared) {
+      this.preparing ??= this.prepare().finally(() => (this.preparing = undefined));
+      await this.preparing;
+    }
+    await this.templateMutex.run(TEMPLATE, () =>
+      this.withTemplateLock('shared', (client) => this.copyTemplate(client, name)),
+    );
+  }
+
+  async exists(name: string): Promise<boolean> {
+    this.names.assertTenant(name);
+    const { rowCount } = await this.admin.query('select 1 from pg_database where datname = $1', [name]);
+    return rowCount === 1;
+  }
+
+  async drop(name: string): Promise<void> {
+    this.names.assertTenant(name);
+    await this.registry.closeAll(name);
+    // FORCE terminates other sessions (other processes' pools) instead of failing with 55006.
+    await this.admin.query(`drop database if exists ${quoteIdent(name)} with (force)`);
+  }
+
+  async list(): Promise<string[]> {
+    const prefix = `${this.names.coreDatabase}_tenant_`;
+    const { rows } = await this.admin.query<{ datname: string }>(
+      'select datname from pg_database where left(datname, length($1)) = $1 order by datname',
+      [prefix],
+    );
+    return rows.map((row) => row.datname).filter((name) => this.names.isTenant(name));
+  }
+
+  async open(name: string, options: { maxConnections?: number } = {}): Promise<TenantDbHandle> {
+    this.names.assertTenant(name);
+    const max = options.maxConnections ?? 4;
+    if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxConnections must be ≥ 1 (got ${max})`);
+    const pool = createServerPool(urlForDatabase(this.options.serverUrl, name), {
+      max,
+      application_name: 'tenantry-tenant',
+    });
+    const db = new Kysely<TenantDatabase>({ dialect: new PostgresDialect({ pool }) });
+    return this.registry.track(name, db, () => db.destroy());
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.registry.closeEverything().then(() => this.admin.end());
+    return this.closing;
+  }
+
+  private async checkPrivilege(): Promise<void> {
+    const { rows } = await this.admin.query<{ role: string; allowed: boolean }>(
+      `select current_user as role,
+              coalesce((select rolsuper or rolcreatedb from pg_roles where rolname = current_user), false) as allowed`,
+    );
+    const row = rows[0];
+    if (!row?.allowed) throw new MissingPrivilegeError(row?.role ?? 'current_user', this.placement);
+  }
+
+  /** Runs `fn` on one admin connection holding the cross-process template lock. */
+  private async withTemplateLock<T>(
+    mode: 'shared' | 'exclusive',
+    fn: (client: pg.PoolClient) => Promise<T>,
+  ): Promise<T> {
+    const suffix = mode === 'shared' ? '_shared' : '';
+    const client = await this.admin.connect();
+    let broken = false;
+    try {
+      await client.query(`select pg_advisory_lock${suffix}($1)`, [this.lockKey]);
+      try {
+        return await fn(client);
+      } finally {
+        await client.query(`select pg_advisory_unlock${suffix}($1)`, [this.lockKey]).catch(() => {
+          // A session that cannot unlock is discarded, which releases its locks.
+          broken = true;
+        });
+      }
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /** Creates the template if missing and migrates it when its recorded version is not the latest. */
+  private async updateTemplate(client: pg.PoolClient): Promise<void> {
+    const template = quoteIdent(this.names.template);
+    const latest = await latestTenantMigration();
+    const { rows } = await client.query<{ allowed: boolean; comment: string | null }>(
+      `select datallowconn as allowed, shobj_description(oid, 'pg_database') as comment
+         from pg_database where datname = $1`,
+      [this.names.template],
+    );
+    let allowsConnections = rows[0]?.allowed ?? true;
+    if (rows.length === 0) {
+      await client.query(`create database ${template}`).catch((error: unknown) => {
+        if (sqlState(error) !== SQLSTATE.DUPLICATE_DATABASE) throw error;
+      });
+    }
+    if (rows[0]?.comment !== `${TEMPLATE_MARKER}${latest}`) {
+      const started = performance.now();
+      await client.query(`alter database ${template} with allow_connections true`);
+      allowsConnections = true;
+      await this.migrateTemplate();
+      await client.query(`comment on database ${template} is ${pg.escapeLiteral(TEMPLATE_MARKER + latest)}`);
+      this.log.info(
+        { template: this.names.template, version: latest, ms: Math.round(performance.now() - started) },
+        'tenant template migrated',
+      );
+    }
+    // Closed to connections except while we migrate it, so nothing can make CREATE … TEMPLATE fail.
+    if (allowsConnections) await client.query(`alter database ${template} with allow_connections false`);
+  }
+
+  private async migrateTemplate(): Promise<void> {
+    // One short-lived connection, ended before any copy: a pool left open on the template blocks copies.
+    const pool = createServerPool(urlForDatabase(this.options.serverUrl, this.names.template), {
+      max: 1,
+      application_name: 'tenantry-template',
+    });
+    const db = new Kysely<TenantDatabase>({ dialect: new PostgresDialect({ pool }) });
+    try {
+      await ensureTenantSchema(db);
+    } finally {
+      await db.destroy();
+    }
+  }
+
+  private async copyTemplate(client: pg.PoolClient, name: string): Promise<void> {
+    const sql = `create database ${quoteIdent(name)} template ${quoteIdent(this.names.template)}`;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await client.query(sql);
+        return;
+      } catch (error) {
+        const state = sqlState(error);
+        // Already there (an earlier attempt, or another process winning the race): creation is idempotent.
+        if (state === SQLSTATE.DUPLICATE_DATABASE || state === SQLSTATE.UNIQUE_VIOLATION) return;
+        if (state !== OBJECT_IN_USE || attempt >= IN_USE_ATTEMPTS) throw error;
+        this.log.warn({ database: name, attempt }, 'tenant template in use by another session, retrying');
+        await sleep(100 * attempt);
+      }
+    }
+  }
+}

@@ -1,0 +1,424 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Kysely } from 'kysely';
+import { sql } from 'kysely';
+import type { CoreDatabase, Organization, OrganizationUpdate } from '../db/core-schema.js';
+import type { TenantDatabase } from '../db/tenant-schema.js';
+import { AppError } from '../errors.js';
+import { ensureTenantSchema } from './tenant-migrations.js';
+import type { TenantStore } from './tenant-store.js';
+
+/** Provisioning steps, in order, as recorded in organizations.provisioning_step once completed. */
+export const PROVISIONING_STEPS = ['named', 'database_created', 'owner_added'] as const;
+export type ProvisioningStep = (typeof PROVISIONING_STEPS)[number];
+
+/** The environment variable of the crash-injection test hook. */
+export const FAIL_AFTER_STEP_ENV = 'TENANTRY_FAIL_AFTER_STEP';
+
+/** Thrown by the crash-injection hook right after a step is recorded, as if the process had died there. */
+export class SimulatedCrashError extends Error {
+  constructor(readonly step: ProvisioningStep) {
+    super(`Simulated crash after provisioning step "${step}" (${FAIL_AFTER_STEP_ENV})`);
+    this.name = 'SimulatedCrashError';
+  }
+}
+
+/** What `reconcile()` did. */
+export interface ReconcileReport {
+  /** Organizations stuck in `provisioning` that are now `active`. */
+  completed: number[];
+  /** Organizations stuck in `provisioning` that could not be completed and are now `failed`. */
+  failed: number[];
+  /** Organizations stuck in `deleting` that are now `deleted`. */
+  deleted: number[];
+  /** Databases dropped because no live organization owns them (unknown, deleted or failed organizations). */
+  orphansDropped: string[];
+}
+
+export interface ProvisionerDeps {
+  core: Kysely<CoreDatabase>;
+  store: TenantStore;
+  log: FastifyBaseLogger;
+  /** Test hook: throw a SimulatedCrashError right after recording this step. Defaults to $TENANTRY_FAIL_AFTER_STEP. */
+  failAfterStep?: string;
+}
+
+export interface ReconcileOptions {
+  /**
+   * Only touch organizations whose row has not changed for this long (default 0: all). Every step updates
+   * the row, so a grace period keeps a reconcile run from another process (the CLI, a second server) off
+   * provisionings that are still progressing.
+   */
+  graceMs?: number;
+}
+
+/** Statuses whose tenant database must be kept. */
+const LIVE_STATUSES = ['provisioning', 'active', 'suspended', 'deleting'] as const;
+const MAX_ERROR_LENGTH = 2_000;
+/** Timestamps come from the database clock, the one `graceMs` is measured against. */
+const NOW = sql<Date>`now()`;
+
+/** True for rows changed within the last `graceMs` (never when it is 0). */
+function recentlyUpdated(graceMs: number) {
+  return graceMs > 0
+    ? sql<boolean>`(updated_at > now() - ${graceMs} * interval '1 millisecond')`
+    : sql<boolean>`false`;
+}
+
+function stepIndex(step: string | null): number {
+  return PROVISIONING_STEPS.indexOf(step as ProvisioningStep);
+}
+
+function errorText(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.slice(0, MAX_ERROR_LENGTH);
+}
+
+/**
+ * Provisions and deprovisions tenant databases as a state machine recorded in the core database, so that
+ * a crash at any point can be finished or rolled back by `reconcile()`.
+ *
+ * provision: `named` (tenant_db_name + placement recorded, before anything exists) → `database_created`
+ * (copied from the template) → `owner_added` (the owner as a tenant user, role owner) → status `active`.
+ * A failure drops the database again and leaves the organization `failed` with `provisioning_error`;
+ * calling `provision()` again retries from a clean slate.
+ *
+ * @example
+ * const provisioner = new Provisioner({ core: core.db, store, log: app.log });
+ * const org = await provisioner.provision(orgId); // throws AppError('PROVISIONING_FAILED') on failure
+ */
+export class Provisioner {
+  private readonly core: Kysely<CoreDatabase>;
+  private readonly store: TenantStore;
+  private readonly log: FastifyBaseLogger;
+  private readonly failAfterStep: ProvisioningStep | undefined;
+  /** Provisionings running in this process, so concurrent calls for one organization share one run. */
+  private readonly running = new Map<number, Promise<Organization>>();
+
+  constructor(deps: ProvisionerDeps) {
+    this.core = deps.core;
+    this.store = deps.store;
+    this.log = deps.log;
+    const hook = deps.failAfterStep ?? (process.env[FAIL_AFTER_STEP_ENV] || undefined);
+    if (hook !== undefined && stepIndex(hook) < 0) {
+      throw new Error(
+        `${FAIL_AFTER_STEP_ENV} must be one of ${PROVISIONING_STEPS.join(', ')} (got "${hook}")`,
+      );
+    }
+    this.failAfterStep = hook as ProvisioningStep | undefined;
+  }
+
+  /**
+   * Runs the remaining steps for an organization row already inserted with status 'provisioning' (or
+   * 'failed' for a retry), then marks it active. Returns the updated row. Idempotent: safe to call again
+   * after a crash at any step; an active (or suspended) organization is returned unchanged.
+   *
+   * @throws AppError TENANT_NOT_FOUND (no such row), CONFLICT (deleting/deleted, or it changed status
+   * meanwhile), PROVISIONING_FAILED (the organization is now `failed`; the cause is attached and recorded).
+   */
+  provision(orgId: number): Promise<Organization> {
+    const inFlight = this.running.get(orgId);
+    if (inFlight) return inFlight;
+    const run = this.runProvision(orgId).finally(() => this.running.delete(orgId));
+    this.running.set(orgId, run);
+    return run;
+  }
+
+  /**
+   * status → 'deleting', drop the tenant database, status → 'deleted' + deleted_at. Idempotent. Callers
+   * close their pools to it first via `onBeforeDrop` (the store also closes the handles it opened).
+   */
+  async deprovision(orgId: number, onBeforeDrop?: (dbName: string) => Promise<void>): Promise<void> {
+    await this.running.get(orgId)?.catch(() => undefined);
+    const org = await this.load(orgId);
+    if (org.status === 'deleted') return;
+    await this.core
+      .updateTable('organizations')
+      .set({ status: 'deleting', updated_at: NOW })
+      .where('id', '=', orgId)
+      .where('status', '<>', 'deleted')
+      .execute();
+    const name = org.tenant_db_name ?? this.store.databaseName(orgId);
+    await onBeforeDrop?.(name);
+    await this.store.drop(name);
+    await this.core
+      .updateTable('organizations')
+      .set({ status: 'deleted', deleted_at: NOW, updated_at: NOW })
+      .where('id', '=', orgId)
+      .where('status', '=', 'deleting')
+      .execute();
+    this.log.info({ orgId, database: name }, 'tenant deprovisioned');
+  }
+
+  /**
+   * Finishes or rolls back every organization stuck in 'provisioning' or 'deleting', and drops databases
+   * the core does not know about (or that belong to deleted or failed organizations). Run at start-up
+   * and by a CLI command.
+   *
+   * - `provisioning`, any step: the remaining steps are run (all idempotent) → `active`; if that fails the
+   *   database is dropped and the organization becomes `failed` (retry with `provision()`).
+   * - `deleting`: the drop is finished → `deleted`.
+   * - `failed` with a database left over (the drop after the failure did not happen): dropped, step back
+   *   to `named`, so a retry starts clean.
+   * - a database no live organization names (unknown id, `deleted`, `failed`): dropped.
+   */
+  async reconcile(options: ReconcileOptions = {}): Promise<ReconcileReport> {
+    const report: ReconcileReport = { completed: [], failed: [], deleted: [], orphansDropped: [] };
+    const graceMs = options.graceMs ?? 0;
+    const stuck = await this.core
+      .selectFrom('organizations')
+      .select(['id', 'status'])
+      .where('status', 'in', ['provisioning', 'deleting'])
+      .where(recentlyUpdated(graceMs), '=', false)
+      .orderBy('id')
+      .execute();
+    for (const { id, status } of stuck) {
+      if (status === 'deleting') {
+        try {
+          await this.deprovision(id);
+          report.deleted.push(id);
+        } catch (error) {
+          this.log.error({ err: error, orgId: id }, 'could not finish deleting a tenant; will retry');
+        }
+        continue;
+      }
+      try {
+        await this.provision(id);
+        report.completed.push(id);
+      } catch (error) {
+        if (error instanceof SimulatedCrashError) throw error;
+        if (error instanceof AppError && error.code === 'PROVISIONING_FAILED') report.failed.push(id);
+        else this.log.error({ err: error, orgId: id }, 'could not reconcile a provisioning tenant');
+      }
+    }
+    report.orphansDropped = await this.dropOrphans(graceMs);
+    this.log.info(report, 'tenants reconciled');
+    return report;
+  }
+
+  private async runProvision(orgId: number): Promise<Organization> {
+    let org = await this.load(orgId);
+    if (org.status === 'active' || org.status === 'suspended') return org;
+    if (org.status === 'failed') org = await this.restart(org);
+    else if (org.status !== 'provisioning') {
+      throw new AppError('CONFLICT', `Organization ${orgId} is ${org.status}`);
+    }
+    try {
+      return await this.runSteps(org);
+    } catch (error) {
+      if (error instanceof SimulatedCrashError) throw error;
+      if (error instanceof AppError && error.code === 'CONFLICT') throw error;
+      await this.fail(orgId, error);
+      throw new AppError('PROVISIONING_FAILED', undefined, { cause: error });
+    }
+  }
+
+  private async runSteps(initial: Organization): Promise<Organization> {
+    let org = initial;
+    const done = org.tenant_db_name === null ? -1 : stepIndex(org.provisioning_step);
+    // Named before anything exists, so every tenant database has a core row naming it (orphan detection).
+    const name = org.tenant_db_name ?? this.store.databaseName(org.id);
+    if (done < 0) {
+      org = await this.record(org.id, 'named', { tenant_db_name: name, placement: this.store.placement });
+    }
+    if (done < 1) {
+      await this.store.create(name);
+      org = await this.record(org.id, 'database_created');
+    }
+    let version: string;
+    if (done < 2) {
+      version = await this.addOwner(org, name);
+      org = await this.record(org.id, 'owner_added');
+    } else {
+      version = await this.withTenant(name, (db) => ensureTenantSchema(db));
+    }
+    const active = await this.core
+      .updateTable('organizations')
+      .set({
+        status: 'active',
+        schema_version: version,
+        migration_state: 'ok',
+        migration_error: null,
+        migrated_at: NOW,
+        provisioning_error: null,
+        updated_at: NOW,
+      })
+      .where('id', '=', org.id)
+      .where('status', '=', 'provisioning')
+      .returningAll()
+      .executeTakeFirst();
+    if (!active) throw await this.conflict(org.id);
+    this.log.info({ orgId: org.id, database: name }, 'tenant provisioned');
+    return active;
+  }
+
+  /** Records a completed step (only while still provisioning), then fires the crash hook if armed. */
+  private async record(
+    orgId: number,
+    step: ProvisioningStep,
+    extra: OrganizationUpdate = {},
+  ): Promise<Organization> {
+    const org = await this.core
+      .updateTable('organizations')
+      .set({ ...extra, provisioning_step: step, updated_at: NOW })
+      .where('id', '=', orgId)
+      .where('status', '=', 'provisioning')
+      .returningAll()
+      .executeTakeFirst();
+    if (!org) throw await this.conflict(orgId);
+    if (this.failAfterStep === step) throw new SimulatedCrashError(step);
+    return org;
+  }
+
+  /** Ensures the tenant schema is current and the owner is a tenant user (role owner, no password). */
+  private async addOwner(org: Organization, name: string): Promise<string> {
+    const owner = await this.core
+      .selectFrom('core_users')
+      .select(['id', 'email'])
+      .where('id', '=', org.owner_id)
+      .executeTakeFirstOrThrow();
+    return this.withTenant(name, async (db) => {
+      const version = await ensureTenantSchema(db);
+      await db
+        .insertInto('tenant_users')
+        .values({
+          email: owner.email.toLowerCase(),
+          role: 'owner',
+          core_user_id: owner.id,
+          password_hash: null,
+        })
+        .onConflict((conflict) => conflict.doNothing())
+        .execute();
+      // ON CONFLICT DO NOTHING makes a re-run a no-op; make sure the row really is the owner.
+      const row = await db
+        .selectFrom('tenant_users')
+        .select('role')
+        .where('core_user_id', '=', owner.id)
+        .executeTakeFirst();
+      if (row?.role !== 'owner') throw new Error(`Owner ${owner.id} could not be added to tenant "${name}"`);
+      return version;
+    });
+  }
+
+  private async withTenant<T>(name: string, fn: (db: Kysely<TenantDatabase>) => Promise<T>): Promise<T> {
+    const handle = await this.store.open(name, { maxConnections: 1 });
+    try {
+      return await fn(handle.db);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** A failed organization being retried: drop whatever is left, then provisioning from `named`. */
+  private async restart(org: Organization): Promise<Organization> {
+    if (org.tenant_db_name) await this.store.drop(org.tenant_db_name);
+    const restarted = await this.core
+      .updateTable('organizations')
+      .set({
+        status: 'provisioning',
+        provisioning_error: null,
+        provisioning_step: org.tenant_db_name ? 'named' : null,
+        updated_at: NOW,
+      })
+      .where('id', '=', org.id)
+      .where('status', '=', 'failed')
+      .returningAll()
+      .executeTakeFirst();
+    if (!restarted) throw await this.conflict(org.id);
+    return restarted;
+  }
+
+  /**
+   * Rolls a failed provisioning back: drops the database (best effort) and marks the organization
+   * `failed`. If the drop fails the step stays, and reconcile() drops the database later.
+   */
+  private async fail(orgId: number, error: unknown): Promise<void> {
+    this.log.error({ err: error, orgId }, 'tenant provisioning failed');
+    let message = errorText(error);
+    try {
+      const org = await this.load(orgId);
+      let step = org.provisioning_step;
+      if (org.tenant_db_name) {
+        try {
+          await this.store.drop(org.tenant_db_name);
+          step = 'named';
+        } catch (dropError) {
+          message = `${message}; rollback failed: ${errorText(dropError)}`.slice(0, MAX_ERROR_LENGTH);
+        }
+      }
+      await this.core
+        .updateTable('organizations')
+        .set({ status: 'failed', provisioning_error: message, provisioning_step: step, updated_at: NOW })
+        .where('id', '=', orgId)
+        .where('status', '=', 'provisioning')
+        .execute();
+    } catch (recordError) {
+      // The core itself is failing: the row stays `provisioning` and reconcile() settles it later.
+      this.log.error({ err: recordError, orgId }, 'could not record the provisioning failure');
+    }
+  }
+
+  /**
+   * Drops tenant databases no live organization names. The databases are listed before the rows are
+   * read: a database is always named in the core before it is created, so one that appears meanwhile
+   * is not in the list, and one in the list has its row visible.
+   */
+  private async dropOrphans(graceMs: number): Promise<string[]> {
+    const existing = await this.store.list();
+    if (existing.length === 0) return [];
+    const rows = await this.core
+      .selectFrom('organizations')
+      .select(['id', 'status', 'tenant_db_name', recentlyUpdated(graceMs).as('recent')])
+      .where('tenant_db_name', 'in', existing)
+      .execute();
+    const keep = new Set<string>();
+    for (const row of rows) {
+      const busy = this.running.has(row.id) || row.recent;
+      if (row.tenant_db_name && (busy || (LIVE_STATUSES as readonly string[]).includes(row.status))) {
+        keep.add(row.tenant_db_name);
+      }
+    }
+    const dropped: string[] = [];
+    for (const name of existing) {
+      if (keep.has(name)) continue;
+      try {
+        await this.store.drop(name);
+        dropped.push(name);
+        this.log.warn({ database: name }, 'dropped a tenant database no live organization owns');
+      } catch (error) {
+        this.log.error({ err: error, database: name }, 'could not drop an orphan tenant database');
+      }
+    }
+    // Failed organizations whose database was just dropped: retries start from `named`.
+    const failedDropped = rows.filter(
+      (row) => row.status === 'failed' && dropped.includes(row.tenant_db_name ?? ''),
+    );
+    if (failedDropped.length > 0) {
+      await this.core
+        .updateTable('organizations')
+        .set({ provisioning_step: 'named', updated_at: NOW })
+        .where(
+          'id',
+          'in',
+          failedDropped.map((row) => row.id),
+        )
+        .where('status', '=', 'failed')
+        .execute();
+    }
+    return dropped;
+  }
+
+  private async load(orgId: number): Promise<Organization> {
+    const org = await this.core
+      .selectFrom('organizations')
+      .selectAll()
+      .where('id', '=', orgId)
+      .executeTakeFirst();
+    if (!org) throw new AppError('TENANT_NOT_FOUND', `Organization ${orgId} not found`);
+    return org;
+  }
+
+  private async conflict(orgId: number): Promise<AppError> {
+    const org = await this.load(orgId);
+    return new AppError('CONFLICT', `Organization ${orgId} is ${org.status}, no longer provisioning`);
+  }
+}

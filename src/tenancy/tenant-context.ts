@@ -1,0 +1,21 @@
+import type { Kysely } from 'kysely';
+import type { TenantDatabase, TenantUser } from '../db/tenant-schema.js';
+import type { ResolvedTenant } from './tenant-resolver.js';
+
+/**
+ * The tenant a request is bound to: resolved from X-TENANT before any handler runs, with a database handle for
+ * that tenant's database only. It lives on the request object, never in module state.
+ */
+export interface TenantContext extends ResolvedTenant {
+  readonly dbName: string;
+  readonly db: Kysely<TenantDatabase>;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Null in the core context. */
+    tenant: TenantContext | null;
+    /** The authenticated tenant user, set by the tenant guard. */
+    tenantUser: TenantUser | null;
+  }
+}

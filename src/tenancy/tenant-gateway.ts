@@ -1,0 +1,87 @@
+import { Kysely, PostgresDialect, type PostgresPool } from 'kysely';
+import type { TenantDatabase } from '../db/tenant-schema.js';
+import { AppError } from '../errors.js';
+import type { TenantConnectionManager } from './connection-manager.js';
+import type { TenantContext } from './tenant-context.js';
+import type { TenantResolver } from './tenant-resolver.js';
+
+const MAX_HANDLES = 10_000;
+
+/**
+ * A Kysely "pool" whose every checkout goes through the connection manager, so each query (or transaction)
+ * holds a budgeted connection only while it runs.
+ */
+function managedPool(manager: TenantConnectionManager, dbName: string): PostgresPool {
+  return {
+    async connect() {
+      const lease = await manager.acquire(dbName);
+      const { client } = lease;
+      return { query: client.query.bind(client), release: () => lease.release() } as unknown as Awaited<
+        ReturnType<PostgresPool['connect']>
+      >;
+    },
+    async end() {
+      // Connections belong to the manager; nothing to end here.
+    },
+  };
+}
+
+/**
+ * The only way into a tenant database: resolves X-TENANT and hands back a context whose `db` reaches that
+ * tenant's database and no other.
+ */
+export class TenantGateway {
+  private readonly handles = new Map<string, Kysely<TenantDatabase>>();
+
+  constructor(
+    private readonly resolver: TenantResolver,
+    private readonly manager: TenantConnectionManager,
+  ) {}
+
+  /** Resolves an X-TENANT value (400/404/503/403 as the contract says) to a bound tenant context. */
+  async enter(header: string): Promise<TenantContext> {
+    const tenant = await this.resolver.resolve(header);
+    return this.contextFor(tenant);
+  }
+
+  /** A context for an organization already known to be active (e.g. the owner's token exchange). */
+  contextFor(tenant: Omit<TenantContext, 'db' | 'dbName'> & { dbName: string | null }): TenantContext {
+    const { dbName } = tenant;
+    if (!dbName) throw new AppError('TENANT_NOT_READY', undefined, { headers: { 'retry-after': '5' } });
+    return { ...tenant, dbName, db: this.handle(dbName) };
+  }
+
+  /** A Kysely handle on one tenant database (cached; it holds no connection of its own). */
+  handle(dbName: string): Kysely<TenantDatabase> {
+    let db = this.handles.get(dbName);
+    if (db) {
+      this.handles.delete(dbName);
+      this.handles.set(dbName, db);
+      return db;
+    }
+    db = new Kysely<TenantDatabase>({
+      dialect: new PostgresDialect({ pool: managedPool(this.manager, dbName) }),
+    });
+    this.handles.set(dbName, db);
+    if (this.handles.size > MAX_HANDLES) {
+      const oldest = this.handles.keys().next().value;
+      if (oldest !== undefined) this.handles.delete(oldest);
+    }
+    return db;
+  }
+
+  /** Closes a tenant database's connections before it is dropped, and forgets it. */
+  async close(orgId: number, dbName: string): Promise<void> {
+    this.resolver.invalidate(orgId);
+    this.handles.delete(dbName);
+    await this.manager.closeTenant(dbName);
+  }
+
+  get connections(): TenantConnectionManager {
+    return this.manager;
+  }
+
+  get resolution(): TenantResolver {
+    return this.resolver;
+  }
+}

@@ -1,0 +1,64 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { Config } from '../config.js';
+import type { TenantDatabase } from '../db/tenant-schema.js';
+import { PgliteTenantStore } from './pglite-tenant-store.js';
+import { PostgresTenantStore } from './postgres-tenant-store.js';
+
+export {
+  MissingPrivilegeError,
+  TenantDatabaseMissingError,
+  TenantNamingError,
+} from './tenant-store-errors.js';
+
+/** An open tenant database. Close it when done: it holds a pool (PostgreSQL) or an instance and its lock (PGlite). */
+export interface TenantDbHandle {
+  readonly db: Kysely<TenantDatabase>;
+  close(): Promise<void>;
+}
+
+/**
+ * Creates, lists, opens and drops tenant databases: the only engine-specific part of tenancy. Names come
+ * from `databaseName(orgId)`; every method validates the name it is given and refuses anything else
+ * (the template, the core database, user input).
+ */
+export interface TenantStore {
+  readonly engine: 'pglite' | 'postgres';
+  /** Where new tenant databases are placed (stored in organizations.placement): 'pglite' or e.g. 'postgres://host:port' without credentials. */
+  readonly placement: string;
+  /** Checks privileges (CREATEDB) and brings the template to the latest tenant migration. Idempotent. */
+  prepare(): Promise<void>;
+  /** The database name for an organization id. */
+  databaseName(orgId: number): string;
+  /** Creates the tenant database from the template; idempotent (already exists → no error). */
+  create(name: string): Promise<void>;
+  exists(name: string): Promise<boolean>;
+  /** Drops it (closing/terminating its connections first); idempotent. */
+  drop(name: string): Promise<void>;
+  /** Names of every tenant database that exists (for orphan detection). */
+  list(): Promise<string[]>;
+  /** Opens a handle on one tenant database. PostgreSQL: a pg.Pool of at most `maxConnections` (default 4). PGlite: the instance (+ its dir lock). */
+  open(name: string, options?: { maxConnections?: number }): Promise<TenantDbHandle>;
+  /** Closes every handle it opened and its own connections. */
+  close(): Promise<void>;
+}
+
+/**
+ * The tenant store for the configured engine: PostgreSQL when `DATABASE_URL` is set (tenants on
+ * `TENANT_DATABASE_URL`'s server if given), otherwise PGlite directories under `DATA_DIR/tenants`.
+ * Opens no connection until used.
+ *
+ * @example
+ * const store = createTenantStore(config, app.log);
+ * await store.prepare(); // at start-up: fails clearly without CREATEDB
+ */
+export function createTenantStore(config: Config, log: FastifyBaseLogger): TenantStore {
+  if (config.databaseUrl) {
+    return new PostgresTenantStore({
+      coreDatabaseUrl: config.databaseUrl,
+      serverUrl: config.tenantDatabaseUrl ?? config.databaseUrl,
+      log,
+    });
+  }
+  return new PgliteTenantStore({ dataDir: config.dataDir, log });
+}
