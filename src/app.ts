@@ -28,6 +28,8 @@ export interface BuildOptions {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const RECONCILE_GRACE_MS = 30_000;
+const RECONCILE_INTERVAL_MS = 60_000;
 
 /**
  * Builds the whole application for a configuration: opens the core database, applies its migrations and
@@ -74,13 +76,17 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   // Checked at start, not on the first sign-up: a missing CREATEDB privilege or a stale template fails loudly now.
   await services.store.prepare();
   if (options.reconcile ?? true) {
-    const report = await services.provisioner.reconcile();
-    if (
-      report.completed.length + report.failed.length + report.deleted.length + report.orphansDropped.length >
-      0
-    ) {
-      app.log.warn({ report }, 'reconciled unfinished provisioning');
-    }
+    // The embedded engine has one process, so everything unfinished at start was left by a crash. On a
+    // server, other processes may be provisioning right now: only rows idle for a while are touched, and a
+    // periodic pass catches what a crash left behind after start. (The provisioner logs what it did.)
+    await services.provisioner.reconcile({ graceMs: core.engine === 'pglite' ? 0 : RECONCILE_GRACE_MS });
+    const timer = setInterval(() => {
+      services.provisioner.reconcile({ graceMs: RECONCILE_GRACE_MS }).catch((error: unknown) => {
+        app.log.warn({ err: error }, 'periodic tenant reconcile failed');
+      });
+    }, RECONCILE_INTERVAL_MS);
+    timer.unref();
+    app.addHook('preClose', async () => clearInterval(timer));
   }
   app.addHook('onReady', async () => services.mailer.start());
   // Once closing starts, answer in-flight requests with `Connection: close` so keep-alive sockets do not

@@ -85,8 +85,12 @@ export class TenantResolver {
     }
   }
 
-  /** Forgets everything cached about an organization (status, slug or settings changed, or it was deleted). */
-  invalidate(orgId: number): void {
+  /**
+   * Forgets everything cached about an organization (status, slug or settings changed, or it was deleted), and
+   * the lookup of `slug` too: a slug that was unknown (or belonged to a deleted organization) may now be taken.
+   */
+  invalidate(orgId: number, slug?: string): void {
+    if (slug !== undefined) this.cache.delete(`slug:${slug}`);
     for (const [key, entry] of this.cache) {
       if (key === `id:${orgId}` || entry.tenant?.id === orgId) this.cache.delete(key);
     }

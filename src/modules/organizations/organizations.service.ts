@@ -58,7 +58,7 @@ export class OrganizationsService {
     }
     const org = await this.insertWithSlug(owner.id, name, input.slug);
     const provisioned = await this.deps.provisioner.provision(org.id);
-    this.deps.tenants.resolution.invalidate(org.id);
+    this.deps.tenants.resolution.invalidate(org.id, org.slug);
     return toOrganizationView(provisioned);
   }
 
