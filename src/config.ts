@@ -36,6 +36,10 @@ export interface Config {
   readonly logLevel: LogLevel;
   readonly bodyLimitBytes: number;
   readonly trustProxy: boolean;
+  /** How long a client may take to send a whole request (headers and body); 0 disables the limit. */
+  readonly requestTimeoutMs: number;
+  /** Bearer token required by GET /metrics; null leaves it open (keep it off the public network then). */
+  readonly metricsToken: string | null;
   readonly tenantConnections: TenantConnectionLimits;
 }
 
@@ -68,6 +72,7 @@ const WINDOWS: Record<string, number> = {
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const ALGORITHMS: readonly JwtAlgorithm[] = ['HS256', 'HS384', 'HS512'];
 const MIN_SECRET_LENGTH = 32;
+const MIN_METRICS_TOKEN_LENGTH = 16;
 
 /** Reads variables one by one, collecting every problem instead of stopping at the first. */
 class EnvReader {
@@ -195,6 +200,8 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: read.oneOf('LOG_LEVEL', 'info', LOG_LEVELS, (s) => s.toLowerCase()),
     bodyLimitBytes: read.integer('BODY_LIMIT', 1_048_576, 1024, 100 * 1_048_576),
     trustProxy: read.boolean('TRUST_PROXY', false),
+    requestTimeoutMs: read.integer('REQUEST_TIMEOUT_MS', 30_000, 0, 600_000),
+    metricsToken: resolveMetricsToken(read),
     tenantConnections: tenantConnectionLimits(read, databaseUrl !== null),
   };
   if (config.webConcurrency > 1 && !databaseUrl) {
@@ -217,6 +224,17 @@ function tenantConnectionLimits(read: EnvReader, server: boolean): TenantConnect
     idleTimeoutMs: read.integer('TENANT_IDLE_TIMEOUT_SECONDS', 60, 1, 86_400) * 1000,
     acquireTimeoutMs: read.integer('TENANT_ACQUIRE_TIMEOUT_MS', 5_000, 1, 120_000),
   };
+}
+
+/** /metrics is outside the rate limits, so a guessable token would be brute-forced: ask for a long one. */
+function resolveMetricsToken(read: EnvReader): string | null {
+  const token = read.string('METRICS_TOKEN', null);
+  if (token !== null && token.length < MIN_METRICS_TOKEN_LENGTH) {
+    read.problems.push(
+      `METRICS_TOKEN must be at least ${MIN_METRICS_TOKEN_LENGTH} characters (got ${token.length})`,
+    );
+  }
+  return token;
 }
 
 /**

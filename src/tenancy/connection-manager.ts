@@ -232,24 +232,23 @@ export class TenantConnectionManager {
       this.dispatch();
       return;
     }
-    const waiter = this.nextWaiterOf(slot);
-    if (waiter) {
-      slot.inUse++;
-      waiter.resolve(this.lease(slot, connection));
-      return;
-    }
-    if (this.someWaiterCouldOpen()) {
-      // Others wait for room the budget does not have: hand this connection's place to them.
-      this.discard(slot, connection);
-      this.dispatch();
-      return;
+    // Serve waiters in round-robin order across tenants: hand the connection over when this tenant is next;
+    // when another tenant is next, give up this connection so the budget has room to open one for it.
+    for (const next of this.waitOrder.values()) {
+      if (next === slot) {
+        const waiter = this.nextWaiterOf(slot);
+        if (waiter) {
+          slot.inUse++;
+          waiter.resolve(this.lease(slot, connection));
+          return;
+        }
+      } else if (this.withinTenantLimit(next)) {
+        this.discard(slot, connection);
+        this.dispatch();
+        return;
+      }
     }
     slot.idle.push({ connection, idleSince: Date.now() });
-  }
-
-  private someWaiterCouldOpen(): boolean {
-    for (const slot of this.waitOrder.values()) if (this.withinTenantLimit(slot)) return true;
-    return false;
   }
 
   private discard(slot: TenantSlot, connection: TenantConnection): void {

@@ -198,8 +198,15 @@ export class Provisioner {
   private async runProvision(orgId: number): Promise<Organization> {
     let org = await this.load(orgId);
     if (org.status === 'active' || org.status === 'suspended') return org;
-    if (org.status === 'failed') org = await this.restart(org);
-    else if (org.status !== 'provisioning') {
+    if (org.status === 'failed') {
+      try {
+        org = await this.restart(org);
+      } catch (error) {
+        // Still `failed`, as before the retry.
+        if (error instanceof AppError) throw error;
+        throw new AppError('PROVISIONING_FAILED', undefined, { cause: error });
+      }
+    } else if (org.status !== 'provisioning') {
       throw new AppError('CONFLICT', `Organization ${orgId} is ${org.status}`);
     }
     try {
@@ -222,7 +229,8 @@ export class Provisioner {
     }
     if (done < 1) {
       await this.store.create(name);
-      org = await this.record(org.id, 'database_created');
+      // Placement again: the store may have moved since the name was recorded (TENANT_DATABASE_URL).
+      org = await this.record(org.id, 'database_created', { placement: this.store.placement });
     }
     let version: string;
     if (done < 2) {
@@ -368,7 +376,8 @@ export class Provisioner {
     const rows = await this.core
       .selectFrom('organizations')
       .select(['id', 'status', 'tenant_db_name', recentlyUpdated(graceMs).as('recent')])
-      .where('tenant_db_name', 'in', existing)
+      // One array parameter rather than a parameter per database: there may be more than PostgreSQL's 65535.
+      .where(sql<boolean>`tenant_db_name = any(${existing}::text[])`)
       .execute();
     const keep = new Set<string>();
     for (const row of rows) {

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { FastifyBaseLogger } from 'fastify';
 import { sql } from 'kysely';
 import pg from 'pg';
 import type { Config } from '../../src/config.js';
@@ -282,6 +283,39 @@ describe(`tenant store (${TEST_ENGINE})`, () => {
     const state = await templateState();
     assert.equal(state?.datallowconn, false);
     assert.match(String(state?.comment), new RegExp(`${latest}$`));
+  });
+
+  it('retries a copy while another session holds the template (SQLSTATE 55006)', onPostgres, async () => {
+    const template = pg.escapeIdentifier(templateName());
+    const warnings: string[] = [];
+    const log: FastifyBaseLogger = {
+      ...silentLogger(),
+      warn: (_: unknown, message?: string) => void warnings.push(message ?? ''),
+    };
+    await adminQuery(`alter database ${template} with allow_connections true`);
+    const url = new URL(fx.config.databaseUrl as string);
+    url.pathname = `/${templateName()}`;
+    const intruder = new pg.Client({ connectionString: url.toString() });
+    await intruder.connect();
+    const store = createTenantStore(fx.config, log);
+    try {
+      await store.prepare(); // closes the template to new connections; the intruder stays connected
+      const name = store.databaseName(113);
+      const creating = store.create(name);
+      // PostgreSQL itself waits up to 5 s for other sessions before failing with 55006; stay longer.
+      await new Promise((resolve) => setTimeout(resolve, 6_000));
+      await intruder.end();
+      await creating;
+      assert.equal(await store.exists(name), true);
+      assert.ok(
+        warnings.some((message) => /in use/.test(message)),
+        'the first attempt met 55006',
+      );
+      await store.drop(name);
+    } finally {
+      await intruder.end().catch(() => undefined);
+      await store.close();
+    }
   });
 
   it('reports a missing CREATEDB privilege clearly', onPostgres, async () => {

@@ -1,0 +1,64 @@
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../config.js';
+
+/** JSON answers never load anything: the strictest policy, which also forbids framing them. */
+export const API_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/**
+ * Swagger UI (/docs) and ReDoc (/redoc) load only scripts served by this server, but both style elements inline
+ * (React style attributes, styled-components), use data: images, and ReDoc runs its search index in a blob:
+ * Web Worker (child-src for browsers without worker-src). No upgrade-insecure-requests: the docs must also
+ * work over plain HTTP on a private address, where it would rewrite every asset URL to an https one that fails.
+ */
+export const DOCS_CSP = [
+  "default-src 'self'",
+  "base-uri 'self'",
+  "connect-src 'self'",
+  "font-src 'self' data:",
+  "form-action 'self'",
+  "frame-ancestors 'self'",
+  "img-src 'self' data:",
+  "object-src 'none'",
+  "script-src 'self'",
+  "script-src-attr 'none'",
+  "style-src 'self' 'unsafe-inline'",
+  "worker-src 'self' blob:",
+  "child-src 'self' blob:",
+].join('; ');
+
+const DOCS_PATH = /^\/(docs|redoc)(\/|\?|$)/;
+
+/** Headers a browser client may read from a cross-origin response. */
+const EXPOSED_HEADERS = [
+  'x-request-id',
+  'retry-after',
+  'ratelimit-limit',
+  'ratelimit-remaining',
+  'ratelimit-reset',
+];
+
+/**
+ * Security headers on every response (helmet's set: HSTS, nosniff, frame options, referrer policy,
+ * cross-origin policies), a Content-Security-Policy chosen per path (see API_CSP and DOCS_CSP), and CORS for
+ * the origins in `CORS_ORIGINS` only. Without CORS_ORIGINS no CORS header is ever sent, so browsers keep the
+ * API same-origin. Register on the root instance, before the routes.
+ */
+export async function registerSecurity(app: FastifyInstance, config: Config): Promise<void> {
+  await app.register(helmet, { contentSecurityPolicy: false });
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('content-security-policy', DOCS_PATH.test(request.url) ? DOCS_CSP : API_CSP);
+  });
+  if (config.corsOrigins.length === 0) return;
+  await app.register(cors, {
+    // Always a list, even of one: a single string would be sent to every origin instead of being matched.
+    // '*' in the list allows any origin (without credentials, which this API does not use).
+    origin: [...config.corsOrigins],
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    allowedHeaders: ['authorization', 'content-type', 'x-tenant', 'x-request-id'],
+    exposedHeaders: EXPOSED_HEADERS,
+    credentials: false,
+    maxAge: 600,
+  });
+}

@@ -1,0 +1,183 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { AppError } from '../../src/errors.js';
+import {
+  TenantConnectionManager,
+  type ConnectionBudget,
+  type TenantConnection,
+  type TenantConnector,
+} from '../../src/tenancy/connection-manager.js';
+
+/**
+ * An in-memory connector that records what is open, so the manager's bookkeeping can be checked exactly.
+ * (The same manager against a real PostgreSQL server is in test/integration/connection-budget.test.ts.)
+ */
+class CountingConnector implements TenantConnector {
+  open = new Map<string, number>();
+  peak = 0;
+  opened = 0;
+  closed = 0;
+  failNext = false;
+  last: { broken: boolean } | undefined;
+
+  get total(): number {
+    let total = 0;
+    for (const count of this.open.values()) total += count;
+    return total;
+  }
+
+  async connect(dbName: string): Promise<TenantConnection> {
+    await new Promise((resolve) => setImmediate(resolve));
+    if (this.failNext) {
+      this.failNext = false;
+      throw new Error('connection refused');
+    }
+    this.open.set(dbName, (this.open.get(dbName) ?? 0) + 1);
+    this.opened++;
+    this.peak = Math.max(this.peak, this.total);
+    const connection = {
+      broken: false,
+      client: { query: async () => ({ rows: [] }) },
+      close: async () => {
+        this.open.set(dbName, (this.open.get(dbName) ?? 1) - 1);
+        this.closed++;
+      },
+    };
+    this.last = connection;
+    return connection;
+  }
+}
+
+function manager(budget: Partial<ConnectionBudget>) {
+  const connector = new CountingConnector();
+  return { connector, manager: new TenantConnectionManager(connector, { idleTimeoutMs: 60_000, ...budget }) };
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('TenantConnectionManager', () => {
+  it('reuses an idle connection instead of opening a new one', async () => {
+    const { connector, manager: m } = manager({ maxConnections: 4 });
+    for (let i = 0; i < 5; i++) (await m.acquire('t1')).release();
+    assert.equal(connector.opened, 1);
+    assert.equal(m.stats().idle, 1);
+    await m.close();
+  });
+
+  it('never exceeds the total or per-tenant budget, whatever the number of tenants, and serves everyone', async () => {
+    const { connector, manager: m } = manager({
+      maxConnections: 5,
+      maxPerTenant: 2,
+      acquireTimeoutMs: 10_000,
+    });
+    let peakPerTenant = 0;
+    const work = Array.from({ length: 300 }, async (_, i) => {
+      const lease = await m.acquire(`t${i % 60}`);
+      for (const count of connector.open.values()) peakPerTenant = Math.max(peakPerTenant, count);
+      assert.ok(m.stats().connections <= 5);
+      await pause(1 + (i % 3));
+      lease.release();
+    });
+    await Promise.all(work);
+    assert.ok(connector.peak <= 5, `peak ${connector.peak}`);
+    assert.ok(peakPerTenant <= 2, `per tenant ${peakPerTenant}`);
+    assert.equal(m.stats().waiters, 0);
+    assert.ok(
+      m.stats().evictions + connector.closed > 0,
+      'room was made by closing other tenants’ connections',
+    );
+    await m.close();
+    assert.equal(connector.total, 0, 'close() closes everything');
+  });
+
+  it('bounds the number of open tenants', async () => {
+    const { connector, manager: m } = manager({ maxConnections: 10, maxOpenTenants: 2 });
+    (await m.acquire('a')).release();
+    (await m.acquire('b')).release();
+    (await m.acquire('c')).release();
+    assert.equal([...connector.open.values()].filter((n) => n > 0).length, 2);
+    assert.equal(m.stats().openTenants, 2);
+    assert.equal(m.stats().evictions, 1);
+    await m.close();
+  });
+
+  it('answers 503 with Retry-After past the deadline, and when the queue is full', async () => {
+    const { manager: m } = manager({ maxConnections: 1, acquireTimeoutMs: 20, maxWaiters: 1 });
+    const held = await m.acquire('a');
+    const outcomes = await Promise.allSettled([m.acquire('b'), m.acquire('c')]);
+    for (const outcome of outcomes) {
+      assert.equal(outcome.status, 'rejected');
+      const error: unknown = outcome.status === 'rejected' ? outcome.reason : undefined;
+      assert.ok(error instanceof AppError);
+      assert.equal(error.statusCode, 503);
+      assert.equal(error.headers['retry-after'], '1');
+    }
+    assert.equal(m.stats().timeouts, 2);
+    held.release();
+    (await m.acquire('b')).release();
+    await m.close();
+  });
+
+  it('serves waiting tenants round-robin, so one busy tenant cannot starve another', async () => {
+    const { manager: m } = manager({ maxConnections: 1, maxPerTenant: 1, acquireTimeoutMs: 5_000 });
+    const first = await m.acquire('busy');
+    const order: string[] = [];
+    const waits = [
+      ...Array.from({ length: 5 }, () => m.acquire('busy').then((l) => (order.push('busy'), l.release()))),
+      m.acquire('quiet').then((l) => (order.push('quiet'), l.release())),
+    ];
+    await pause(5);
+    first.release();
+    await Promise.all(waits);
+    assert.ok(
+      order.indexOf('quiet') <= 1,
+      `quiet served at position ${order.indexOf('quiet')}: ${order.join(',')}`,
+    );
+    await m.close();
+  });
+
+  it('discards broken connections and recovers from a failed connect', async () => {
+    const { connector, manager: m } = manager({ maxConnections: 2 });
+    const broken = await m.acquire('a');
+    assert.ok(connector.last);
+    connector.last.broken = true; // e.g. the server terminated the backend
+    broken.release();
+    assert.equal(connector.total, 0, 'a broken connection is closed, not kept idle');
+    const lease = await m.acquire('a');
+    assert.equal(connector.opened, 2);
+    connector.failNext = true;
+    await assert.rejects(m.acquire('b'), /connection refused/);
+    assert.equal(m.stats().connections, 1, 'a failed connect gives its place back');
+    lease.release();
+    (await m.acquire('b')).release();
+    assert.ok(m.stats().connections <= 2);
+    await m.close();
+  });
+
+  it('closeTenant refuses new work, waits for in-flight work, and closes its connections', async () => {
+    const { connector, manager: m } = manager({ maxConnections: 4 });
+    const inflight = await m.acquire('doomed');
+    const closing = m.closeTenant('doomed');
+    await assert.rejects(
+      m.acquire('doomed'),
+      (error: unknown) => error instanceof AppError && error.code === 'TENANT_NOT_FOUND',
+    );
+    setTimeout(() => inflight.release(), 20);
+    await closing;
+    assert.equal(connector.open.get('doomed'), 0);
+    m.reopen('doomed');
+    (await m.acquire('doomed')).release();
+    await m.close();
+  });
+
+  it('reaps idle connections after the idle timeout', async () => {
+    const connector = new CountingConnector();
+    const m = new TenantConnectionManager(connector, { idleTimeoutMs: 1 });
+    (await m.acquire('a')).release();
+    assert.equal(connector.total, 1);
+    await pause(1_200); // the reaper runs at least every second
+    assert.equal(connector.total, 0);
+    assert.equal(m.stats().openTenants, 0);
+    await m.close();
+  });
+});
