@@ -12,7 +12,12 @@ import { organizationsRoutes } from './modules/organizations/organizations.route
 import { usersRoutes } from './modules/users/users.routes.js';
 import { registerDocs } from './plugins/docs.js';
 import { registerErrorHandling } from './plugins/error-handler.js';
+import { loggerOptions } from './logger.js';
+import { registerMetrics } from './plugins/metrics.js';
 import { registerRateLimit } from './plugins/rate-limit.js';
+import { registerRequestLogging } from './plugins/request-logging.js';
+import { registerSecurity } from './plugins/security.js';
+import { registerWorkerIdentity } from './plugins/worker-identity.js';
 import { createRedis } from './redis.js';
 import { createServices } from './services.js';
 
@@ -25,6 +30,8 @@ export interface BuildOptions {
   reconcile?: boolean;
   /** An already-open core database (tests); otherwise one is opened from the config and closed with the app. */
   core?: CoreDb;
+  /** This app is one node:cluster worker of several: /metrics aggregates all workers, X-Worker-Pid is sent. */
+  clusterWorker?: boolean;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -49,7 +56,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   }
 
   const app = Fastify({
-    logger: options.logger ?? { level: config.logLevel },
+    logger: options.logger ?? loggerOptions(config),
+    // One line per request, with tenant and user, comes from registerRequestLogging instead.
+    disableRequestLogging: true,
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
     // Accept a caller's request id for tracing, but only a sane one.
@@ -57,7 +66,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    requestTimeout: 30_000,
+    requestTimeout: config.requestTimeoutMs,
     ajv: { customOptions: { allErrors: false, coerceTypes: 'array', removeAdditional: 'all' } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -65,13 +74,15 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.decorate('core', core);
   // onClose hooks run in reverse order: the core database closes last, after everything that uses it.
   if (!options.core) app.addHook('onClose', async () => core.close());
-  const services = createServices(config, core, app.log);
+  const redis = config.redisUrl ? createRedis(config.redisUrl, app.log) : null;
+  if (redis) app.addHook('onClose', async () => void (await redis.quit().catch(() => redis.disconnect())));
+  const services = createServices(config, core, app.log, redis);
   app.decorate('services', services);
   app.addHook('onClose', async () => services.store.close());
   app.addHook('onClose', async () => services.connections.close());
   app.addHook('onClose', async () => services.mailer.stop());
-  const redis = config.redisUrl ? createRedis(config.redisUrl, app.log) : null;
-  if (redis) app.addHook('onClose', async () => void (await redis.quit().catch(() => redis.disconnect())));
+  app.addHook('onClose', async () => services.tenants.stop());
+  services.tenants.start();
 
   // Checked at start, not on the first sign-up: a missing CREATEDB privilege or a stale template fails loudly now.
   await services.store.prepare();
@@ -103,6 +114,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
 
   registerErrorHandling(app);
+  registerRequestLogging(app);
+  if (options.clusterWorker) registerWorkerIdentity(app);
+  await registerSecurity(app, config);
+  await registerMetrics(app, { clusterWorker: options.clusterWorker ?? false });
   await app.register(formbody);
   await registerDocs(app);
   await app.register(opsRoutes);

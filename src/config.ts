@@ -41,6 +41,8 @@ export interface Config {
   /** Bearer token required by GET /metrics; null leaves it open (keep it off the public network then). */
   readonly metricsToken: string | null;
   readonly tenantConnections: TenantConnectionLimits;
+  /** How long a resolved X-TENANT is trusted without asking the core database (changes invalidate it). */
+  readonly tenantCacheTtlMs: number;
 }
 
 /** Hard budgets for connections to tenant databases (see src/tenancy/connection-manager.ts). */
@@ -203,6 +205,7 @@ export function loadConfig(env: Env = process.env): Config {
     requestTimeoutMs: read.integer('REQUEST_TIMEOUT_MS', 30_000, 0, 600_000),
     metricsToken: resolveMetricsToken(read),
     tenantConnections: tenantConnectionLimits(read, databaseUrl !== null),
+    tenantCacheTtlMs: read.integer('TENANT_CACHE_TTL_MS', 5_000, 0, 3_600_000),
   };
   if (config.webConcurrency > 1 && !databaseUrl) {
     read.problems.push('WEB_CONCURRENCY above 1 needs DATABASE_URL: one process owns an embedded database');

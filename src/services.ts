@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
+import type { Redis } from 'ioredis';
 import { AccessTokens } from './auth/access-tokens.js';
 import { RefreshTokens } from './auth/refresh-tokens.js';
 import type { Config } from './config.js';
@@ -30,7 +31,7 @@ export interface Services {
 }
 
 /** Wires the services for one app. Opens no connection by itself (the store and pools connect lazily). */
-export function createServices(config: Config, core: CoreDb, log: FastifyBaseLogger): Services {
+export function createServices(config: Config, core: CoreDb, log: FastifyBaseLogger, redis: Redis | null): Services {
   const accessTokens = new AccessTokens(config);
   const mailer = createMailer({ config, core: core.db, log });
   const coreAuth = new CoreAuthService({
@@ -46,7 +47,8 @@ export function createServices(config: Config, core: CoreDb, log: FastifyBaseLog
     createTenantConnector(config, store),
     config.tenantConnections,
   );
-  const tenants = new TenantGateway(new TenantResolver(core.db), connections);
+  const resolver = new TenantResolver(core.db, { ttlMs: config.tenantCacheTtlMs });
+  const tenants = new TenantGateway(resolver, connections, { redis, log });
   const tenantRefreshTokens = new RefreshTokens('tenant_refresh_tokens', config.refreshTokenExpireDays);
   const tenantAuth = new TenantAuthService(accessTokens, tenantRefreshTokens);
   const tenantUsers = new TenantUsersService(tenantRefreshTokens);

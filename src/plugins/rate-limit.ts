@@ -3,6 +3,10 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { RateLimit } from '../config.js';
 import { AppError } from '../errors.js';
+import { FallbackCounters, FallbackStore } from './rate-limit-store.js';
+
+/** Prefix of every rate-limit key in Redis. */
+const NAMESPACE = 'tenantry-rl:';
 
 /** Route config granting the stricter authentication limit (per client IP, per route). */
 export function authRateLimit(limit: RateLimit | null) {
@@ -14,19 +18,25 @@ export function authRateLimit(limit: RateLimit | null) {
 /**
  * `RATE_LIMIT` per client IP across every route of the scope it is registered in (the /api scope), with
  * `RateLimit-*` headers; 429 RATE_LIMITED with Retry-After past it. Counters live in Redis when a client is
- * given (shared by every process), in memory otherwise. A Redis failure lets the request through rather than
- * failing it: rate limiting must never turn into an outage.
+ * given (shared by every process and machine), in memory otherwise. While Redis is down the counters fall back
+ * to this process (see FallbackCounters): rate limiting must neither turn into an outage nor switch itself off.
  */
 export async function registerRateLimit(
   scope: FastifyInstance,
   limit: RateLimit | null,
   redis: Redis | null,
 ): Promise<void> {
+  const counters = new FallbackCounters(redis, scope.log);
   await scope.register(rateLimit, {
     global: limit !== null,
     max: limit?.max ?? 1,
     timeWindow: limit?.windowMs ?? 60_000,
-    ...(redis ? { redis, nameSpace: 'tenantry-rl:' } : {}),
+    store: class extends FallbackStore {
+      constructor() {
+        super(counters, NAMESPACE);
+      }
+    },
+    // The store never fails; this only keeps a future bug in it from failing requests.
     skipOnError: true,
     enableDraftSpec: true,
     keyGenerator: (request) => request.ip,

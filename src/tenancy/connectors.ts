@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { createPgConfig } from '@electric-sql/pglite/node-postgres';
 import pg from 'pg';
 import type { Config } from '../config.js';
-import { acquireDirLock } from '../db/dir-lock.js';
+import { acquireDirLock, DirectoryLockedError } from '../db/dir-lock.js';
 import { openPglite, POOL_DEFAULTS } from '../db/pools.js';
 import { AppError, sqlState, SQLSTATE } from '../errors.js';
 import type { TenantConnection, TenantConnector } from './connection-manager.js';
@@ -66,7 +66,14 @@ export function pgliteConnector(dataDir: string): TenantConnector {
       const dir = join(root, dbName);
       // PGlite would initdb a fresh, empty database in a missing directory: refuse instead.
       if (!existsSync(dir)) throw missingDatabase(dbName);
-      const release = acquireDirLock(join(root, `${dbName}.lock`));
+      let release: () => void;
+      try {
+        release = acquireDirLock(join(root, `${dbName}.lock`));
+      } catch (error) {
+        // Another process (a CLI migration, say) has this embedded database open: busy, not broken.
+        if (error instanceof DirectoryLockedError) throw missingDatabase(dbName, error);
+        throw error;
+      }
       try {
         const pglite = await openPglite(dir);
         const client = new pg.Client(createPgConfig(pglite));

@@ -1,7 +1,10 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Redis } from 'ioredis';
 import { Kysely, PostgresDialect, type PostgresPool } from 'kysely';
 import type { TenantDatabase } from '../db/tenant-schema.js';
 import { AppError } from '../errors.js';
 import type { TenantConnectionManager } from './connection-manager.js';
+import { InvalidationBus } from './invalidation-bus.js';
 import type { TenantContext } from './tenant-context.js';
 import type { TenantResolver } from './tenant-resolver.js';
 
@@ -33,10 +36,32 @@ function managedPool(manager: TenantConnectionManager, dbName: string): Postgres
 export class TenantGateway {
   private readonly handles = new Map<string, Kysely<TenantDatabase>>();
 
+  private readonly bus: InvalidationBus;
+
   constructor(
     private readonly resolver: TenantResolver,
     private readonly manager: TenantConnectionManager,
-  ) {}
+    options: { redis?: Redis | null; log: FastifyBaseLogger },
+  ) {
+    this.bus = new InvalidationBus(
+      (orgId, slug) => resolver.invalidate(orgId, slug),
+      options.redis ?? null,
+      options.log,
+    );
+  }
+
+  /** Starts receiving other processes' invalidations (with Redis). */
+  start(): void {
+    this.bus.start();
+  }
+
+  /**
+   * Call after changing an organization's status, slug or settings: this process forgets it at once, other
+   * processes through Redis pub/sub (or when their short cache TTL expires).
+   */
+  invalidate(orgId: number, slug?: string): void {
+    this.bus.invalidate(orgId, slug);
+  }
 
   /** Resolves an X-TENANT value (400/404/503/403 as the contract says) to a bound tenant context. */
   async enter(header: string): Promise<TenantContext> {
@@ -72,7 +97,7 @@ export class TenantGateway {
 
   /** Closes a tenant database's connections before it is dropped, and forgets it. */
   async close(orgId: number, dbName: string): Promise<void> {
-    this.resolver.invalidate(orgId);
+    this.invalidate(orgId);
     this.handles.delete(dbName);
     await this.manager.closeTenant(dbName);
   }
@@ -81,7 +106,8 @@ export class TenantGateway {
     return this.manager;
   }
 
-  get resolution(): TenantResolver {
-    return this.resolver;
+  /** Stops receiving invalidations (connections are closed by the connection manager's own close). */
+  stop(): Promise<void> {
+    return this.bus.close();
   }
 }

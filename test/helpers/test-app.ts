@@ -18,9 +18,12 @@ export interface TestApp extends TestEnv {
  */
 export async function createTestApp(
   overrides: Record<string, string> = {},
-  options: Omit<BuildOptions, 'logger'> & { beforeReady?: (app: FastifyInstance) => void } = {},
+  options: Omit<BuildOptions, 'logger'> & {
+    beforeReady?: (app: FastifyInstance) => void;
+    engine?: 'pglite' | 'postgres';
+  } = {},
 ): Promise<TestApp> {
-  const env = await createTestEnv(overrides);
+  const env = await createTestEnv(overrides, options.engine ? { engine: options.engine } : {});
   let app: FastifyInstance;
   try {
     app = await buildApp(env.config, { ...options, logger: false });

@@ -17,9 +17,11 @@ export interface TestEnv {
 }
 
 /** Runs one statement on the PostgreSQL server's maintenance database. */
+/** The PostgreSQL server tests use: TEST_DATABASE_URL, or the local one for tests that need a server in every run. */
+const SERVER_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
 export async function adminQuery(text: string, values: unknown[] = []): Promise<pg.QueryResult> {
-  const url = process.env.TEST_DATABASE_URL;
-  if (!url) throw new Error('adminQuery needs TEST_DATABASE_URL');
+  const url = SERVER_URL;
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
@@ -37,9 +39,14 @@ function databaseUrl(base: string, database: string): string {
 
 /**
  * A private environment for one test file: its own DATA_DIR, and on PostgreSQL its own uniquely named
- * core database, so test files and concurrent runs never collide.
+ * core database, so test files and concurrent runs never collide. `engine: 'postgres'` forces a server
+ * database even in the PGlite run, for what only makes sense with several processes on one database.
  */
-export async function createTestEnv(overrides: Record<string, string> = {}): Promise<TestEnv> {
+export async function createTestEnv(
+  overrides: Record<string, string> = {},
+  options: { engine?: 'pglite' | 'postgres' } = {},
+): Promise<TestEnv> {
+  const engine = options.engine ?? TEST_ENGINE;
   const dataDir = mkdtempSync(join(tmpdir(), 'tenantry-test-'));
   const env: Record<string, string> = {
     NODE_ENV: 'test',
@@ -50,10 +57,10 @@ export async function createTestEnv(overrides: Record<string, string> = {}): Pro
     LOG_LEVEL: 'silent',
   };
   let database: string | undefined;
-  if (TEST_ENGINE === 'postgres') {
+  if (engine === 'postgres') {
     database = `tenantry_test_${randomBytes(5).toString('hex')}`;
     await adminQuery(`CREATE DATABASE "${database}"`);
-    env.DATABASE_URL = databaseUrl(process.env.TEST_DATABASE_URL as string, database);
+    env.DATABASE_URL = databaseUrl(SERVER_URL, database);
   }
   Object.assign(env, overrides);
   return {

@@ -67,7 +67,7 @@ describe('X-TENANT resolution', () => {
   it('answers suspended 403 and provisioning 503 with Retry-After', async () => {
     const setStatus = async (status: 'suspended' | 'provisioning' | 'active') => {
       await t.app.core.db.updateTable('organizations').set({ status }).where('id', '=', b.org.id).execute();
-      t.app.services.tenants.resolution.invalidate(b.org.id);
+      t.app.services.tenants.invalidate(b.org.id);
     };
     try {
       await setStatus('suspended');

@@ -58,7 +58,7 @@ export class OrganizationsService {
     }
     const org = await this.insertWithSlug(owner.id, name, input.slug);
     const provisioned = await this.deps.provisioner.provision(org.id);
-    this.deps.tenants.resolution.invalidate(org.id, org.slug);
+    this.deps.tenants.invalidate(org.id, org.slug);
     return toOrganizationView(provisioned);
   }
 
@@ -121,16 +121,16 @@ export class OrganizationsService {
     }
     if (input.allow_signup !== undefined) changes.allow_signup = input.allow_signup;
     const org = await this.orgs.update(id, changes);
-    this.deps.tenants.resolution.invalidate(id);
+    this.deps.tenants.invalidate(id);
     return toOrganizationView(org);
   }
 
   /** Refuses new requests to the tenant, closes its connections, drops its database; then the id and slug are 404. */
   async delete(owner: CoreUser, id: number): Promise<void> {
     await this.owned(owner, id);
-    this.deps.tenants.resolution.invalidate(id);
+    this.deps.tenants.invalidate(id);
     await this.deps.provisioner.deprovision(id, (dbName) => this.deps.tenants.close(id, dbName));
-    this.deps.tenants.resolution.invalidate(id);
+    this.deps.tenants.invalidate(id);
   }
 
   /** A tenant token for the owner's own user inside the organization (role owner), so the owner needs no tenant password. */
