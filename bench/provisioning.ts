@@ -137,7 +137,22 @@ async function run(): Promise<void> {
     let t0 = performance.now();
     await store.prepare();
     const prepareMs = performance.now() - t0;
-    const provisioner = new Provisioner({ core: core.db, store, log: quietLogger() });
+    // The copy step alone (CREATE DATABASE … TEMPLATE, or PGlite's loadDataDir into a new directory).
+    const copyMs: number[] = [];
+    const timedStore = new Proxy(store, {
+      get(target, property) {
+        if (property === 'create') {
+          return async (name: string) => {
+            const t = performance.now();
+            await target.create(name);
+            copyMs.push(performance.now() - t);
+          };
+        }
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const provisioner = new Provisioner({ core: core.db, store: timedStore, log: quietLogger() });
     const owner = await core.db
       .insertInto('core_users')
       .values({ email: 'bench-owner@example.com', password_hash: 'x', is_owner: true, is_verified: true })
@@ -166,12 +181,14 @@ async function run(): Promise<void> {
     }
 
     const provisioned = summary(provisionMs);
+    const copied = summary(copyMs);
     const baseline = summary(baselineMs);
     const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
     const lines = [
       `engine: ${engine}${engine === 'postgres' ? ` (${store.placement})` : ''}`,
       `template prepared in ${fmt(prepareMs)} (first start: ${engine === 'postgres' ? 'create + migrate the template database' : 'initdb + migrate + dump'})`,
       `provision (org row → active, owner added), sequential, n=${provisioned.n}: median ${fmt(provisioned.median)}, p95 ${fmt(provisioned.p95)}`,
+      `  of which the template copy (${engine === 'postgres' ? 'CREATE DATABASE … TEMPLATE' : 'loadDataDir into a new directory, start, close'}): median ${fmt(copied.median)}, p95 ${fmt(copied.p95)}`,
       `baseline (${engine === 'postgres' ? 'plain CREATE DATABASE' : 'plain PGlite initdb'}), n=${baseline.n}: median ${fmt(baseline.median)}, p95 ${fmt(baseline.p95)}`,
       `ratio provision/baseline (medians): ${(provisioned.median / baseline.median).toFixed(2)}`,
     ];

@@ -1,18 +1,12 @@
+import cluster from 'node:cluster';
 import { config as loadDotenv } from 'dotenv';
+import Fastify from 'fastify';
 import { buildApp } from './app.js';
+import { isReconcilingWorker, runPrimary, workerShare } from './cluster.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { logFormat, loggerOptions } from './logger.js';
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
-
-function loggerOptions(config: Config) {
-  if (process.env.LOG_FORMAT === 'pretty') {
-    return {
-      level: config.logLevel,
-      transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } },
-    };
-  }
-  return { level: config.logLevel };
-}
 
 async function main(): Promise<void> {
   // A .env file fills in what the environment does not set; it never overrides it.
@@ -28,7 +22,21 @@ async function main(): Promise<void> {
     throw error;
   }
 
-  const app = await buildApp(config, { logger: loggerOptions(config) });
+  const logger = loggerOptions(config, logFormat());
+  if (config.webConcurrency > 1 && cluster.isPrimary) {
+    // The primary serves nothing; a bare Fastify instance just gives it the same logger as the workers.
+    const log = Fastify({ logger }).log;
+    if (!config.redisUrl) log.warn('WEB_CONCURRENCY above 1 without REDIS_URL: rate limits count per worker');
+    runPrimary({ workers: config.webConcurrency, log, shutdownDeadlineMs: SHUTDOWN_DEADLINE_MS });
+    return;
+  }
+
+  const worker = cluster.isWorker;
+  const app = await buildApp(worker ? workerShare(config) : config, {
+    logger,
+    clusterWorker: worker,
+    reconcile: !worker || isReconcilingWorker(),
+  });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -31,7 +31,7 @@ export interface AppMetricsSources {
 export function createAppMetrics(sources: AppMetricsSources): AppMetrics {
   const registry = new Registry();
   // getMetricsAsArray() is typed as plain objects but returns the metric instances themselves.
-  for (const metric of processMetrics().getMetricsAsArray()) registry.registerMetric(metric as Metric);
+  for (const metric of processMetrics().getMetricsAsArray()) registry.registerMetric(metric as unknown as Metric);
   const registers = [registry];
 
   const httpRequests = new Counter<HttpLabels>({

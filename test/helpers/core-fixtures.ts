@@ -37,8 +37,11 @@ export interface TenancyFixture extends TestEnv {
  * const fx = await createTenancyFixture();
  * after(() => fx.close());
  */
-export async function createTenancyFixture(overrides: Record<string, string> = {}): Promise<TenancyFixture> {
-  const env = await createTestEnv(overrides);
+export async function createTenancyFixture(
+  overrides: Record<string, string> = {},
+  options: { engine?: 'pglite' | 'postgres' } = {},
+): Promise<TenancyFixture> {
+  const env = await createTestEnv(overrides, options);
   const core = await openCoreDb(env.config);
   await migrateToLatest(core.db, 'core');
   const store = createTenantStore(env.config, silentLogger());

@@ -19,21 +19,27 @@ import {
 import { createTenancyFixture, silentLogger, type TenancyFixture } from '../helpers/core-fixtures.js';
 import { adminQuery, TEST_ENGINE } from '../helpers/test-env.js';
 
-const onPostgres = { skip: TEST_ENGINE !== 'postgres' && 'PostgreSQL only' };
-const onPglite = { skip: TEST_ENGINE !== 'pglite' && 'PGlite only' };
-
 let fx: TenancyFixture;
+// Engine-specific tests run in every test run, on a fixture of their engine (the run's own when it matches).
+let pgFx: TenancyFixture;
+let liteFx: TenancyFixture;
 let latest: string;
 before(async () => {
   fx = await createTenancyFixture();
   await fx.store.prepare();
+  pgFx = TEST_ENGINE === 'postgres' ? fx : await createTenancyFixture({}, { engine: 'postgres' });
+  liteFx = TEST_ENGINE === 'pglite' ? fx : await createTenancyFixture({}, { engine: 'pglite' });
+  await Promise.all([pgFx.store.prepare(), liteFx.store.prepare()]);
   latest = await latestTenantMigration();
 });
-after(() => fx.close());
+after(async () => {
+  for (const extra of new Set([pgFx, liteFx])) if (extra !== fx) await extra.close();
+  await fx.close();
+});
 
 /** The core database's name on PostgreSQL (it prefixes tenant database names). */
 function coreName(): string {
-  return new URL(fx.config.databaseUrl as string).pathname.slice(1);
+  return new URL(pgFx.config.databaseUrl as string).pathname.slice(1);
 }
 
 function templateName(): string {
@@ -247,19 +253,21 @@ describe(`tenant store (${TEST_ENGINE})`, () => {
     }
     assert.equal(await fx.store.exists(name), false);
   });
+});
 
-  it('keeps the template at the latest migration and closed to connections', onPostgres, async () => {
+describe('tenant store: PostgreSQL template', () => {
+  it('keeps the template at the latest migration and closed to connections', async () => {
     const state = await templateState();
     assert.equal(state?.datallowconn, false);
     assert.match(String(state?.comment), new RegExp(`${latest}$`));
-    assert.ok(!(await fx.store.list()).includes(templateName()), 'the template is not a tenant');
+    assert.ok(!(await pgFx.store.list()).includes(templateName()), 'the template is not a tenant');
   });
 
-  it('migrates the template again when it is behind', onPostgres, async () => {
+  it('migrates the template again when it is behind', async () => {
     const template = pg.escapeIdentifier(templateName());
     // Roll the template back to "no migrations", recorded as behind, as an older release would have left it.
     await adminQuery(`alter database ${template} with allow_connections true`);
-    const url = new URL(fx.config.databaseUrl as string);
+    const url = new URL(pgFx.config.databaseUrl as string);
     url.pathname = `/${templateName()}`;
     const client = new pg.Client({ connectionString: url.toString() });
     await client.connect();
@@ -273,7 +281,7 @@ describe(`tenant store (${TEST_ENGINE})`, () => {
     await adminQuery(`comment on database ${template} is 'tenantry tenant template at 0000_00_00_0000_old'`);
     await adminQuery(`alter database ${template} with allow_connections false`);
 
-    await withStore(fx.config, async (store) => {
+    await withStore(pgFx.config, async (store) => {
       await store.prepare();
       const name = store.databaseName(109);
       await store.create(name);
@@ -285,7 +293,7 @@ describe(`tenant store (${TEST_ENGINE})`, () => {
     assert.match(String(state?.comment), new RegExp(`${latest}$`));
   });
 
-  it('retries a copy while another session holds the template (SQLSTATE 55006)', onPostgres, async () => {
+  it('retries a copy while another session holds the template (SQLSTATE 55006)', async () => {
     const template = pg.escapeIdentifier(templateName());
     const warnings: string[] = [];
     const log: FastifyBaseLogger = {
@@ -293,17 +301,21 @@ describe(`tenant store (${TEST_ENGINE})`, () => {
       warn: (_: unknown, message?: string) => void warnings.push(message ?? ''),
     };
     await adminQuery(`alter database ${template} with allow_connections true`);
-    const url = new URL(fx.config.databaseUrl as string);
+    const url = new URL(pgFx.config.databaseUrl as string);
     url.pathname = `/${templateName()}`;
     const intruder = new pg.Client({ connectionString: url.toString() });
     await intruder.connect();
-    const store = createTenantStore(fx.config, log);
+    const store = createTenantStore(pgFx.config, log);
     try {
       await store.prepare(); // closes the template to new connections; the intruder stays connected
       const name = store.databaseName(113);
       const creating = store.create(name);
-      // PostgreSQL itself waits up to 5 s for other sessions before failing with 55006; stay longer.
-      await new Promise((resolve) => setTimeout(resolve, 6_000));
+      // PostgreSQL itself waits up to 5 s for other sessions before failing with 55006: stay until the
+      // store has met it once (however slow a loaded machine makes that), then leave.
+      const deadline = Date.now() + 60_000;
+      while (!warnings.some((message) => /in use/.test(message)) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
       await intruder.end();
       await creating;
       assert.equal(await store.exists(name), true);
@@ -318,13 +330,13 @@ describe(`tenant store (${TEST_ENGINE})`, () => {
     }
   });
 
-  it('reports a missing CREATEDB privilege clearly', onPostgres, async () => {
+  it('reports a missing CREATEDB privilege clearly', async () => {
     const role = `tenantry_nocreatedb_${randomBytes(4).toString('hex')}`;
     await adminQuery(`create role ${role} login nocreatedb`);
     try {
-      const url = new URL(fx.config.databaseUrl as string);
+      const url = new URL(pgFx.config.databaseUrl as string);
       url.username = role;
-      await withStore({ ...fx.config, databaseUrl: url.toString() }, async (store) => {
+      await withStore({ ...pgFx.config, databaseUrl: url.toString() }, async (store) => {
         await assert.rejects(store.prepare(), (error: unknown) => {
           assert.ok(error instanceof MissingPrivilegeError);
           assert.equal(error.role, role);
@@ -338,16 +350,18 @@ describe(`tenant store (${TEST_ENGINE})`, () => {
       await adminQuery(`drop role ${role}`);
     }
   });
+});
 
-  it('caches the template dump on disk and rebuilds it when the migrations change', onPglite, async () => {
-    const root = join(fx.config.dataDir, 'tenants');
+describe('tenant store: PGlite template dump', () => {
+  it('caches the template dump on disk and rebuilds it when the migrations change', async () => {
+    const root = join(liteFx.config.dataDir, 'tenants');
     const current = join(root, `.template-${latest}.tar.gz`);
     assert.ok(existsSync(current));
     // As if an older release had left its template, and no current one existed.
     const stale = join(root, '.template-0000_00_00_0000_old.tar.gz');
     writeFileSync(stale, 'stale');
     rmSync(current);
-    await withStore(fx.config, async (store) => {
+    await withStore(liteFx.config, async (store) => {
       await store.prepare();
       const name = store.databaseName(111);
       await store.create(name);
@@ -358,13 +372,13 @@ describe(`tenant store (${TEST_ENGINE})`, () => {
     assert.deepEqual(templates, [`.template-${latest}.tar.gz`]);
   });
 
-  it('removes leftovers of an interrupted create or drop at prepare()', onPglite, async () => {
-    const root = join(fx.config.dataDir, 'tenants');
+  it('removes leftovers of an interrupted create or drop at prepare()', async () => {
+    const root = join(liteFx.config.dataDir, 'tenants');
     const leftover = join(root, '.tmp-112-deadbeef');
     mkdirSync(leftover);
     writeFileSync(join(leftover, 'PG_VERSION'), '17');
-    assert.ok(!(await fx.store.list()).includes('112'), 'leftovers are never listed as tenants');
-    await withStore(fx.config, (store) => store.prepare());
+    assert.ok(!(await liteFx.store.list()).includes('112'), 'leftovers are never listed as tenants');
+    await withStore(liteFx.config, (store) => store.prepare());
     assert.equal(existsSync(leftover), false);
   });
 });

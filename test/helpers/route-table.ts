@@ -1,0 +1,164 @@
+import type { FastifyInstance } from 'fastify';
+import type { RouteContext } from '../../src/http/route-context.js';
+
+/** JSON Schema as it appears in the OpenAPI document (only what the suites read). */
+export interface JsonSchema {
+  type?: string | string[];
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  items?: JsonSchema;
+  anyOf?: JsonSchema[];
+  enum?: unknown[];
+  const?: unknown;
+  minLength?: number;
+  maxLength?: number;
+  minimum?: number;
+  maximum?: number;
+  format?: string;
+  pattern?: string;
+  default?: unknown;
+}
+
+/** One route of the server, as the suites see it. */
+export interface RouteInfo {
+  method: string;
+  /** Fastify's pattern, e.g. `/api/users/:id`. */
+  url: string;
+  /**
+   * `ops` for routes outside /api (no tenant context: X-TENANT is ignored); otherwise the route's own
+   * `config.context`, read from the running server.
+   */
+  context: RouteContext | 'ops';
+  /** The OpenAPI operation says it needs a bearer token. */
+  secured: boolean;
+  /** The JSON body schema (absent: the route takes no body). */
+  body?: JsonSchema;
+  /** Query parameters by name. */
+  query: Record<string, { schema: JsonSchema; required: boolean }>;
+  /** Path parameters by name. */
+  params: Record<string, JsonSchema>;
+  /** Media types the route consumes. */
+  consumes: string[];
+  /** Statuses the OpenAPI document lists for the route. */
+  statuses: number[];
+}
+
+interface OpenApiOperation {
+  security?: unknown[];
+  parameters?: { in: string; name: string; required?: boolean; schema: JsonSchema }[];
+  requestBody?: { content?: Record<string, { schema: JsonSchema }> };
+  responses?: Record<string, unknown>;
+}
+type OpenApiDocument = { paths: Record<string, Record<string, OpenApiOperation>> };
+
+/**
+ * Every (method, url) of the router, parsed from `printRoutes()`: the server's own route table, hidden routes
+ * (docs assets) and automatic HEAD routes included. Each tree line is `<indent>├── <segment> (<METHODS>)`
+ * with four columns per level; a route's url is its ancestors' segments joined.
+ */
+export function routeTable(app: FastifyInstance): { method: string; url: string }[] {
+  const routes: { method: string; url: string }[] = [];
+  const stack: string[] = [];
+  for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
+    const match = /^([│ ]*)[├└]── (.+?)(?: \(([A-Z, ]+)\))?$/.exec(line);
+    if (!match) continue;
+    const depth = (match[1] as string).length / 4;
+    stack.length = depth;
+    stack.push(match[2] as string);
+    const url = stack.join('');
+    for (const method of match[3]?.split(', ') ?? []) routes.push({ method, url });
+  }
+  if (routes.length === 0) throw new Error(`could not parse the route table:\n${app.printRoutes()}`);
+  return routes;
+}
+
+/**
+ * Records `config.context` of every route that answers, by `METHOD pattern`. Install it in createTestApp's
+ * `beforeReady`: routes are registered inside buildApp, before an onRoute hook could be added, but a root
+ * onResponse hook added before `ready()` still runs for every route.
+ */
+export function contextRecorder() {
+  const seen = new Map<string, RouteContext | undefined>();
+  return {
+    install(app: FastifyInstance): void {
+      app.addHook('onResponse', async (request) => {
+        if (request.routeOptions.url === undefined) return; // not found
+        seen.set(`${request.method} ${request.routeOptions.url}`, request.routeOptions.config.context);
+      });
+    },
+    seen,
+  };
+}
+
+/** `/api/users/:id` → `/api/users/{id}` (the OpenAPI spelling). */
+function openApiPath(url: string): string {
+  return url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+}
+
+/** A URL that matches the pattern (every parameter `1`, a wildcard `probe`). */
+export function concreteUrl(url: string, params: Record<string, string | number> = {}): string {
+  return url
+    .replace(/:([A-Za-z0-9_]+)/g, (_, name: string) => encodeURIComponent(String(params[name] ?? 1)))
+    .replace(/\*$/, 'probe');
+}
+
+/**
+ * The server's routes with what the suites need to attack them: the route table, each route's `config.context`
+ * (read by sending every route one anonymous request and recording which route answered), and its schemas from
+ * /openapi.json. Fails for a route it cannot classify: an /api route without a context, a route outside /api
+ * with one, or an /api route missing from the OpenAPI document. So a new route is covered, or fails the suite,
+ * without anyone editing the suites.
+ */
+export async function describeRoutes(
+  app: FastifyInstance,
+  recorder: ReturnType<typeof contextRecorder>,
+): Promise<RouteInfo[]> {
+  const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json<OpenApiDocument>();
+  const problems: string[] = [];
+  const routes: RouteInfo[] = [];
+  for (const { method, url } of routeTable(app)) {
+    const key = `${method} ${url}`;
+    // Anonymous and without a body: answered by a guard or the validator, never a change of state.
+    const res = await app.inject({ method: method as 'GET', url: concreteUrl(url) });
+    if (!recorder.seen.has(key)) {
+      problems.push(`${key}: a request to ${concreteUrl(url)} was answered by another route (${res.statusCode})`);
+      continue;
+    }
+    const context = recorder.seen.get(key);
+    const isApi = url.startsWith('/api/') || url === '/api';
+    if (isApi && context !== 'core' && context !== 'tenant' && context !== 'both') {
+      problems.push(`${key}: an /api route without config.context ('core' | 'tenant' | 'both')`);
+      continue;
+    }
+    if (!isApi && context !== undefined) {
+      problems.push(`${key}: config.context ${String(context)} outside /api, where nothing enforces it`);
+      continue;
+    }
+    // Automatic HEAD routes share their GET route's operation.
+    const operation = doc.paths[openApiPath(url)]?.[(method === 'HEAD' ? 'GET' : method).toLowerCase()];
+    if (isApi && !operation) {
+      problems.push(`${key}: missing from /openapi.json`);
+      continue;
+    }
+    const parameters = operation?.parameters ?? [];
+    const content = operation?.requestBody?.content ?? {};
+    const json = content['application/json']?.schema;
+    routes.push({
+      method,
+      url,
+      context: isApi ? (context as RouteContext) : 'ops',
+      secured: (operation?.security?.length ?? 0) > 0,
+      ...(json && method !== 'HEAD' ? { body: json } : {}),
+      query: Object.fromEntries(
+        parameters
+          .filter((p) => p.in === 'query')
+          .map((p) => [p.name, { schema: p.schema, required: p.required === true }]),
+      ),
+      params: Object.fromEntries(parameters.filter((p) => p.in === 'path').map((p) => [p.name, p.schema])),
+      consumes: Object.keys(content),
+      statuses: Object.keys(operation?.responses ?? {}).map(Number),
+    });
+  }
+  if (problems.length > 0) throw new Error(`routes the suites cannot classify:\n  ${problems.join('\n  ')}`);
+  return routes;
+}

@@ -1,0 +1,64 @@
+import type { FastifyInstance } from 'fastify';
+
+/** Everything a tenant database holds, in a comparable form. */
+export interface TenantSnapshot {
+  users: {
+    id: number;
+    email: string;
+    role: string;
+    is_active: boolean;
+    password_hash: string | null;
+    core_user_id: number | null;
+    updated_at: string;
+  }[];
+  refreshTokens: {
+    id: number;
+    user_id: number;
+    family_id: string;
+    token_hash: string;
+    used_at: string | null;
+    revoked_at: string | null;
+  }[];
+}
+
+const iso = (value: Date | null): string | null => (value === null ? null : value.toISOString());
+
+/**
+ * Reads a tenant database directly, on a connection of its own (not the app's connection manager, whose
+ * routing is part of what the suites test). PGlite allows one open instance per directory, so the app's
+ * connections to it are closed for the read and allowed again after.
+ */
+export async function snapshotTenant(app: FastifyInstance, dbName: string): Promise<TenantSnapshot> {
+  const { connections, store } = app.services;
+  await connections.closeTenant(dbName);
+  try {
+    const handle = await store.open(dbName, { maxConnections: 1 });
+    try {
+      const users = await handle.db.selectFrom('tenant_users').selectAll().orderBy('id').execute();
+      const tokens = await handle.db.selectFrom('tenant_refresh_tokens').selectAll().orderBy('id').execute();
+      return {
+        users: users.map((u) => ({
+          id: u.id,
+          email: u.email,
+          role: u.role,
+          is_active: u.is_active,
+          password_hash: u.password_hash,
+          core_user_id: u.core_user_id,
+          updated_at: iso(u.updated_at) as string,
+        })),
+        refreshTokens: tokens.map((t) => ({
+          id: t.id,
+          user_id: t.user_id,
+          family_id: t.family_id,
+          token_hash: t.token_hash,
+          used_at: iso(t.used_at),
+          revoked_at: iso(t.revoked_at),
+        })),
+      };
+    } finally {
+      await handle.close();
+    }
+  } finally {
+    connections.reopen(dbName);
+  }
+}
