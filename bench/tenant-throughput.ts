@@ -169,14 +169,14 @@ function describeSegment(segment: Segment): string {
   return text;
 }
 
-function ratioLine(label: string, a: Scenario, b: Scenario): string {
+function ratioRow(label: string, a: Scenario, b: Scenario): string[] {
   const perRound = a.segments.map(
     (s, i) => s.load.requestsPerSecond / (b.segments[i]?.load.requestsPerSecond ?? NaN),
   );
   const overall =
     mean(a.segments.map((s) => s.load.requestsPerSecond)) /
     mean(b.segments.map((s) => s.load.requestsPerSecond));
-  return `  ${label.padEnd(34)} ${fixed(overall, 2)}   (per round: ${perRound.map((r) => fixed(r, 2)).join(', ')})`;
+  return [label, fixed(overall, 2), perRound.map((r) => fixed(r, 2)).join(', ')];
 }
 
 function managerLine(scenario: Scenario): string | null {
@@ -301,10 +301,17 @@ async function main(): Promise<void> {
   );
   out(table(['server', 'req/s', 'p50 ms', 'p99 ms', 'errors'], rows));
   out();
-  out('ratios (req/s, same run):');
-  out(ratioLine(`Tenantry ${tenants.length} tenants / baseline`, tenantry, baseline));
-  out(ratioLine(`Tenantry ${warmCount} tenants / baseline`, warm, baseline));
-  out(ratioLine(`Tenantry ${tenants.length} / Tenantry ${warmCount} tenants`, tenantry, warm));
+  out(
+    table(
+      ['ratio of mean req/s (same run)', 'ratio', 'per round'],
+      [
+        ratioRow(`Tenantry ${tenants.length} tenants / baseline`, tenantry, baseline),
+        ratioRow(`Tenantry ${warmCount} tenants / baseline`, warm, baseline),
+        ratioRow(`Tenantry ${tenants.length} / Tenantry ${warmCount} tenants`, tenantry, warm),
+      ],
+    ),
+  );
+  out();
   const managerLines = [managerLine(tenantry), managerLine(warm)].filter((l): l is string => l !== null);
   if (managerLines.length > 0) {
     out('connection manager (measured windows only, from /metrics):');

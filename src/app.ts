@@ -11,7 +11,7 @@ import { opsRoutes } from './modules/ops/ops.routes.js';
 import { organizationsRoutes } from './modules/organizations/organizations.routes.js';
 import { usersRoutes } from './modules/users/users.routes.js';
 import { registerDocs } from './plugins/docs.js';
-import { registerErrorHandling } from './plugins/error-handler.js';
+import { frameworkErrorHandler, registerErrorHandling } from './plugins/error-handler.js';
 import { loggerOptions } from './logger.js';
 import { registerMetrics } from './plugins/metrics.js';
 import { registerRateLimit } from './plugins/rate-limit.js';
@@ -67,6 +67,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     requestTimeout: config.requestTimeoutMs,
+    // Router errors (bad percent-encoding, over-long path parameter) in the documented error shape.
+    frameworkErrors: frameworkErrorHandler,
     ajv: { customOptions: { allErrors: false, coerceTypes: 'array', removeAdditional: 'all' } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 

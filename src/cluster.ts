@@ -56,7 +56,6 @@ export interface PrimaryOptions {
  * status 1 instead of restarting it forever.
  */
 export function runPrimary({ workers, log, shutdownDeadlineMs }: PrimaryOptions): void {
-  serveClusterMetrics();
   const startedAt = new Map<Worker, number>();
   let started = false;
   let stopping = false;
@@ -135,7 +134,9 @@ export function runPrimary({ workers, log, shutdownDeadlineMs }: PrimaryOptions)
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
 
+  // Workers that have started listening: the ones with an app, whose metrics can be collected.
   const listening = new Set<Worker>();
+  serveClusterMetrics(() => [...listening]);
   let announced = false;
   cluster.on('listening', (worker) => {
     listening.add(worker);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 
 /** A rate limit such as `5/minute`; `null` when the variable says `off`. */
@@ -35,7 +36,11 @@ export interface Config {
   readonly webConcurrency: number;
   readonly logLevel: LogLevel;
   readonly bodyLimitBytes: number;
-  readonly trustProxy: boolean;
+  /**
+   * Which proxies' X-Forwarded-* headers to believe: none, all (`true`: the left-most X-Forwarded-For address
+   * wins, so the proxy must overwrite the header) or only these addresses/CIDRs, comma-separated.
+   */
+  readonly trustProxy: boolean | string;
   /** How long a client may take to send a whole request (headers and body); 0 disables the limit. */
   readonly requestTimeoutMs: number;
   /** Bearer token required by GET /metrics; null leaves it open (keep it off the public network then). */
@@ -201,7 +206,7 @@ export function loadConfig(env: Env = process.env): Config {
     webConcurrency: read.integer('WEB_CONCURRENCY', 1, 1, 64),
     logLevel: read.oneOf('LOG_LEVEL', 'info', LOG_LEVELS, (s) => s.toLowerCase()),
     bodyLimitBytes: read.integer('BODY_LIMIT', 1_048_576, 1024, 100 * 1_048_576),
-    trustProxy: read.boolean('TRUST_PROXY', false),
+    trustProxy: resolveTrustProxy(read),
     requestTimeoutMs: read.integer('REQUEST_TIMEOUT_MS', 30_000, 0, 600_000),
     metricsToken: resolveMetricsToken(read),
     tenantConnections: tenantConnectionLimits(read, databaseUrl !== null),
@@ -227,6 +232,26 @@ function tenantConnectionLimits(read: EnvReader, server: boolean): TenantConnect
     idleTimeoutMs: read.integer('TENANT_IDLE_TIMEOUT_SECONDS', 60, 1, 86_400) * 1000,
     acquireTimeoutMs: read.integer('TENANT_ACQUIRE_TIMEOUT_MS', 5_000, 1, 120_000),
   };
+}
+
+/** `TRUST_PROXY`: a boolean, or the proxies' addresses and CIDR ranges (e.g. `10.0.0.0/8,192.168.1.10`). */
+function resolveTrustProxy(read: EnvReader): boolean | string {
+  const raw = read.string('TRUST_PROXY', null);
+  if (raw === null || !/[.:]/.test(raw)) return read.boolean('TRUST_PROXY', false);
+  const entries = raw.split(',').map((entry) => entry.trim());
+  const valid = entries.every((entry) => {
+    const [address = '', bits, ...rest] = entry.split('/');
+    const family = isIP(address);
+    if (family === 0 || rest.length > 0) return false;
+    return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+  });
+  if (!valid) {
+    read.problems.push(
+      `TRUST_PROXY must be true, false or comma-separated proxy addresses/CIDRs (got "${raw}")`,
+    );
+    return false;
+  }
+  return entries.join(',');
 }
 
 /** /metrics is outside the rate limits, so a guessable token would be brute-forced: ask for a long one. */

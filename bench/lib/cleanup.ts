@@ -1,12 +1,32 @@
 /**
  * One place that undoes what a benchmark created (child processes, databases, directories), whatever way the
  * run ends: normally, by an error, by Ctrl-C / SIGTERM, or by its own time limit.
+ *
+ * On a signal or the time limit the run is aborted first (`aborted` fires: loads stop, no new server or
+ * tenant is started), then the undo steps run, last registered first, then the process exits.
  */
 
 type Task = { name: string; run: () => Promise<void> };
 
 const tasks: Task[] = [];
 let running: Promise<void> | undefined;
+const controller = new AbortController();
+let abortExitCode = 1;
+
+/** Fires when the run is being stopped early; long steps listen to it. */
+export const aborted: AbortSignal = controller.signal;
+
+export class AbortedError extends Error {
+  constructor() {
+    super('benchmark aborted');
+    this.name = 'AbortedError';
+  }
+}
+
+/** Call before creating anything: an aborted run must not start servers or tenants its clean-up would miss. */
+export function throwIfAborted(): void {
+  if (controller.signal.aborted) throw new AbortedError();
+}
 
 /** Registers an undo step; steps run last-registered first. Returns a function that unregisters it. */
 export function onCleanup(name: string, run: () => Promise<void>): () => void {
@@ -23,11 +43,14 @@ export function runCleanup(): Promise<void> {
   running ??= (async () => {
     while (tasks.length > 0) {
       const task = tasks.pop() as Task;
+      const started = performance.now();
       try {
         await task.run();
       } catch (error) {
         process.stderr.write(`cleanup "${task.name}" failed: ${describe(error)}\n`);
       }
+      const seconds = (performance.now() - started) / 1000;
+      if (seconds >= 2) process.stderr.write(`cleanup "${task.name}" took ${seconds.toFixed(1)} s\n`);
     }
   })();
   return running;
@@ -38,13 +61,15 @@ export function describe(error: unknown): string {
 }
 
 /**
- * Ctrl-C, SIGTERM and the time limit all clean up, then exit. Repeated signals are ignored while cleaning up
- * (a second Ctrl-C must not leave databases behind).
+ * Ctrl-C, SIGTERM and the time limit abort the run, clean up, then exit. Repeated signals are ignored while
+ * cleaning up (a second Ctrl-C must not leave databases behind).
  */
 export function guardRun(options: { maxSeconds: number }): void {
   const stop = (reason: string, code: number) => {
-    if (running) return;
+    if (controller.signal.aborted) return;
+    abortExitCode = code;
     process.stderr.write(`\n${reason}: stopping servers and dropping benchmark databases…\n`);
+    controller.abort();
     void runCleanup().finally(() => process.exit(code));
   };
   process.on('SIGINT', () => stop('interrupted', 130));
@@ -56,16 +81,16 @@ export function guardRun(options: { maxSeconds: number }): void {
   deadline.unref();
 }
 
-/** Runs `main`, then cleans up; exits non-zero on failure. */
+/** Runs `main`, then cleans up; exits non-zero on failure or abort. */
 export async function runMain(main: () => Promise<void>): Promise<void> {
   let code = 0;
   try {
     await main();
   } catch (error) {
-    process.stderr.write(`benchmark failed: ${describe(error)}\n`);
+    if (!controller.signal.aborted) process.stderr.write(`benchmark failed: ${describe(error)}\n`);
     code = 1;
   } finally {
     await runCleanup();
   }
-  process.exit(code);
+  process.exit(controller.signal.aborted ? abortExitCode : code);
 }

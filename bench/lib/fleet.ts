@@ -1,5 +1,6 @@
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { onCleanup, throwIfAborted } from './cleanup.js';
 
 export interface FleetTenant {
   readonly id: number;
@@ -31,6 +32,15 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
   const concurrency = options.concurrency ?? 10;
   const progress = options.progress ?? (() => undefined);
   const app = await buildApp(loadConfig(options.env), { logger: false });
+  let closing: Promise<void> | undefined;
+  const close = () => (closing ??= app.close());
+  // On abort the clean-up waits for the provisionings in flight before the databases are dropped, so no
+  // tenant database appears after the drop.
+  let inFlight: Promise<unknown> = Promise.resolve();
+  const unregister = onCleanup('close the set-up app', async () => {
+    await inFlight.catch(() => undefined);
+    await close();
+  });
   try {
     await app.ready();
     const owner = await app.core.db
@@ -43,7 +53,8 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
     const ids: number[] = [];
     let reported = 0;
     for (let i = 0; i < options.count; i += concurrency) {
-      const batch = await Promise.all(
+      throwIfAborted();
+      const pending = Promise.all(
         Array.from({ length: Math.min(concurrency, options.count - i) }, async (_, j) => {
           const org = await app.core.db
             .insertInto('organizations')
@@ -54,7 +65,8 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
           return org.id;
         }),
       );
-      ids.push(...batch);
+      inFlight = pending;
+      ids.push(...(await pending));
       const step = Math.max(concurrency, Math.ceil(options.count / 10));
       if (ids.length - reported >= step || ids.length === options.count) {
         reported = ids.length;
@@ -88,6 +100,7 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
     );
     return { tenants, ownerTenantUserId: row.id };
   } finally {
-    await app.close();
+    unregister();
+    await close();
   }
 }

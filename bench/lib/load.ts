@@ -1,4 +1,5 @@
 import autocannon from 'autocannon';
+import { aborted, throwIfAborted } from './cleanup.js';
 
 /** What one request of the load looks like; called for every request (a random tenant each time). */
 export type PickRequest = () => { path: string; headers: Record<string, string> };
@@ -27,19 +28,32 @@ export interface LoadResult {
 /** Runs autocannon against 127.0.0.1 for a fixed duration, one freshly picked request at a time. */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   if (new URL(options.baseUrl).hostname !== '127.0.0.1') throw new Error('load only targets 127.0.0.1');
-  const result = await autocannon({
-    url: options.baseUrl,
-    connections: options.connections,
-    duration: options.durationSeconds,
-    requests: [
+  throwIfAborted();
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const running: { instance?: autocannon.Instance } = {};
+    const stop = () => running.instance?.stop();
+    aborted.addEventListener('abort', stop, { once: true });
+    running.instance = autocannon(
       {
-        method: 'GET',
-        setupRequest: (request) => {
-          const { path, headers } = options.pick();
-          return { ...request, path, headers: { ...request.headers, ...headers } };
-        },
+        url: options.baseUrl,
+        connections: options.connections,
+        duration: options.durationSeconds,
+        requests: [
+          {
+            method: 'GET',
+            setupRequest: (request) => {
+              const { path, headers } = options.pick();
+              return { ...request, path, headers: { ...request.headers, ...headers } };
+            },
+          },
+        ],
       },
-    ],
+      (error: unknown, done) => {
+        aborted.removeEventListener('abort', stop);
+        if (error) reject(error instanceof Error ? error : new Error('autocannon failed', { cause: error }));
+        else resolve(done);
+      },
+    );
   });
   const statusCodes: Record<string, number> = {};
   for (const [code, stats] of Object.entries(result.statusCodeStats ?? {})) {

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { onCleanup } from './cleanup.js';
+import { onCleanup, throwIfAborted } from './cleanup.js';
 
 /** The repository root: servers run from it, as `npm start` does. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -55,6 +55,7 @@ export interface StartOptions {
 
 /** Starts a server as a child process on 127.0.0.1 and waits until `readyPath` answers 200. */
 export async function startServer(options: StartOptions): Promise<ServerProcess> {
+  throwIfAborted();
   const env: Record<string, string> = { ...options.env, HOST: '127.0.0.1', PORT: String(options.port) };
   for (const name of ['PATH', 'HOME', 'LANG', 'TMPDIR']) {
     const value = process.env[name];

@@ -1,65 +1,79 @@
 import { parseArgs } from 'node:util';
 import { config as loadDotenv } from 'dotenv';
-import { ConfigError, loadConfig } from '../config.js';
-import { openCoreDb } from '../db/core-database.js';
-import { migrateToLatest } from '../db/migrator.js';
+import { ConfigError } from '../config.js';
+import { CliError, EXIT } from './cli-error.js';
+import type { Command } from './command.js';
+import { migrate, migrateDown, migrateStatus } from './commands/migrate.js';
+import { migrationNew } from './commands/migration-new.js';
+import { provisionReconcile } from './commands/reconcile.js';
+import { tenants } from './commands/tenants.js';
+import { createOutput } from './output.js';
+
+const COMMANDS: readonly Command[] = [
+  migrate,
+  migrateStatus,
+  migrateDown,
+  migrationNew,
+  tenants,
+  provisionReconcile,
+];
 
 const HELP = `Usage: tenantry <command> [options]
 
 Commands:
-  migrate        apply pending core migrations
+${COMMANDS.map((command) => `  ${command.name.padEnd(20)} ${command.summary}`).join('\n')}
 
-Options:
-  --json         machine-readable output
-  -h, --help     this help
+Every command takes --json (machine-readable output) and --help.
+Configuration comes from the environment or .env, as for the server (DATABASE_URL, DATA_DIR, ...).
+Exit codes: 0 success, 1 failure, 2 bad usage or configuration, 3 busy (locked), 4 not found.
 `;
 
-/** Exit codes: 0 success, 1 the command failed, 2 bad usage or configuration. */
 async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  const command = positionals[0];
-  if (values.help || !command) {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(HELP);
-    return values.help ? 0 : 2;
+    return name === undefined ? EXIT.USAGE : EXIT.OK;
+  }
+  const command = COMMANDS.find((candidate) => candidate.name === name);
+  if (!command) throw new CliError(`Unknown command "${name}".\n\n${HELP}`, EXIT.USAGE);
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: {
+        ...command.options,
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    throw new CliError(`${(error as Error).message}\n\n${command.help}`, EXIT.USAGE);
+  }
+  if (parsed.values.help) {
+    process.stdout.write(`${command.help}\n`);
+    return EXIT.OK;
   }
   loadDotenv({ quiet: true });
-  const config = loadConfig(process.env);
-  switch (command) {
-    case 'migrate': {
-      const core = await openCoreDb(config);
-      try {
-        const applied = await migrateToLatest(core.db, 'core');
-        if (values.json) process.stdout.write(`${JSON.stringify({ core: { applied } })}\n`);
-        else
-          process.stdout.write(
-            applied.length ? `core: applied ${applied.join(', ')}\n` : 'core: up to date\n',
-          );
-        return 0;
-      } finally {
-        await core.close();
-      }
-    }
-    default:
-      process.stderr.write(`Unknown command "${command}".\n\n${HELP}`);
-      return 2;
-  }
+  return command.run({
+    values: parsed.values,
+    positionals: parsed.positionals,
+    out: createOutput(parsed.values.json === true),
+  });
 }
 
 run(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    if (error instanceof ConfigError || (error instanceof TypeError && 'code' in error)) {
+    if (error instanceof CliError) {
       process.stderr.write(`${error.message}\n`);
-      process.exit(2);
+      process.exit(error.exitCode);
+    }
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(EXIT.USAGE);
     }
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
+    process.exit(EXIT.FAILED);
   },
 );

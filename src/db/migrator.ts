@@ -13,8 +13,16 @@ export type MigrationScope = 'core' | 'tenant';
 
 const MIGRATION_FILE = /^\d{4}_\d{2}_\d{2}_\d{4}_[a-z0-9_]+\.(ts|js)$/;
 
+/** Environment variables that point a scope at another folder of migrations (to try a migration on a fleet before shipping it, and in tests). */
+export const MIGRATIONS_DIR_ENV: Record<MigrationScope, string> = {
+  core: 'TENANTRY_CORE_MIGRATIONS_DIR',
+  tenant: 'TENANTRY_TENANT_MIGRATIONS_DIR',
+};
+
 /** The folder of a scope's migration files (works from `src/` under tsx and from compiled `dist/`). */
 export function migrationFolder(scope: MigrationScope): string {
+  const override = process.env[MIGRATIONS_DIR_ENV[scope]];
+  if (override) return override.endsWith('/') ? override : `${override}/`;
   return fileURLToPath(new URL(`./migrations/${scope}/`, import.meta.url));
 }
 

@@ -31,7 +31,8 @@ export interface AppMetricsSources {
 export function createAppMetrics(sources: AppMetricsSources): AppMetrics {
   const registry = new Registry();
   // getMetricsAsArray() is typed as plain objects but returns the metric instances themselves.
-  for (const metric of processMetrics().getMetricsAsArray()) registry.registerMetric(metric as unknown as Metric);
+  for (const metric of processMetrics().getMetricsAsArray())
+    registry.registerMetric(metric as unknown as Metric);
   const registers = [registry];
 
   const httpRequests = new Counter<HttpLabels>({
@@ -75,8 +76,16 @@ export function createAppMetrics(sources: AppMetricsSources): AppMetrics {
         this.inc(read(sources.connectionStats()));
       },
     });
-  gauge('tenantry_tenant_databases_open', 'Tenant databases with at least one open connection.', (s) => s.openTenants);
-  gauge('tenantry_tenant_connections', 'Open connections to tenant databases (including opening).', (s) => s.connections);
+  gauge(
+    'tenantry_tenant_databases_open',
+    'Tenant databases with at least one open connection.',
+    (s) => s.openTenants,
+  );
+  gauge(
+    'tenantry_tenant_connections',
+    'Open connections to tenant databases (including opening).',
+    (s) => s.connections,
+  );
   gauge('tenantry_tenant_connections_in_use', 'Tenant connections checked out by requests.', (s) => s.inUse);
   gauge('tenantry_tenant_connections_idle', 'Tenant connections open and idle.', (s) => s.idle);
   gauge('tenantry_tenant_connection_waiters', 'Requests waiting for a tenant connection.', (s) => s.waiters);

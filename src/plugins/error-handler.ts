@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ERRORS, sqlState, type ErrorBody, type ValidationIssue } from '../errors.js';
 
 /** Fastify's own error codes for bad requests, mapped to our stable codes. */
@@ -11,6 +11,8 @@ const FASTIFY_CODES: Record<string, AppError['code']> = {
   FST_ERR_CTP_EMPTY_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_INVALID_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_BAD_URL: 'BAD_REQUEST',
+  // A path parameter over the router's maxParamLength (Fastify answers 414, which the contract does not know).
+  FST_ERR_MAX_PARAM_LENGTH: 'BAD_REQUEST',
   FST_ERR_ASYNC_CONSTRAINT: 'BAD_REQUEST',
 };
 
@@ -76,6 +78,19 @@ export function toErrorResponse(error: FastifyError | Error): {
       body: { detail: ERRORS[mapped].message, code: mapped },
       headers: {},
     };
+  // PostgreSQL text cannot hold U+0000 (22021, or 22P05 in jsonb): whichever field carried it, it is bad input.
+  const state = sqlState(error);
+  if (state === '22021' || state === '22P05') {
+    return {
+      status: ERRORS.VALIDATION_ERROR.status,
+      body: {
+        detail: 'Invalid request: text must not contain NUL (U+0000) characters',
+        code: 'VALIDATION_ERROR',
+        errors: [{ path: '/', message: 'must not contain NUL (U+0000) characters' }],
+      },
+      headers: {},
+    };
+  }
   if (fastifyError.statusCode === 429) {
     return { status: 429, body: { detail: ERRORS.RATE_LIMITED.message, code: 'RATE_LIMITED' }, headers: {} };
   }
@@ -100,6 +115,15 @@ export function toErrorResponse(error: FastifyError | Error): {
 function send(reply: FastifyReply, status: number, body: ErrorBody, headers: Record<string, string>) {
   if (status === 401) reply.header('www-authenticate', 'Bearer');
   return reply.code(status).headers(headers).type('application/json; charset=utf-8').send(body);
+}
+
+/**
+ * Fastify's `frameworkErrors` option: errors its router raises before any route or hook runs (a malformed
+ * percent-encoding, an over-long path parameter), otherwise answered in Fastify's own shape, not ours.
+ */
+export function frameworkErrorHandler(error: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
+  const { status, body, headers } = toErrorResponse(error);
+  return send(reply, status, body, headers);
 }
 
 /** Registers the error and not-found handlers on the root instance. */

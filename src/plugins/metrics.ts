@@ -69,7 +69,8 @@ export async function registerMetrics(app: FastifyInstance, options: MetricsOpti
       schema: {
         tags: ['operations'],
         summary: 'Prometheus metrics',
-        description: 'Prometheus text format. Needs `Authorization: Bearer <METRICS_TOKEN>` when that is set.',
+        description:
+          'Prometheus text format. Needs `Authorization: Bearer <METRICS_TOKEN>` when that is set.',
         ...(token ? { security: [{ bearer: [] }] } : {}),
       },
     },

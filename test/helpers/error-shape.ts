@@ -20,7 +20,8 @@ export function errorShapeProblem(res: LightMyRequestResponse, method = 'GET'): 
   if (status >= 500 && status !== 503) return `status ${status}`;
   if (!DOCUMENTED_ERROR_STATUSES.has(status)) return `undocumented status ${status}`;
   if (status === 401 && res.headers['www-authenticate'] !== 'Bearer') return '401 without WWW-Authenticate';
-  if ((status === 429 || status === 503) && !res.headers['retry-after']) return `${status} without Retry-After`;
+  if ((status === 429 || status === 503) && !res.headers['retry-after'])
+    return `${status} without Retry-After`;
   if (method === 'HEAD') return res.body === '' ? null : 'HEAD answer with a body';
   if (!String(res.headers['content-type']).startsWith('application/json'))
     return `content-type ${String(res.headers['content-type'])}`;

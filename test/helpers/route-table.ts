@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { RouteContext } from '../../src/http/route-context.js';
 
 /** JSON Schema as it appears in the OpenAPI document (only what the suites read). */
@@ -73,18 +73,25 @@ export function routeTable(app: FastifyInstance): { method: string; url: string 
 }
 
 /**
- * Records `config.context` of every route that answers, by `METHOD pattern`. Install it in createTestApp's
- * `beforeReady`: routes are registered inside buildApp, before an onRoute hook could be added, but a root
- * onResponse hook added before `ready()` still runs for every route.
+ * Records which route answered each request, and its `config.context`, by request id. Install it in
+ * createTestApp's `beforeReady`: routes are registered inside buildApp, before an onRoute hook could be added,
+ * but root hooks added before `ready()` still run for every route. Both hooks record, so a route whose
+ * onRequest guard throws, and a route that hands over to the not-found handler, are both seen.
  */
 export function contextRecorder() {
-  const seen = new Map<string, RouteContext | undefined>();
+  const seen = new Map<string, { route: string | undefined; context: RouteContext | undefined }>();
+  const record = async (request: FastifyRequest) => {
+    if (seen.has(request.id) && request.routeOptions.url === undefined) return;
+    seen.set(request.id, {
+      route:
+        request.routeOptions.url === undefined ? undefined : `${request.method} ${request.routeOptions.url}`,
+      context: request.routeOptions.config.context,
+    });
+  };
   return {
     install(app: FastifyInstance): void {
-      app.addHook('onResponse', async (request) => {
-        if (request.routeOptions.url === undefined) return; // not found
-        seen.set(`${request.method} ${request.routeOptions.url}`, request.routeOptions.config.context);
-      });
+      app.addHook('onRequest', record);
+      app.addHook('onResponse', record);
     },
     seen,
   };
@@ -119,13 +126,23 @@ export async function describeRoutes(
   for (const { method, url } of routeTable(app)) {
     const key = `${method} ${url}`;
     // Anonymous and without a body: answered by a guard or the validator, never a change of state.
-    const res = await app.inject({ method: method as 'GET', url: concreteUrl(url) });
-    if (!recorder.seen.has(key)) {
-      problems.push(`${key}: a request to ${concreteUrl(url)} was answered by another route (${res.statusCode})`);
+    const id = `route-probe-${routes.length}-${problems.length}`;
+    const res = await app.inject({
+      method: method as 'GET',
+      url: concreteUrl(url),
+      headers: { 'x-request-id': id },
+    });
+    const answered = recorder.seen.get(id);
+    const isApi = url.startsWith('/api/') || url === '/api';
+    // Outside /api any answer will do (plugins' own routes report their urls their own way); inside, the probe
+    // must have reached this very route, or its context would be someone else's.
+    if (!answered || (isApi && answered.route !== key)) {
+      problems.push(
+        `${key}: a request to ${concreteUrl(url)} was answered by ${answered?.route} (${res.statusCode})`,
+      );
       continue;
     }
-    const context = recorder.seen.get(key);
-    const isApi = url.startsWith('/api/') || url === '/api';
+    const context = answered.context;
     if (isApi && context !== 'core' && context !== 'tenant' && context !== 'both') {
       problems.push(`${key}: an /api route without config.context ('core' | 'tenant' | 'both')`);
       continue;

@@ -64,10 +64,7 @@ describe('GET /metrics', () => {
     assert.equal(total(samples, 'tenantry_http_requests_total', byRoute), 2);
     assert.equal(total(samples, 'tenantry_http_request_duration_seconds_count', byRoute), 2);
     assert.equal(find(samples, 'tenantry_http_request_duration_seconds_bucket', byRoute).length, 12);
-    assert.equal(
-      total(samples, 'tenantry_http_requests_total', { route: '/health', status_code: '200' }),
-      1,
-    );
+    assert.equal(total(samples, 'tenantry_http_requests_total', { route: '/health', status_code: '200' }), 1);
     assert.equal(
       total(samples, 'tenantry_http_requests_total', { route: 'unmatched', status_code: '404' }),
       1,
@@ -107,9 +104,13 @@ describe('GET /metrics', () => {
 
   it('times provisioning runs by outcome', () => {
     assert.equal(types.get('tenantry_tenant_provisioning_duration_seconds'), 'histogram');
-    const count = total(samples, 'tenantry_tenant_provisioning_duration_seconds_count', { outcome: 'success' });
+    const count = total(samples, 'tenantry_tenant_provisioning_duration_seconds_count', {
+      outcome: 'success',
+    });
     assert.equal(count, 1);
-    assert.ok(total(samples, 'tenantry_tenant_provisioning_duration_seconds_sum', { outcome: 'success' }) > 0);
+    assert.ok(
+      total(samples, 'tenantry_tenant_provisioning_duration_seconds_sum', { outcome: 'success' }) > 0,
+    );
   });
 
   it('includes event-loop lag and the default process metrics', () => {

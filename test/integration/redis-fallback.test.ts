@@ -25,7 +25,11 @@ describe('rate limiting while Redis goes away and comes back', { skip: !redisSer
 
   /** The count Redis itself holds for a client (null: no key, or Redis unreachable). */
   async function countInRedis(ip: string): Promise<number | null> {
-    const client = new Redis(redis.url, { lazyConnect: true, enableOfflineQueue: false, retryStrategy: () => null });
+    const client = new Redis(redis.url, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      retryStrategy: () => null,
+    });
     client.on('error', () => undefined);
     try {
       await client.connect();
@@ -72,7 +76,10 @@ describe('rate limiting while Redis goes away and comes back', { skip: !redisSer
       TRUST_PROXY: 'true',
     });
     app = await buildApp(env.config, {
-      logger: { ...loggerOptions({ logLevel: 'info' }), stream: { write: (line: string) => logs.push(line) } },
+      logger: {
+        ...loggerOptions({ logLevel: 'info' }),
+        stream: { write: (line: string) => logs.push(line) },
+      },
     });
     await app.ready();
   });

@@ -105,7 +105,8 @@ describe('security headers and CORS', () => {
     assert.equal(res.statusCode, 204);
     assert.equal(res.headers['access-control-allow-origin'], ALLOWED);
     const allowed = String(res.headers['access-control-allow-headers']).toLowerCase();
-    for (const header of ['authorization', 'content-type', 'x-tenant']) assert.ok(allowed.includes(header), header);
+    for (const header of ['authorization', 'content-type', 'x-tenant'])
+      assert.ok(allowed.includes(header), header);
     assert.match(String(res.headers['access-control-allow-methods']), /PATCH/);
     assert.equal(res.headers['access-control-allow-credentials'], undefined);
     assertSecurityHeaders(res, 'preflight');
@@ -120,7 +121,9 @@ describe('security headers and CORS', () => {
   });
 
   it('an allowed origin may read the request id and rate-limit headers of an answer', async () => {
-    const res = await call(t.app, 'GET', '/api/users/me', { headers: { origin: 'https://admin.example.com' } });
+    const res = await call(t.app, 'GET', '/api/users/me', {
+      headers: { origin: 'https://admin.example.com' },
+    });
     assert.equal(res.headers['access-control-allow-origin'], 'https://admin.example.com');
     assert.match(String(res.headers['access-control-expose-headers']), /x-request-id/);
     assert.match(String(res.headers.vary), /origin/i);
@@ -136,6 +139,26 @@ describe('security headers and CORS', () => {
       assertSecurityHeaders(res, 'GET /health without CORS');
     } finally {
       await plain.close();
+    }
+  });
+});
+
+describe('client addresses behind a proxy (TRUST_PROXY)', () => {
+  it('with the proxy listed, the address it saw wins over what the client wrote into X-Forwarded-For', async () => {
+    const t = await createTestApp(
+      // app.inject() connects from 127.0.0.1: that is "the load balancer" here.
+      { TRUST_PROXY: '127.0.0.1' },
+      { beforeReady: (app) => app.get('/test-only/ip', (request) => ({ ip: request.ip })) },
+    );
+    try {
+      const res = await call(t.app, 'GET', '/test-only/ip', {
+        headers: { 'x-forwarded-for': '6.6.6.6, 203.0.113.9' },
+      });
+      assert.deepEqual(res.json(), { ip: '203.0.113.9' });
+      const direct = await call(t.app, 'GET', '/test-only/ip');
+      assert.deepEqual(direct.json(), { ip: '127.0.0.1' });
+    } finally {
+      await t.close();
     }
   });
 });

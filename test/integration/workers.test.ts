@@ -77,11 +77,16 @@ describe('WEB_CONCURRENCY=2: worker processes sharing the port', { skip }, () =>
     assert.equal(startPids.size, 2, `two worker pids answered (${[...startPids].join(', ')})`);
     assert.ok(![...startPids].includes(server.child.pid ?? -1), 'the primary serves nothing itself');
 
-    const metrics = await freshGet(`${base}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+    const metrics = await freshGet(`${base}/metrics`, {
+      headers: { authorization: `Bearer ${METRICS_TOKEN}` },
+    });
     assert.equal(metrics.status, 200, metrics.body);
     const { samples } = parsePrometheusText(metrics.body);
     // Whichever worker answered the scrape, it reports every worker's requests.
-    assert.equal(total(samples, 'tenantry_http_requests_total', { route: '/health', status_code: '200' }), requests);
+    assert.equal(
+      total(samples, 'tenantry_http_requests_total', { route: '/health', status_code: '200' }),
+      requests,
+    );
     // TENANT_MAX_CONNECTIONS=7 over two workers: 3 each, never more than the budget together.
     assert.equal(total(samples, 'tenantry_tenant_connections_max'), 6);
   });

@@ -1,6 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { CoreDatabase, Organization } from '../../db/core-schema.js';
 import { AppError, isUniqueViolation } from '../../errors.js';
+import { SLUG_PATTERN } from '../../tenancy/tenant-header.js';
+import { slugFromName, suffixedSlug } from './slugs.js';
 
 /** Organization rows of the core database: the only place that writes SQL for them. */
 export class OrganizationsRepository {
@@ -17,6 +19,33 @@ export class OrganizationsRepository {
     } catch (error) {
       if (isUniqueViolation(error)) throw new AppError('SLUG_TAKEN');
       throw error;
+    }
+  }
+
+  /**
+   * Inserts with a given slug (422 when malformed, 409 when taken) or one derived from the name, made unique
+   * with a random suffix when the plain one is taken.
+   */
+  async insertWithSlug(ownerId: number, name: string, given: string | undefined): Promise<Organization> {
+    if (given !== undefined) {
+      if (!SLUG_PATTERN.test(given)) {
+        throw new AppError('VALIDATION_ERROR', 'Invalid body: /slug must match ^[a-z][a-z0-9-]{1,62}$', {
+          errors: [{ path: '/slug', message: 'must match ^[a-z][a-z0-9-]{1,62}$' }],
+        });
+      }
+      return this.insert({ name, slug: given, owner_id: ownerId });
+    }
+    const base = slugFromName(name);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.insert({
+          name,
+          slug: attempt === 0 ? base : suffixedSlug(base),
+          owner_id: ownerId,
+        });
+      } catch (error) {
+        if (!(error instanceof AppError) || error.code !== 'SLUG_TAKEN' || attempt >= 5) throw error;
+      }
     }
   }
 

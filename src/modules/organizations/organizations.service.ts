@@ -4,12 +4,10 @@ import { AppError } from '../../errors.js';
 import { decodeCursor, toPage } from '../../http/pagination.js';
 import type { TokenResponse } from '../../http/schemas.js';
 import type { Provisioner } from '../../tenancy/provisioner.js';
-import { SLUG_PATTERN } from '../../tenancy/tenant-header.js';
 import type { TenantGateway } from '../../tenancy/tenant-gateway.js';
 import type { TenantAuthService } from '../tenant-auth/tenant-auth.service.js';
 import { TenantUsersRepository } from '../tenant-users/tenant-users.repository.js';
 import { OrganizationsRepository } from './organizations.repository.js';
-import { slugFromName, suffixedSlug } from './slugs.js';
 
 /** The public shape of an organization; `organization_id` repeats `id` for clients of the old service. */
 export function toOrganizationView(org: Organization) {
@@ -56,35 +54,10 @@ export class OrganizationsService {
         errors: [{ path: '/name', message: 'must not be blank' }],
       });
     }
-    const org = await this.insertWithSlug(owner.id, name, input.slug);
+    const org = await this.orgs.insertWithSlug(owner.id, name, input.slug);
     const provisioned = await this.deps.provisioner.provision(org.id);
     this.deps.tenants.invalidate(org.id, org.slug);
     return toOrganizationView(provisioned);
-  }
-
-  private async insertWithSlug(
-    ownerId: number,
-    name: string,
-    given: string | undefined,
-  ): Promise<Organization> {
-    if (given !== undefined) {
-      if (!SLUG_PATTERN.test(given)) {
-        throw new AppError('VALIDATION_ERROR', 'Invalid body: /slug must match ^[a-z][a-z0-9-]{1,62}$', {
-          errors: [{ path: '/slug', message: 'must match ^[a-z][a-z0-9-]{1,62}$' }],
-        });
-      }
-      return this.orgs.insert({ name, slug: given, owner_id: ownerId });
-    }
-    const base = slugFromName(name);
-    let slug = base;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.orgs.insert({ name, slug, owner_id: ownerId });
-      } catch (error) {
-        if (!(error instanceof AppError) || error.code !== 'SLUG_TAKEN' || attempt >= 5) throw error;
-        slug = suffixedSlug(base);
-      }
-    }
   }
 
   async list(owner: CoreUser, query: { limit?: number; cursor?: string }) {

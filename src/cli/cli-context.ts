@@ -1,0 +1,62 @@
+import pino from 'pino';
+import type { FastifyBaseLogger } from 'fastify';
+import { loadConfig, type Config } from '../config.js';
+import { openCoreDb, type CoreDb } from '../db/core-database.js';
+import { DirectoryLockedError } from '../db/dir-lock.js';
+import { createRedis } from '../redis.js';
+import { InvalidationBus } from '../tenancy/invalidation-bus.js';
+import { Provisioner } from '../tenancy/provisioner.js';
+import { createTenantStore, type TenantStore } from '../tenancy/tenant-store.js';
+import { CliError, EXIT } from './cli-error.js';
+
+/** What commands work with: the core database, the tenant store, and a way to tell running servers of changes. */
+export interface CliContext {
+  config: Config;
+  core: CoreDb;
+  store: TenantStore;
+  provisioner: Provisioner;
+  log: FastifyBaseLogger;
+  /** Tells running servers (through Redis, when configured) that an organization changed. */
+  invalidate(orgId: number, slug?: string): void;
+}
+
+/**
+ * Opens what a command needs and closes it afterwards. Logs go to stderr (warnings only unless LOG_LEVEL says
+ * otherwise), so stdout stays clean for `--json`.
+ */
+export async function withCliContext<T>(fn: (context: CliContext) => Promise<T>): Promise<T> {
+  const config = loadConfig(process.env);
+  const log = pino(
+    { level: process.env.LOG_LEVEL ? config.logLevel : 'warn' },
+    pino.destination({ dest: 2, sync: true }),
+  ) as unknown as FastifyBaseLogger;
+  let core: CoreDb;
+  try {
+    core = await openCoreDb(config);
+  } catch (error) {
+    if (error instanceof DirectoryLockedError) {
+      throw new CliError(
+        `${error.message} With the embedded database, stop the server before running this command.`,
+        EXIT.BUSY,
+      );
+    }
+    throw error;
+  }
+  const store = createTenantStore(config, log);
+  const redis = config.redisUrl ? createRedis(config.redisUrl, log) : null;
+  const bus = new InvalidationBus(() => undefined, redis, log);
+  try {
+    return await fn({
+      config,
+      core,
+      store,
+      provisioner: new Provisioner({ core: core.db, store, log }),
+      log,
+      invalidate: (orgId, slug) => bus.invalidate(orgId, slug),
+    });
+  } finally {
+    await store.close();
+    await core.close();
+    if (redis) await redis.quit().catch(() => redis.disconnect());
+  }
+}

@@ -1,0 +1,61 @@
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CliError, EXIT } from '../cli-error.js';
+import { stringOption, type Command } from '../command.js';
+
+const TEMPLATE = `import type { Kysely } from 'kysely';
+
+// Migrations are frozen history: an untyped handle, so later schema changes never break them.
+export async function up(db: Kysely<unknown>): Promise<void> {
+  // e.g. await db.schema.alterTable('tenant_users').addColumn('nickname', 'text').execute();
+}
+
+export async function down(db: Kysely<unknown>): Promise<void> {
+  // Undo exactly what up() did, e.g. await db.schema.alterTable('tenant_users').dropColumn('nickname').execute();
+}
+`;
+
+/** `YYYY_MM_DD_HHMM` in UTC, moved a minute later until no migration of the folder has it. */
+export function migrationPrefix(now: Date, taken: readonly string[]): string {
+  const at = new Date(now);
+  at.setUTCSeconds(0, 0);
+  for (;;) {
+    const pad = (n: number) => String(n).padStart(2, '0');
+    const prefix = `${at.getUTCFullYear()}_${pad(at.getUTCMonth() + 1)}_${pad(at.getUTCDate())}_${pad(at.getUTCHours())}${pad(at.getUTCMinutes())}`;
+    const latest = [...taken].sort().at(-1) ?? '';
+    if (!taken.some((name) => name.startsWith(prefix)) && prefix > latest.slice(0, prefix.length))
+      return prefix;
+    at.setUTCMinutes(at.getUTCMinutes() + 1);
+  }
+}
+
+export const migrationNew: Command = {
+  name: 'migration:new',
+  summary: 'scaffold a migration file (aerich migrate --name)',
+  help: `Usage: tenantry migration:new <name> --scope core|tenant [--json]
+
+Creates src/db/migrations/<scope>/<YYYY_MM_DD_HHMM>_<name>.ts with empty up() and down(), named after the
+current UTC time so files sort in the order they were written. <name>: lower-case letters, digits, underscores.`,
+  options: { scope: { type: 'string' } },
+  async run({ values, positionals, out }) {
+    const scope = stringOption(values, 'scope');
+    if (scope !== 'core' && scope !== 'tenant')
+      throw new CliError('--scope must be core or tenant', EXIT.USAGE);
+    const name = positionals[0];
+    if (!name || !/^[a-z][a-z0-9_]{0,60}$/.test(name)) {
+      throw new CliError(
+        '<name> must be lower-case letters, digits and underscores, starting with a letter',
+        EXIT.USAGE,
+      );
+    }
+    const folder = fileURLToPath(new URL(`../../db/migrations/${scope}/`, import.meta.url));
+    if (!existsSync(folder) || folder.includes('/dist/')) {
+      throw new CliError(`Run migration:new from a source checkout (no ${folder})`, EXIT.USAGE);
+    }
+    const file = join(folder, `${migrationPrefix(new Date(), readdirSync(folder))}_${name}.ts`);
+    writeFileSync(file, TEMPLATE, { flag: 'wx' });
+    out.result({ file }, () => `created ${file}`);
+    return EXIT.OK;
+  },
+};
