@@ -20,6 +20,7 @@ import { registerSecurity } from './plugins/security.js';
 import { registerWorkerIdentity } from './plugins/worker-identity.js';
 import { createRedis } from './redis.js';
 import { createServices } from './services.js';
+import { FleetMigrator } from './tenancy/fleet-migrator.js';
 
 export interface BuildOptions {
   /** Fastify logger options; `false` silences it (tests). */
@@ -101,6 +102,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     timer.unref();
     app.addHook('preClose', async () => clearInterval(timer));
   }
+  // Tenants are migrated by `tenantry migrate`, never implicitly at start (a deploy must not wait on a fleet).
+  const { behind } = await new FleetMigrator(core, services.store).status();
+  if (behind > 0) app.log.warn({ behind }, 'tenants are behind the latest tenant migration: run `tenantry migrate`');
   app.addHook('onReady', async () => services.mailer.start());
   // Once closing starts, answer in-flight requests with `Connection: close` so keep-alive sockets do not
   // hold the shutdown open until their idle timeout.
