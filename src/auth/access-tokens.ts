@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createSecretKey, randomUUID, type KeyObject } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
@@ -13,6 +13,8 @@ export type AccessPrincipal =
   | { audience: 'tenant'; userId: number; tenantId: number; role: TenantRole; jti: string };
 
 const ROLES: readonly string[] = ['owner', 'admin', 'member'];
+/** User and organization ids are PostgreSQL `integer`s. */
+const MAX_ID = 2_147_483_647;
 
 /** The token response of the contract, minus the refresh token the caller adds. */
 export interface IssuedAccessToken {
@@ -31,7 +33,8 @@ export interface IssuedAccessToken {
  * const principal = await tokens.verify(access_token, 'core');
  */
 export class AccessTokens {
-  private readonly key: Uint8Array;
+  // A KeyObject made once: given raw bytes, jose would import the key again on every sign and verify.
+  private readonly key: KeyObject;
 
   constructor(
     private readonly config: Pick<
@@ -39,7 +42,7 @@ export class AccessTokens {
       'secretKey' | 'algorithm' | 'jwtIssuer' | 'accessTokenExpireMinutes'
     >,
   ) {
-    this.key = new TextEncoder().encode(config.secretKey);
+    this.key = createSecretKey(Buffer.from(config.secretKey, 'utf8'));
   }
 
   async issue(
@@ -82,14 +85,16 @@ export class AccessTokens {
     }
     const userId = Number(payload.sub);
     const jti = String(payload.jti);
-    if (!Number.isSafeInteger(userId) || userId < 1 || String(userId) !== payload.sub)
+    // Ids are PostgreSQL integers: a larger one would fail the user lookup with a 500, not a 401.
+    if (!Number.isSafeInteger(userId) || userId < 1 || userId > MAX_ID || String(userId) !== payload.sub)
       throw new AppError('TOKEN_INVALID');
     if (audience === 'core') {
       if ('tid' in payload) throw new AppError('TOKEN_INVALID');
       return { audience, userId, jti };
     }
     const { tid, role } = payload;
-    if (typeof tid !== 'number' || !Number.isSafeInteger(tid) || tid < 1) throw new AppError('TOKEN_INVALID');
+    if (typeof tid !== 'number' || !Number.isSafeInteger(tid) || tid < 1 || tid > MAX_ID)
+      throw new AppError('TOKEN_INVALID');
     if (typeof role !== 'string' || !ROLES.includes(role)) throw new AppError('TOKEN_INVALID');
     return { audience, userId, tenantId: tid, role: role as TenantRole, jti };
   }

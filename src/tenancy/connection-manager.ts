@@ -70,6 +70,10 @@ interface TenantSlot {
   lastUsed: number;
   /** Set while the database is being dropped: no new connection may be handed out. */
   closing: boolean;
+  /** Connections of this tenant still being closed (closeTenant waits for them before a drop). */
+  closes: Set<Promise<void>>;
+  /** Places in the budget being freed (a close in progress) on this tenant's behalf. */
+  promised: number;
 }
 
 export interface ConnectionStats {
@@ -82,6 +86,9 @@ export interface ConnectionStats {
   timeouts: number;
   opened: number;
 }
+
+/** How long a tenant with busy connections waits for one of its own before closing another tenant's idle one. */
+const GROW_AFTER_MS = 25;
 
 function busyError(): AppError {
   return new AppError('SERVICE_UNAVAILABLE', 'Tenant database is busy, try again shortly', {
@@ -105,7 +112,9 @@ export class TenantConnectionManager {
   /** Tenants with waiters, in the order they are served next (round-robin). */
   private readonly waitOrder = new Map<string, TenantSlot>();
   private readonly budget: ConnectionBudget;
+  /** Connections open, being opened, or being closed: what the database may see. */
   private open = 0;
+  private closing = 0;
   private waiting = 0;
   private evictions = 0;
   private timeouts = 0;
@@ -139,15 +148,36 @@ export class TenantConnectionManager {
       slot.inUse++;
       return Promise.resolve(this.lease(slot, idle.connection));
     }
-    if (this.canOpen(slot) || (this.withinTenantLimit(slot) && this.evictIdle(slot)))
-      return this.openFor(slot);
-    return this.enqueue(slot);
+    if (this.canOpen(slot)) return this.openFor(slot);
+    // A tenant that has connections waits for one of its own (typically a millisecond) rather than closing
+    // another tenant's warm one: reconnecting costs far more. A tenant with none makes room by closing the least
+    // recently used idle connection of another; it is served when that close completes.
+    const promise = this.enqueue(slot);
+    if (this.count(slot) === 0) {
+      if (slot.promised === 0) this.evictIdle(slot);
+    } else if (this.withinTenantLimit(slot)) {
+      // Its own connections may be held by long work: if none comes back soon, grow into an idle place.
+      setTimeout(() => {
+        if (slot.waiters.length > 0 && slot.promised === 0 && this.withinTenantLimit(slot)) this.evictIdle(slot);
+      }, GROW_AFTER_MS).unref();
+    }
+    return promise;
   }
 
   private slot(dbName: string): TenantSlot {
     let slot = this.slots.get(dbName);
     if (!slot) {
-      slot = { dbName, idle: [], inUse: 0, opening: 0, waiters: [], lastUsed: Date.now(), closing: false };
+      slot = {
+        dbName,
+        idle: [],
+        inUse: 0,
+        opening: 0,
+        waiters: [],
+        lastUsed: Date.now(),
+        closing: false,
+        closes: new Set(),
+        promised: 0,
+      };
       this.slots.set(dbName, slot);
     }
     return slot;
@@ -172,19 +202,22 @@ export class TenantConnectionManager {
     return this.count(slot) > 0 || this.openTenants() < this.budget.maxOpenTenants;
   }
 
-  /** Closes least recently used idle connections of other tenants until `slot` may open one; false if it still may not. */
-  private evictIdle(except: TenantSlot): boolean {
-    while (!this.canOpen(except)) {
-      let victim: TenantSlot | undefined;
-      for (const slot of this.slots.values()) {
-        if (slot === except || slot.idle.length === 0) continue;
-        if (!victim || slot.lastUsed < victim.lastUsed) victim = slot;
-      }
-      const idle = victim?.idle.shift();
-      if (!victim || !idle) return false;
-      this.evictions++;
-      this.discard(victim, idle.connection);
+  /**
+   * Starts closing the least recently used idle connection of another tenant on behalf of `beneficiary`, which
+   * is served as soon as the close completes; false if nothing is idle. The closing connection keeps its place in
+   * the budget until then, so the database never sees more connections than the budget, not even for the moment
+   * a backend takes to exit.
+   */
+  private evictIdle(beneficiary: TenantSlot): boolean {
+    let victim: TenantSlot | undefined;
+    for (const slot of this.slots.values()) {
+      if (slot === beneficiary || slot.idle.length === 0) continue;
+      if (!victim || slot.lastUsed < victim.lastUsed) victim = slot;
     }
+    const idle = victim?.idle.shift();
+    if (!victim || !idle) return false;
+    this.evictions++;
+    this.discard(victim, idle.connection, beneficiary);
     return true;
   }
 
@@ -232,29 +265,59 @@ export class TenantConnectionManager {
       this.dispatch();
       return;
     }
-    // Serve waiters in round-robin order across tenants: hand the connection over when this tenant is next;
-    // when another tenant is next, give up this connection so the budget has room to open one for it.
+    // A waiting tenant with no connection at all comes first (no tenant starves behind busy ones): this
+    // connection's place goes to it. Then this tenant's own waiters get the connection as is (no reconnect).
+    // Then other waiting tenants that may grow, round-robin.
+    const starving = this.starvingTenant(slot);
+    if (starving) {
+      this.discard(slot, connection, starving);
+      return;
+    }
+    const waiter = this.nextWaiterOf(slot);
+    if (waiter) {
+      slot.inUse++;
+      waiter.resolve(this.lease(slot, connection));
+      return;
+    }
     for (const next of this.waitOrder.values()) {
-      if (next === slot) {
-        const waiter = this.nextWaiterOf(slot);
-        if (waiter) {
-          slot.inUse++;
-          waiter.resolve(this.lease(slot, connection));
-          return;
-        }
-      } else if (this.withinTenantLimit(next)) {
-        this.discard(slot, connection);
-        this.dispatch();
+      if (next !== slot && this.withinTenantLimit(next) && next.promised === 0) {
+        this.discard(slot, connection, next);
         return;
       }
     }
     slot.idle.push({ connection, idleSince: Date.now() });
   }
 
-  private discard(slot: TenantSlot, connection: TenantConnection): void {
-    this.open--;
-    void connection.close().catch(() => undefined);
+  /** The first tenant in round-robin order that waits with no connection and no place promised to it. */
+  private starvingTenant(except: TenantSlot): TenantSlot | undefined {
+    for (const next of this.waitOrder.values()) {
+      if (next !== except && this.count(next) === 0 && next.promised === 0) return next;
+    }
+    return undefined;
+  }
+
+  /**
+   * Closes a connection already taken out of its slot. It keeps its place in the budget until it is closed;
+   * then that place goes to `beneficiary` (if it still waits), and the rest of the waiters are dispatched.
+   */
+  private discard(slot: TenantSlot, connection: TenantConnection, beneficiary?: TenantSlot): void {
+    this.closing++;
+    if (beneficiary) beneficiary.promised++;
     this.forgetIfEmpty(slot);
+    const closed = connection
+      .close()
+      .catch(() => undefined)
+      .finally(() => {
+        this.closing--;
+        this.open--;
+        slot.closes.delete(closed);
+        if (beneficiary) {
+          beneficiary.promised--;
+          if (beneficiary.waiters.length > 0 && this.canOpen(beneficiary)) this.serveOne(beneficiary);
+        }
+        this.dispatch();
+      });
+    slot.closes.add(closed);
   }
 
   private forgetIfEmpty(slot: TenantSlot): void {
@@ -298,22 +361,32 @@ export class TenantConnectionManager {
     return waiter;
   }
 
-  /** Opens connections for waiting tenants, round-robin, while the budget (or idle evictions) allow. */
+  /** Opens a connection for the next waiter of `slot` (the caller checked the budget allows it). */
+  private serveOne(slot: TenantSlot): void {
+    const waiter = this.nextWaiterOf(slot);
+    if (!waiter) return;
+    this.openFor(slot).then(
+      (lease) => waiter.resolve(lease),
+      (error: unknown) => waiter.reject(error),
+    );
+  }
+
+  /**
+   * Opens connections for waiting tenants, round-robin, while the budget allows; a waiting tenant with no
+   * connection (and none on its way) has another tenant's idle connection closed for it.
+   */
   private dispatch(): void {
     let progressed = true;
     while (progressed && this.waiting > 0) {
       progressed = false;
       for (const slot of [...this.waitOrder.values()]) {
         if (slot.waiters.length === 0) continue;
-        if (!this.canOpen(slot) && !(this.withinTenantLimit(slot) && this.evictIdle(slot))) continue;
-        const waiter = this.nextWaiterOf(slot);
-        if (!waiter) continue;
-        this.openFor(slot).then(
-          (lease) => waiter.resolve(lease),
-          (error: unknown) => waiter.reject(error),
-        );
-        progressed = true;
-        break;
+        if (this.canOpen(slot)) {
+          this.serveOne(slot);
+          progressed = true;
+          break;
+        }
+        if (this.count(slot) === 0 && slot.promised === 0) this.evictIdle(slot);
       }
     }
   }
@@ -348,6 +421,7 @@ export class TenantConnectionManager {
     while ((slot.inUse > 0 || slot.opening > 0) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
+    await Promise.all(slot.closes);
     this.dispatch();
   }
 

@@ -136,6 +136,30 @@ describe('TenantConnectionManager', () => {
     await m.close();
   });
 
+  it('a tenant with busy connections waits for one of its own rather than closing a warm one', async () => {
+    const { connector, manager: m } = manager({ maxConnections: 2, maxPerTenant: 2 });
+    (await m.acquire('b')).release(); // b keeps a warm idle connection
+    const first = await m.acquire('a');
+    const second = m.acquire('a');
+    setTimeout(() => first.release(), 5); // back well before the grow delay
+    (await second).release();
+    assert.equal(connector.opened, 2, 'no reconnect');
+    assert.equal(m.stats().evictions, 0, "b's warm connection survived");
+    await m.close();
+  });
+
+  it('but grows into an idle place when its own connections stay busy', async () => {
+    const { connector, manager: m } = manager({ maxConnections: 2, maxPerTenant: 2 });
+    (await m.acquire('b')).release();
+    const held = await m.acquire('a');
+    const second = await m.acquire('a'); // resolved only by evicting b's idle connection after the grow delay
+    assert.equal(m.stats().evictions, 1);
+    assert.equal(connector.open.get('b'), 0);
+    held.release();
+    second.release();
+    await m.close();
+  });
+
   it('discards broken connections and recovers from a failed connect', async () => {
     const { connector, manager: m } = manager({ maxConnections: 2 });
     const broken = await m.acquire('a');
