@@ -2,9 +2,9 @@
  * `npm run bench`: the benchmarks with modest defaults, one after another, each as a child process whose
  * output is shown as it comes. Exits non-zero if any of them fails.
  *
- *   1. bench/tenant-throughput.ts --tenants 200 --duration 5
- *   2. bench/provisioning.ts --engine postgres --count 50   (if that file exists)
- *   3. bench/provisioning.ts --engine pglite --count 10     (if that file exists)
+ *   1. node --import tsx bench/tenant-throughput.ts --tenants 200 --duration 5
+ *   2. node --import tsx bench/provisioning.ts --engine postgres --count 50   (if that file exists)
+ *   3. node --import tsx bench/provisioning.ts --engine pglite --count 10     (if that file exists)
  *
  * Ctrl-C reaches the running benchmark directly (same process group); it cleans up and the rest are skipped.
  * A SIGTERM sent to this process alone is passed on to the running benchmark as SIGINT, which both handle.
@@ -56,7 +56,9 @@ function run(script: string, args: string[]): Promise<number> {
 const results: { command: string; code: number; seconds: number }[] = [];
 for (const { script, args } of runs) {
   if (interrupted) break;
-  const command = `npx tsx ${script} ${args.join(' ')}`;
+  // Run with `node --import tsx` rather than the `tsx` launcher, which SIGKILLs a child that is slow to
+  // acknowledge a Ctrl-C (and so would skip its clean-up).
+  const command = `node --import tsx ${script} ${args.join(' ')}`;
   process.stdout.write(`\n=== ${command}\n`);
   const started = performance.now();
   const code = await run(script, args);

@@ -13,7 +13,8 @@
  *   - Tenantry, `--warm-tenants` tenants only: their connections stay open (routing + JWT + resolution cost);
  *   - baseline: bench/baseline-server.ts, Fastify + pg.Pool(40) on one of the tenant databases.
  * Everything it creates (a `tenantry_bench_<random>` core database, its tenant databases, a temp directory,
- * the servers) is removed at the end, also on failure, Ctrl-C or the `--max-seconds` limit.
+ * the servers) is removed at the end, also on failure, Ctrl-C or the `--max-seconds` limit, and by a detached
+ * janitor (lib/janitor-process.ts) if this process is killed outright.
  * BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres) names the local server.
  * `--cpu-prof DIR` runs every Tenantry server with `node --cpu-prof`, one profile per segment under DIR/<segment>/.
  */
@@ -24,6 +25,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { guardRun, onCleanup, runMain } from './lib/cleanup.js';
 import { createFleet, type FleetTenant } from './lib/fleet.js';
+import { startJanitor } from './lib/janitor.js';
 import { runLoad, type LoadResult, type PickRequest } from './lib/load.js';
 import { scrapeManager, waitIdle } from './lib/metrics.js';
 import { benchServerUrl, createDatabase, dropDatabaseFamily, urlForDatabase } from './lib/postgres.js';
@@ -176,7 +178,7 @@ function ratioRow(label: string, a: Scenario, b: Scenario): string[] {
   const overall =
     mean(a.segments.map((s) => s.load.requestsPerSecond)) /
     mean(b.segments.map((s) => s.load.requestsPerSecond));
-  return [label, fixed(overall, 2), perRound.map((r) => fixed(r, 2)).join(', ')];
+  return [label, fixed(overall, 3), perRound.map((r) => fixed(r, 3)).join(', ')];
 }
 
 function managerLine(scenario: Scenario): string | null {
@@ -200,6 +202,7 @@ async function main(): Promise<void> {
   const serverUrl = benchServerUrl();
   const coreName = `tenantry_bench_${randomBytes(4).toString('hex')}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'tenantry-bench-'));
+  startJanitor({ serverUrl, coreName, dataDir });
   onCleanup('remove the data directory', async () => rmSync(dataDir, { recursive: true, force: true }));
   onCleanup('drop the benchmark databases', async () => {
     const dropped = await dropDatabaseFamily(serverUrl, coreName);

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { onCleanup, throwIfAborted } from './cleanup.js';
+import { janitorForget, janitorWatch } from './janitor.js';
 
 /** The repository root: servers run from it, as `npm start` does. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -67,6 +68,8 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   live.add(child);
+  const pid = child.pid;
+  if (pid !== undefined) janitorWatch(pid);
   const tail: string[] = [];
   const collect = (chunk: Buffer) => {
     for (const line of chunk.toString('utf8').split('\n')) {
@@ -80,7 +83,10 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
     else child.once('exit', () => resolve());
-  }).then(() => void live.delete(child));
+  }).then(() => {
+    live.delete(child);
+    if (pid !== undefined) janitorForget(pid);
+  });
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
@@ -101,7 +107,7 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
   const server: ServerProcess = {
     name: options.name,
     baseUrl,
-    pid: child.pid ?? -1,
+    pid: pid ?? -1,
     logTail: () => [...tail],
     stop,
   };
