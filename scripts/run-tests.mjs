@@ -27,7 +27,7 @@ const engine = process.env.TEST_DATABASE_URL ? 'PostgreSQL (TEST_DATABASE_URL)' 
 console.log(`Running ${files.length} test files on ${engine}`);
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=120000', ...flags, ...files],
+  ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=600000', ...flags, ...files],
   { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
 );
 process.exit(result.status ?? 1);

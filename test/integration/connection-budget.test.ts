@@ -66,55 +66,59 @@ function hitEveryTenant(app: FastifyInstance) {
   );
 }
 
-before(async () => {
-  env = await createTestEnv();
-  const app = await build({});
-  try {
-    const owner = await app.core.db
-      .insertInto('core_users')
-      .values({ email: 'fleet@example.com', password_hash: 'x', is_owner: true, is_verified: true })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    const ids: number[] = [];
-    for (let i = 0; i < TENANTS; i += 10) {
-      const batch = await Promise.all(
-        Array.from({ length: Math.min(10, TENANTS - i) }, async (_, j) => {
-          const org = await app.core.db
-            .insertInto('organizations')
-            .values({ name: `Fleet ${i + j}`, slug: `fleet-${i + j}`, owner_id: owner.id })
-            .returning('id')
-            .executeTakeFirstOrThrow();
-          await app.services.provisioner.provision(org.id);
-          return org.id;
-        }),
+before(
+  async () => {
+    env = await createTestEnv();
+    const app = await build({});
+    try {
+      const owner = await app.core.db
+        .insertInto('core_users')
+        .values({ email: 'fleet@example.com', password_hash: 'x', is_owner: true, is_verified: true })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      const ids: number[] = [];
+      for (let i = 0; i < TENANTS; i += 10) {
+        const batch = await Promise.all(
+          Array.from({ length: Math.min(10, TENANTS - i) }, async (_, j) => {
+            const org = await app.core.db
+              .insertInto('organizations')
+              .values({ name: `Fleet ${i + j}`, slug: `fleet-${i + j}`, owner_id: owner.id })
+              .returning('id')
+              .executeTakeFirstOrThrow();
+            await app.services.provisioner.provision(org.id);
+            return org.id;
+          }),
+        );
+        ids.push(...batch);
+      }
+      // Every tenant database is a copy of one template, so the owner is the same tenant user id everywhere.
+      const first = await app.services.tenants
+        .handle(app.services.store.databaseName(ids[0] as number))
+        .selectFrom('tenant_users')
+        .select('id')
+        .where('core_user_id', '=', owner.id)
+        .executeTakeFirstOrThrow();
+      tenants = await Promise.all(
+        ids.map(async (id) => ({
+          id,
+          token: (
+            await app.services.accessTokens.issue({
+              audience: 'tenant',
+              userId: first.id,
+              tenantId: id,
+              role: 'owner',
+            })
+          ).access_token,
+        })),
       );
-      ids.push(...batch);
+    } finally {
+      await app.close();
     }
-    // Every tenant database is a copy of one template, so the owner is the same tenant user id everywhere.
-    const first = await app.services.tenants
-      .handle(app.services.store.databaseName(ids[0] as number))
-      .selectFrom('tenant_users')
-      .select('id')
-      .where('core_user_id', '=', owner.id)
-      .executeTakeFirstOrThrow();
-    tenants = await Promise.all(
-      ids.map(async (id) => ({
-        id,
-        token: (
-          await app.services.accessTokens.issue({
-            audience: 'tenant',
-            userId: first.id,
-            tenantId: id,
-            role: 'owner',
-          })
-        ).access_token,
-      })),
-    );
-  } finally {
-    await app.close();
-  }
-});
-after(() => env.cleanup());
+    // 300 provisionings: generous on a loaded machine, still bounded.
+  },
+  { timeout: 600_000 },
+);
+after(() => env.cleanup(), { timeout: 600_000 });
 
 describe(`tenant connection budget (${TENANTS} tenants, budget ${BUDGET})`, () => {
   it('never holds more connections than the budget, and every request succeeds by waiting its turn', async () => {
