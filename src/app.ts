@@ -103,7 +103,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     app.addHook('preClose', async () => clearInterval(timer));
     // Tenants are migrated by `tenantry migrate`, never implicitly at start (a deploy must not wait on a fleet).
     const { behind } = await new FleetMigrator(core, services.store).status();
-    if (behind > 0) app.log.warn({ behind }, 'tenants are behind the latest tenant migration: run `tenantry migrate`');
+    if (behind > 0)
+      app.log.warn({ behind }, 'tenants are behind the latest tenant migration: run `tenantry migrate`');
   }
   app.addHook('onReady', async () => services.mailer.start());
   // Once closing starts, answer in-flight requests with `Connection: close` so keep-alive sockets do not

@@ -31,7 +31,12 @@ export interface Services {
 }
 
 /** Wires the services for one app. Opens no connection by itself (the store and pools connect lazily). */
-export function createServices(config: Config, core: CoreDb, log: FastifyBaseLogger, redis: Redis | null): Services {
+export function createServices(
+  config: Config,
+  core: CoreDb,
+  log: FastifyBaseLogger,
+  redis: Redis | null,
+): Services {
   const accessTokens = new AccessTokens(config);
   const mailer = createMailer({ config, core: core.db, log });
   const coreAuth = new CoreAuthService({

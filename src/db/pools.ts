@@ -22,6 +22,10 @@ export function createServerPool(url: string, options: pg.PoolConfig = {}): pg.P
   // An idle client losing its server (restart, pg_terminate_backend) emits 'error' on the pool;
   // unhandled, that would crash the process. The next checkout simply reconnects.
   pool.on('error', () => undefined);
+  // A checked-out client has no pool listener: if its server goes away while it is checked out (between two
+  // queries of a transaction, or as its query fails), it emits 'error' too, and an unhandled one kills the whole
+  // process. The query in flight fails on its own (503), and the pool drops the client when it is released.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 

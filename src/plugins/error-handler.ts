@@ -16,6 +16,18 @@ const FASTIFY_CODES: Record<string, AppError['code']> = {
   FST_ERR_ASYNC_CONSTRAINT: 'BAD_REQUEST',
 };
 
+const BAD_INPUT_SQLSTATES = new Set(['22021', '22P05', '22P02', '22003']);
+
+/** Other 4xx statuses plugins answer (@fastify/static: 403 for a NUL in a path), by their generic code. */
+const GENERIC_CODES: Partial<Record<number, AppError['code']>> = {
+  401: 'NOT_AUTHENTICATED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  409: 'CONFLICT',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+};
+
 /** Network and server-side failures that mean "the database is unavailable right now", not a bug. */
 const UNAVAILABLE_ERRNOS = new Set([
   'ECONNREFUSED',
@@ -33,7 +45,8 @@ export function isUnavailableError(error: unknown): boolean {
   if (code && UNAVAILABLE_ERRNOS.has(code)) return true;
   const state = sqlState(error);
   if (state && UNAVAILABLE_SQLSTATE.test(state)) return true;
-  return /timeout exceeded when trying to connect|Connection terminated/i.test(error.message);
+  // pg's own messages: a connect timeout, a connection cut while in use, and a client whose connection failed.
+  return /timeout exceeded when trying to connect|Connection terminated|not queryable/i.test(error.message);
 }
 
 function validationIssues(error: FastifyError): ValidationIssue[] {
@@ -78,15 +91,17 @@ export function toErrorResponse(error: FastifyError | Error): {
       body: { detail: ERRORS[mapped].message, code: mapped },
       headers: {},
     };
-  // PostgreSQL text cannot hold U+0000 (22021, or 22P05 in jsonb): whichever field carried it, it is bad input.
+  // Values only bad input produces, whichever field carried them: NUL in text (22021; 22P05 in jsonb), which
+  // PostgreSQL cannot store, and numbers it cannot read or hold (22P02, 22003): Ajv's type coercion turns "1e400"
+  // into Infinity and lets it through an integer schema with a maximum.
   const state = sqlState(error);
-  if (state === '22021' || state === '22P05') {
+  if (state && BAD_INPUT_SQLSTATES.has(state)) {
     return {
       status: ERRORS.VALIDATION_ERROR.status,
       body: {
-        detail: 'Invalid request: text must not contain NUL (U+0000) characters',
+        detail: 'Invalid request: a value contains a NUL character or a number out of range',
         code: 'VALIDATION_ERROR',
-        errors: [{ path: '/', message: 'must not contain NUL (U+0000) characters' }],
+        errors: [{ path: '/', message: 'contains a NUL character or a number out of range' }],
       },
       headers: {},
     };
@@ -103,7 +118,9 @@ export function toErrorResponse(error: FastifyError | Error): {
   }
   const status = fastifyError.statusCode;
   if (status && status >= 400 && status < 500) {
-    return { status, body: { detail: ERRORS.BAD_REQUEST.message, code: 'BAD_REQUEST' }, headers: {} };
+    // Any other 4xx (416 from a Range header, 406, 414...) is a malformed request: 400, a documented status.
+    const code = GENERIC_CODES[status] ?? 'BAD_REQUEST';
+    return { status: ERRORS[code].status, body: { detail: ERRORS[code].message, code }, headers: {} };
   }
   return {
     status: 500,
@@ -121,9 +138,13 @@ function send(reply: FastifyReply, status: number, body: ErrorBody, headers: Rec
  * Fastify's `frameworkErrors` option: errors its router raises before any route or hook runs (a malformed
  * percent-encoding, an over-long path parameter), otherwise answered in Fastify's own shape, not ours.
  */
-export function frameworkErrorHandler(error: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
+export function frameworkErrorHandler(
+  error: FastifyError,
+  _request: FastifyRequest,
+  reply: FastifyReply,
+): void {
   const { status, body, headers } = toErrorResponse(error);
-  return send(reply, status, body, headers);
+  void send(reply, status, body, headers);
 }
 
 /** Registers the error and not-found handlers on the root instance. */

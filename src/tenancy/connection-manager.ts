@@ -143,6 +143,14 @@ export class TenantConnectionManager {
     if (slot.closing) return Promise.reject(new AppError('TENANT_NOT_FOUND'));
     slot.lastUsed = Date.now();
 
+    const broken = slot.idle.filter((idle) => idle.connection.broken);
+    if (broken.length > 0) {
+      // Connections the server dropped while they sat idle (a restart, pg_terminate_backend) are closed, never
+      // handed out: their first query would fail with "not queryable" instead of reaching the database.
+      slot.idle = slot.idle.filter((idle) => !idle.connection.broken);
+      for (const idle of broken) this.discard(slot, idle.connection);
+      return this.acquire(dbName);
+    }
     const idle = slot.idle.pop();
     if (idle) {
       slot.inUse++;
@@ -158,7 +166,8 @@ export class TenantConnectionManager {
     } else if (this.withinTenantLimit(slot)) {
       // Its own connections may be held by long work: if none comes back soon, grow into an idle place.
       setTimeout(() => {
-        if (slot.waiters.length > 0 && slot.promised === 0 && this.withinTenantLimit(slot)) this.evictIdle(slot);
+        if (slot.waiters.length > 0 && slot.promised === 0 && this.withinTenantLimit(slot))
+          this.evictIdle(slot);
       }, GROW_AFTER_MS).unref();
     }
     return promise;

@@ -42,6 +42,9 @@ export function postgresConnector(serverUrl: string): TenantConnector {
         connectionTimeoutMillis: POOL_DEFAULTS.connectionTimeoutMillis,
         application_name: 'tenantry-tenant',
       });
+      // Listening before connecting: the server may end the session in the very packet that completes the login
+      // (pg_terminate_backend, a shutdown), before `await` hands the client back; unheard, that kills the process.
+      const connection = wrapClient(client, () => client.end());
       try {
         await client.connect();
       } catch (error) {
@@ -49,7 +52,7 @@ export function postgresConnector(serverUrl: string): TenantConnector {
         if (sqlState(error) === SQLSTATE.INVALID_CATALOG_NAME) throw missingDatabase(dbName, error);
         throw error;
       }
-      return wrapClient(client, () => client.end());
+      return connection;
     },
   };
 }

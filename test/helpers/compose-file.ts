@@ -41,11 +41,14 @@ export function composeEnvironment(file: string, service: string): Record<string
  * `${VAR:-default}` (default when unset or empty) and `${VAR:?message}` (an error when unset or empty).
  */
 export function interpolate(value: string, variables: Record<string, string | undefined>): string {
-  return value.replace(/\$\{([A-Z_][A-Z0-9_]*)(?:(:-|:\?)([^}]*))?\}/g, (_, name: string, op?: string, arg?: string) => {
-    const given = variables[name];
-    if (given !== undefined && given !== '') return given;
-    if (op === ':-') return arg ?? '';
-    if (op === ':?') throw new Error(`${name}: ${arg ?? 'required'}`);
-    return '';
-  });
+  return value.replace(
+    /\$\{([A-Z_][A-Z0-9_]*)(?:(:-|:\?)([^}]*))?\}/g,
+    (_, name: string, op?: string, arg?: string) => {
+      const given = variables[name];
+      if (given !== undefined && given !== '') return given;
+      if (op === ':-') return arg ?? '';
+      if (op === ':?') throw new Error(`${name}: ${arg ?? 'required'}`);
+      return '';
+    },
+  );
 }

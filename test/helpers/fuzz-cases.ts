@@ -35,7 +35,22 @@ export interface FuzzCase {
 
 const JSON_TYPE = 'application/json';
 
-function buildUrl(base: BaseRequest, params = base.params, query: Record<string, string> | string = base.query) {
+/** Percent-encodes the UTF-8 bytes of any string, lone surrogates included (encodeURIComponent throws on those). */
+export function percentEncode(value: string): string {
+  return [...Buffer.from(value, 'utf8')]
+    .map((byte) =>
+      /[A-Za-z0-9\-_.~]/.test(String.fromCharCode(byte))
+        ? String.fromCharCode(byte)
+        : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`,
+    )
+    .join('');
+}
+
+function buildUrl(
+  base: BaseRequest,
+  params = base.params,
+  query: Record<string, string> | string = base.query,
+) {
   const path = base.route.url
     .replace(/:([A-Za-z0-9_]+)/g, (_, name: string) => params[name] ?? '1')
     .replace(/\*$/, 'static/index.html');
@@ -43,7 +58,7 @@ function buildUrl(base: BaseRequest, params = base.params, query: Record<string,
     typeof query === 'string'
       ? query
       : Object.entries(query)
-          .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+          .map(([k, v]) => `${percentEncode(k)}=${percentEncode(v)}`)
           .join('&');
   return search ? `${path}?${search}` : path;
 }
@@ -67,7 +82,11 @@ export function render(
   if (changes.payload !== undefined) payload = changes.payload ?? undefined;
   else if ('body' in changes) payload = JSON.stringify(changes.body);
   else if (base.body !== undefined) payload = JSON.stringify(base.body);
-  if (payload !== undefined && headers['content-type'] === undefined && !('content-type' in (changes.headers ?? {})))
+  if (
+    payload !== undefined &&
+    headers['content-type'] === undefined &&
+    !('content-type' in (changes.headers ?? {}))
+  )
     headers['content-type'] = JSON_TYPE;
   return {
     label,
@@ -98,11 +117,15 @@ function bodyCases(base: BaseRequest): FuzzCase[] {
   const fields = Object.entries(schema.properties);
   for (const [field, property] of fields) {
     for (const value of WRONG_TYPES)
-      cases.push(render(base, `body ${field} ← ${JSON.stringify(value)}`, { body: { ...body, [field]: value } }));
+      cases.push(
+        render(base, `body ${field} ← ${JSON.stringify(value)}`, { body: { ...body, [field]: value } }),
+      );
     if (isString(property)) {
       const payloads = isEmailField(field) ? [...EMAIL_PAYLOADS, ...STRING_PAYLOADS] : STRING_PAYLOADS;
       for (const value of payloads)
-        cases.push(render(base, `body ${field} ← ${JSON.stringify(value)}`, { body: { ...body, [field]: value } }));
+        cases.push(
+          render(base, `body ${field} ← ${JSON.stringify(value)}`, { body: { ...body, [field]: value } }),
+        );
       cases.push(
         render(base, `body ${field} ← 100k chars`, { body: { ...body, [field]: 'x'.repeat(100_000) } }),
         render(base, `body ${field} ← 50k emoji`, { body: { ...body, [field]: '😀'.repeat(50_000) } }),
@@ -140,7 +163,15 @@ function bodyCases(base: BaseRequest): FuzzCase[] {
     render(base, 'body with BOM', { payload: `\ufeff${text}` }),
     render(base, 'body UTF-16LE', { payload: Buffer.from(text, 'utf16le') }),
     render(base, 'body with extra fields', {
-      body: { ...body, is_owner: true, role: 'owner', id: 1, tid: 2, is_verified: true, [`k${'x'.repeat(1000)}`]: 1 },
+      body: {
+        ...body,
+        is_owner: true,
+        role: 'owner',
+        id: 1,
+        tid: 2,
+        is_verified: true,
+        [`k${'x'.repeat(1000)}`]: 1,
+      },
     }),
     render(base, 'body with 5000 extra fields', {
       body: { ...body, ...Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`f${i}`, i])) },
@@ -154,14 +185,20 @@ function bodyCases(base: BaseRequest): FuzzCase[] {
       payload: deepObject(20_000, '{"__proto__":1}'),
     }),
     render(base, 'body over BODY_LIMIT', { body: { ...body, pad: 'x'.repeat(1_100_000) } }),
-    render(base, 'content-length larger than the body', { headers: { 'content-length': String(text.length + 10) } }),
+    render(base, 'content-length larger than the body', {
+      headers: { 'content-length': String(text.length + 10) },
+    }),
     render(base, 'content-length smaller than the body', { headers: { 'content-length': '2' } }),
     render(base, 'no content-type', { headers: { 'content-type': undefined } }),
     render(base, 'form-encoded body', {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      payload: new URLSearchParams(Object.entries(body).map(([k, v]) => [k, String(v)])).toString(),
+      payload: new URLSearchParams(
+        Object.entries(body).map(([k, v]): [string, string] => [k, String(v)]),
+      ).toString(),
     }),
-    ...CONTENT_TYPES.map((type) => render(base, `content-type ${type.slice(0, 40)}`, { headers: { 'content-type': type } })),
+    ...CONTENT_TYPES.map((type) =>
+      render(base, `content-type ${type.slice(0, 40)}`, { headers: { 'content-type': type } }),
+    ),
   );
   return cases;
 }
@@ -190,7 +227,11 @@ function queryCases(base: BaseRequest): FuzzCase[] {
   }
   cases.push(
     render(base, 'query with unknown and polluting keys', {
-      url: buildUrl(base, base.params, `${new URLSearchParams(base.query).toString()}&zzz=1&__proto__[admin]=1`),
+      url: buildUrl(
+        base,
+        base.params,
+        `${new URLSearchParams(base.query).toString()}&zzz=1&__proto__[admin]=1`,
+      ),
     }),
   );
   return cases;
@@ -198,7 +239,7 @@ function queryCases(base: BaseRequest): FuzzCase[] {
 
 function paramCases(base: BaseRequest): FuzzCase[] {
   return Object.keys(base.route.params).flatMap((name) =>
-    [...BAD_IDS, ...STRING_PAYLOADS.map(encodeURIComponent)].map((value) =>
+    [...BAD_IDS, ...STRING_PAYLOADS.map(percentEncode)].map((value) =>
       render(base, `param ${name} ← ${value.slice(0, 40)}`, {
         url: buildUrl(base, { ...base.params, [name]: value }),
       }),
@@ -223,7 +264,11 @@ function headerCases(base: BaseRequest, forgedTokens: readonly string[]): FuzzCa
     );
   }
   for (const token of forgedTokens)
-    cases.push(render(base, `authorization ← forged ${token.slice(0, 30)}…`, { headers: { authorization: `Bearer ${token}` } }));
+    cases.push(
+      render(base, `authorization ← forged ${token.slice(0, 30)}…`, {
+        headers: { authorization: `Bearer ${token}` },
+      }),
+    );
   cases.push(
     render(base, 'x-tenant twice', { headers: { 'x-tenant': ['1', '2'] } }),
     render(base, 'authorization twice', { headers: { authorization: ['Bearer a', 'Bearer b'] } }),

@@ -8,7 +8,7 @@ export const STRING_PAYLOADS: readonly string[] = [
   // SQL
   "' OR '1'='1",
   "'; DROP TABLE tenant_users; --",
-  "1; SELECT pg_sleep(10); --",
+  '1; SELECT pg_sleep(10); --',
   "' UNION SELECT password_hash FROM core_users --",
   "%' OR 1=1 --",
   '\\',
@@ -16,7 +16,7 @@ export const STRING_PAYLOADS: readonly string[] = [
   "'",
   '$1',
   "E'\\x00'",
-  '; COPY core_users TO PROGRAM \'id\'',
+  "; COPY core_users TO PROGRAM 'id'",
   // Path traversal
   '../../../../etc/passwd',
   '..%2f..%2f..%2fetc%2fpasswd',
@@ -108,7 +108,7 @@ export const BAD_IDS: readonly string[] = [
   '%zz',
   '%2e%2e',
   '..%2f..%2f..%2fetc%2fpasswd',
-  "1%27%20OR%20%271%27%3D%271",
+  '1%27%20OR%20%271%27%3D%271',
   'x'.repeat(101),
   '%F0%9F%98%80',
 ];

@@ -73,7 +73,11 @@ describe('the CLI', () => {
       assert.ok(applied.includes('2026_11_29_0001_initial'));
       const second = startProcess('src/cli/index.ts', fresh.env, ['migrate', '--json']);
       assert.equal(await second.exited, 0, second.output());
-      const report = JSON.parse(second.output()) as { core: { applied: string[] }; migrated: number[]; skipped: number };
+      const report = JSON.parse(second.output()) as {
+        core: { applied: string[] };
+        migrated: number[];
+        skipped: number;
+      };
       assert.deepEqual(report.core.applied, []);
       assert.deepEqual(report.migrated, []);
     } finally {

@@ -339,7 +339,7 @@ describe('tenant isolation, every route from the route table', () => {
         // Path ids name real users of the victim (ids coincide across tenants, so also of the attacker).
         const url = concreteUrl(route.url, { id: victim.member.id });
         const body = hijackBody(route.body);
-        const res = await call(t.app, route.method as 'GET', url, {
+        const res = await call(t.app, route.method, url, {
           ...(attack.tenant === undefined ? {} : { tenant: attack.tenant }),
           ...(attack.token ? { token: attack.token } : {}),
           ...(body ? { body } : {}),
@@ -384,7 +384,7 @@ describe('tenant isolation, every route from the route table', () => {
         const { body, expect } = plan(from);
         if (expect === 'created-member') body.email = `cross-${++n}-${String(body.email)}`;
         // The attacker's own bearer token rides along: it must not change anything either.
-        const res = await call(t.app, route.method as 'POST', route.url, {
+        const res = await call(t.app, route.method, route.url, {
           tenant,
           token: from.ownerToken,
           body,
@@ -407,7 +407,7 @@ describe('tenant isolation, every route from the route table', () => {
       }
       for (const attack of headerAttacks()) {
         const { body } = plan(w.a);
-        const res = await call(t.app, route.method as 'POST', route.url, {
+        const res = await call(t.app, route.method, route.url, {
           tenant: attack.tenant as string,
           ...(attack.token ? { token: attack.token } : {}),
           body: { ...body, email: 'never-registered@example.com' },
@@ -441,7 +441,7 @@ describe('tenant isolation, every route from the route table', () => {
       const url = concreteUrl(route.url, { id: w.b.id });
       const body = hijackBody(route.body);
       const send = (tenant: string | number | undefined, token: string) =>
-        call(t.app, route.method as 'GET', url, {
+        call(t.app, route.method, url, {
           token,
           ...(tenant === undefined ? {} : { tenant }),
           ...(body ? { body } : {}),
