@@ -45,8 +45,11 @@ export function isUnavailableError(error: unknown): boolean {
   if (code && UNAVAILABLE_ERRNOS.has(code)) return true;
   const state = sqlState(error);
   if (state && UNAVAILABLE_SQLSTATE.test(state)) return true;
-  // pg's own messages: a connect timeout, a connection cut while in use, and a client whose connection failed.
-  return /timeout exceeded when trying to connect|Connection terminated|not queryable/i.test(error.message);
+  // pg's own messages: a connect timeout (pool; a bare client says "timeout expired"), a connection cut while in
+  // use, and a client whose connection failed.
+  return /timeout exceeded when trying to connect|timeout expired|Connection terminated|not queryable/i.test(
+    error.message,
+  );
 }
 
 function validationIssues(error: FastifyError): ValidationIssue[] {

@@ -309,3 +309,16 @@ export function fuzzCases(
     ...urlCases(base, options.servedMethods),
   ];
 }
+
+/** Case `a` with the headers `b` changed from the base request added: two defects at once. */
+export function withHeaderDefects(base: BaseRequest, a: FuzzCase, b: FuzzCase): FuzzCase {
+  const changed = Object.entries(b.headers).filter(
+    ([name, value]) => name !== 'content-type' && base.headers[name] !== value,
+  );
+  if (changed.length === 0) return a;
+  return {
+    ...a,
+    label: `${a.label} + ${b.label}`,
+    headers: { ...a.headers, ...Object.fromEntries(changed) },
+  };
+}

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 import { call } from '../helpers/flows.js';
+import { SOAK } from '../helpers/fuzz-random.js';
 import { expired, resigned, strangerKey, unsigned, withAlteredClaims } from '../helpers/forged-tokens.js';
 import { idVariants, slugVariants } from '../helpers/header-variants.js';
 import { buildWorld, type World, type WorldTenant } from '../helpers/isolation-world.js';
@@ -332,31 +333,37 @@ describe('tenant isolation, every route from the route table', () => {
   it('refuses every attack on every secured tenant route with the documented status', async () => {
     const failures: string[] = [];
     const all = await tokenAttacks(t.app);
-    for (const route of routes.filter((r) => r.context !== 'core' && r.context !== 'ops' && r.secured)) {
-      covered++;
-      for (const attack of all) {
-        const victim = victimOf(attack.victim);
-        // Path ids name real users of the victim (ids coincide across tenants, so also of the attacker).
-        const url = concreteUrl(route.url, { id: victim.member.id });
-        const body = hijackBody(route.body);
-        const res = await call(t.app, route.method, url, {
-          ...(attack.tenant === undefined ? {} : { tenant: attack.tenant }),
-          ...(attack.token ? { token: attack.token } : {}),
-          ...(body ? { body } : {}),
-        });
-        attacks++;
-        const code = route.method === 'HEAD' ? undefined : res.json<{ code?: string }>().code;
-        if (
-          res.statusCode !== attack.expect.status ||
-          (attack.expect.code && code && code !== attack.expect.code)
-        )
-          failures.push(
-            `${describeFailure(attack.label, route, res)} (expected ${JSON.stringify(attack.expect)})`,
-          );
-        if (route.method !== 'HEAD' && Object.keys(res.json<object>()).sort().join() !== 'code,detail')
-          failures.push(`${describeFailure(attack.label, route, res)}: not a bare error`);
-        for (const secret of secretsOf(victim, before[attack.victim]))
-          if (res.body.includes(secret)) failures.push(`${describeFailure(attack.label, route, res)}: leaks`);
+    const attackOnce = async (route: RouteInfo, attack: Attack) => {
+      const victim = victimOf(attack.victim);
+      // Path ids name real users of the victim (ids coincide across tenants, so also of the attacker).
+      const url = concreteUrl(route.url, { id: victim.member.id });
+      const body = hijackBody(route.body);
+      const res = await call(t.app, route.method, url, {
+        ...(attack.tenant === undefined ? {} : { tenant: attack.tenant }),
+        ...(attack.token ? { token: attack.token } : {}),
+        ...(body ? { body } : {}),
+      });
+      attacks++;
+      const code = route.method === 'HEAD' ? undefined : res.json<{ code?: string }>().code;
+      if (
+        res.statusCode !== attack.expect.status ||
+        (attack.expect.code && code && code !== attack.expect.code)
+      )
+        failures.push(
+          `${describeFailure(attack.label, route, res)} (expected ${JSON.stringify(attack.expect)})`,
+        );
+      if (route.method !== 'HEAD' && Object.keys(res.json<object>()).sort().join() !== 'code,detail')
+        failures.push(`${describeFailure(attack.label, route, res)}: not a bare error`);
+      for (const secret of secretsOf(victim, before[attack.victim]))
+        if (res.body.includes(secret)) failures.push(`${describeFailure(attack.label, route, res)}: leaks`);
+    };
+    const secured = routes.filter((r) => r.context !== 'core' && r.context !== 'ops' && r.secured);
+    covered += secured.length;
+    // Soak: the whole battery again and again, each route's attacks all at once (races in the guards).
+    for (let round = 0; round < (SOAK ? 10 : 1); round++) {
+      for (const route of secured) {
+        if (SOAK) await Promise.all(all.map((attack) => attackOnce(route, attack)));
+        else for (const attack of all) await attackOnce(route, attack);
       }
     }
     assert.deepEqual(failures, []);

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { errorShapeProblem } from '../helpers/error-shape.js';
 import { call, ownerWithOrganization, verifiedCoreUser, type Tokens } from '../helpers/flows.js';
 import { resigned, unsigned } from '../helpers/forged-tokens.js';
-import { fuzzCases, type BaseRequest, type FuzzCase } from '../helpers/fuzz-cases.js';
+import { fuzzCases, withHeaderDefects, type BaseRequest, type FuzzCase } from '../helpers/fuzz-cases.js';
 import { FUZZ_SEED, replayHint, Rng, SOAK, SOAK_TIMEOUT } from '../helpers/fuzz-random.js';
 import { member } from '../helpers/isolation-world.js';
 import {
@@ -168,8 +168,12 @@ describe(`bad input, every route (FUZZ_SEED=${FUZZ_SEED}${SOAK ? ', soak' : ''})
           const servedMethods = table.filter((r) => r.url === route.url).map((r) => r.method);
           const cases: FuzzCase[] = [];
           for (const plane of planes) {
-            const all = fuzzCases(baseFor(route, plane), { servedMethods, forgedTokens: forged });
-            cases.push(...(SOAK ? all : stratified(rng, all, CASES_PER_KIND)));
+            const base = baseFor(route, plane);
+            const all = fuzzCases(base, { servedMethods, forgedTokens: forged });
+            // Soak: every case, then rounds where each also carries another case's header defects.
+            if (!SOAK) cases.push(...stratified(rng, all, CASES_PER_KIND));
+            else if (round === 0) cases.push(...all);
+            else cases.push(...all.map((c) => withHeaderDefects(base, c, rng.pick(all))));
           }
           for (const c of cases) {
             const started = performance.now();
