@@ -1,8 +1,8 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { RefreshTokensTable } from './core-schema.js';
 
 type CreatedAt = ColumnType<Date, Date | undefined, never>;
 type Timestamp = ColumnType<Date, Date | undefined, Date>;
-type NullableTimestamp = ColumnType<Date | null, Date | null | undefined, Date | null>;
 
 /** A tenant user's role inside its organization. */
 export type TenantRole = 'owner' | 'admin' | 'member';
@@ -21,17 +21,8 @@ export interface TenantUsersTable {
   updated_at: Timestamp;
 }
 
-export interface TenantRefreshTokensTable {
-  id: Generated<number>;
-  user_id: number;
-  /** All tokens rotated from one login share a family; reuse of a used token revokes the family. */
-  family_id: string;
-  token_hash: string;
-  expires_at: Date;
-  used_at: NullableTimestamp;
-  revoked_at: NullableTimestamp;
-  created_at: CreatedAt;
-}
+/** Same shape as the core's refresh tokens, so one implementation (src/auth/refresh-tokens.ts) serves both. */
+export type TenantRefreshTokensTable = RefreshTokensTable;
 
 /** One tenant (data-plane) database, as Kysely sees it. Every tenant database has this same schema. */
 export interface TenantDatabase {
