@@ -50,7 +50,8 @@ const RECONCILE_INTERVAL_MS = 60_000;
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const core = options.core ?? (await openCoreDb(config));
   try {
-    if (options.migrate ?? true) await migrateToLatest(core.db, 'core');
+    // Unbounded: a long migration statement is not an outage (requests get DATABASE_QUERY_TIMEOUT_MS).
+    if (options.migrate ?? true) await migrateToLatest(core.unbounded, 'core');
   } catch (error) {
     if (!options.core) await core.close();
     throw error;

@@ -43,6 +43,11 @@ export interface Config {
   readonly trustProxy: boolean | string;
   /** How long a client may take to send a whole request (headers and body); 0 disables the limit. */
   readonly requestTimeoutMs: number;
+  /**
+   * How long one query of a request may wait for a PostgreSQL server before its connection is cut and the request
+   * answered 503; 0 disables it. Not applied to migrations and provisioning DDL, nor to the embedded engine.
+   */
+  readonly databaseQueryTimeoutMs: number;
   /** Bearer token required by GET /metrics; null leaves it open (keep it off the public network then). */
   readonly metricsToken: string | null;
   readonly tenantConnections: TenantConnectionLimits;
@@ -208,6 +213,7 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimitBytes: read.integer('BODY_LIMIT', 1_048_576, 1024, 100 * 1_048_576),
     trustProxy: resolveTrustProxy(read),
     requestTimeoutMs: read.integer('REQUEST_TIMEOUT_MS', 30_000, 0, 600_000),
+    databaseQueryTimeoutMs: read.integer('DATABASE_QUERY_TIMEOUT_MS', 10_000, 0, 600_000),
     metricsToken: resolveMetricsToken(read),
     tenantConnections: tenantConnectionLimits(read, databaseUrl !== null),
     tenantCacheTtlMs: read.integer('TENANT_CACHE_TTL_MS', 5_000, 0, 3_600_000),

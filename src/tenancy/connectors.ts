@@ -5,6 +5,7 @@ import pg from 'pg';
 import type { Config } from '../config.js';
 import { acquireDirLock, DirectoryLockedError } from '../db/dir-lock.js';
 import { openPglite, POOL_DEFAULTS } from '../db/pools.js';
+import { boundedQuery } from '../db/query-deadline.js';
 import { AppError, sqlState, SQLSTATE } from '../errors.js';
 import type { TenantConnection, TenantConnector } from './connection-manager.js';
 import { PGLITE_TENANT_NAME, urlForDatabase } from './tenant-names.js';
@@ -18,14 +19,21 @@ function missingDatabase(dbName: string, cause?: unknown): AppError {
   });
 }
 
-/** Wraps a connected `pg.Client`, noting when the server drops it so it is never handed out again. */
-function wrapClient(client: pg.Client, onClose: () => Promise<void>): TenantConnection {
+/**
+ * Wraps a connected `pg.Client`, noting when the server drops it (or a query outlives `queryTimeoutMs` and the
+ * connection is cut) so it is never handed out again.
+ */
+function wrapClient(
+  client: pg.Client,
+  queryTimeoutMs: number,
+  onClose: () => Promise<void>,
+): TenantConnection {
   let broken = false;
   // Without a listener an idle client's socket error would crash the process.
   client.on('error', () => (broken = true));
   client.on('end', () => (broken = true));
   return {
-    client,
+    client: { query: boundedQuery(client, queryTimeoutMs, () => (broken = true)) },
     get broken() {
       return broken;
     },
@@ -33,8 +41,11 @@ function wrapClient(client: pg.Client, onClose: () => Promise<void>): TenantConn
   };
 }
 
-/** One `pg.Client` per connection, straight to the tenant database on the tenant server. */
-export function postgresConnector(serverUrl: string): TenantConnector {
+/**
+ * One `pg.Client` per connection, straight to the tenant database on the tenant server; each query bounded by
+ * `queryTimeoutMs` (0: unbounded).
+ */
+export function postgresConnector(serverUrl: string, queryTimeoutMs = 0): TenantConnector {
   return {
     async connect(dbName) {
       const client = new pg.Client({
@@ -44,7 +55,7 @@ export function postgresConnector(serverUrl: string): TenantConnector {
       });
       // Listening before connecting: the server may end the session in the very packet that completes the login
       // (pg_terminate_backend, a shutdown), before `await` hands the client back; unheard, that kills the process.
-      const connection = wrapClient(client, () => client.end());
+      const connection = wrapClient(client, queryTimeoutMs, () => client.end());
       try {
         await client.connect();
       } catch (error) {
@@ -81,7 +92,8 @@ export function pgliteConnector(dataDir: string): TenantConnector {
         const pglite = await openPglite(dir);
         const client = new pg.Client(createPgConfig(pglite));
         await client.connect();
-        return wrapClient(client, async () => {
+        // PGlite runs in this process: nothing to bound (see query-deadline.ts).
+        return wrapClient(client, 0, async () => {
           try {
             await client.end().catch(() => undefined);
             await pglite.close();
@@ -100,7 +112,10 @@ export function pgliteConnector(dataDir: string): TenantConnector {
 /** The connector for the configured engine, reaching the same databases the store creates. */
 export function createTenantConnector(config: Config, store: TenantStore): TenantConnector {
   if (store.engine === 'postgres') {
-    return postgresConnector(config.tenantDatabaseUrl ?? (config.databaseUrl as string));
+    return postgresConnector(
+      config.tenantDatabaseUrl ?? (config.databaseUrl as string),
+      config.databaseQueryTimeoutMs,
+    );
   }
   return pgliteConnector(config.dataDir);
 }

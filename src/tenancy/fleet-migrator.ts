@@ -141,7 +141,7 @@ export class FleetMigrator {
   migrate(options: FleetMigrateOptions = {}): Promise<FleetReport> {
     return this.exclusively(async () => {
       const started = performance.now();
-      const applied = options.dryRun ? [] : await migrateToLatest(this.core.db, 'core');
+      const applied = options.dryRun ? [] : await migrateToLatest(this.core.unbounded, 'core');
       if (!options.dryRun) await this.store.prepare(); // brings the template to the latest tenant migration
       const latest = await latestTenantMigration();
       const candidates = await this.organizations(options.tenant);
@@ -292,7 +292,7 @@ export class FleetMigrator {
   /** Rolls the core back one migration, or to `to`; returns the names rolled back. */
   rollbackCore(options: { to?: string } = {}): Promise<string[]> {
     return this.exclusively(async () => {
-      const migrator = createMigrator(this.core.db, 'core');
+      const migrator = createMigrator(this.core.unbounded, 'core');
       const result =
         options.to === undefined
           ? await migrator.migrateDown()

@@ -25,7 +25,11 @@ import { adminQuery, createTestEnv, type TestEnv } from '../helpers/test-env.js'
  */
 
 const WORKERS = 8;
-/** Past every deadline of the app (connect 5 s, acquire 3 s here) with room to spare: a request past it hung. */
+/**
+ * Past every deadline of the app with room to spare: a request past it hung. On the private server the longest a
+ * request can wait for a database that stopped answering is acquire (2 s) + connect (5 s), or a pool checkout
+ * with its connect (5 s) + one query (2 s): 7 s.
+ */
 const HANG_MS = 10_000;
 const PASSWORD = 'fault tolerant';
 const OUTAGE_MS = SOAK ? 20_000 : 3_000;
@@ -215,7 +219,8 @@ describe('PostgreSQL crashes and restarts under load (a private server)', () => 
       AUTH_RATE_LIMIT: 'off',
       RATE_LIMIT: 'off',
       LOG_LEVEL: 'silent',
-      TENANT_ACQUIRE_TIMEOUT_MS: '3000',
+      TENANT_ACQUIRE_TIMEOUT_MS: '2000',
+      DATABASE_QUERY_TIMEOUT_MS: '2000',
     });
     app = await buildApp(config, { logger: false });
     recordServerErrors(app);
@@ -227,38 +232,70 @@ describe('PostgreSQL crashes and restarts under load (a private server)', () => 
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
+  /**
+   * CYCLES outages of the private server under load, each: nothing hung, every answer a success or a 503 with
+   * Retry-After, only 503s while it was out, only successes once recovered, and every 201 still in its database.
+   */
+  async function outageCycles(
+    kind: string,
+    breakIt: (server: PrivateCluster) => Promise<void>,
+    repairIt: (server: PrivateCluster) => Promise<void>,
+    outageMs = OUTAGE_MS,
+  ) {
+    // .ci/run installs and starts PostgreSQL: a missing server is a broken setup, not a reason to skip.
+    assert.ok(!skip && app && cluster, skip || 'the private cluster did not start');
+    const { tenants, coreToken } = await world(app, kind);
+    const server = cluster;
+    for (let cycle = 1; cycle <= CYCLES; cycle++) {
+      const { samples, down, up, recovered } = await throughOutage(
+        app,
+        tenants,
+        coreToken,
+        () => breakIt(server),
+        () => repairIt(server),
+        outageMs,
+      );
+      const hung = samples.filter((s) => s.status === 0).map((s) => `${s.op} at ${s.at} ms`);
+      assert.deepEqual(hung, [], `requests still unanswered after ${HANG_MS} ms`);
+      assert.deepEqual(badSamples(samples).slice(0, 20), [], serverErrors.slice(0, 10).join('\n'));
+      const during = samples.filter((s) => s.at >= down && s.at + s.ms <= up);
+      assert.ok(during.length > 0 && during.every((s) => s.status === 503), summary(during));
+      assert.ok(
+        samples.filter((s) => s.at > recovered).every((s) => s.status === SUCCESS[s.op]),
+        'every request after recovery succeeds (no broken or cut connection reused)',
+      );
+      const writes = await assertNoWriteLost(app, tenants, samples);
+      console.log(
+        `db-faults (${kind} ${cycle}/${CYCLES}): ${summary(samples)}; out ${up - down} ms, answering again ` +
+          `${recovered - up} ms after the repair began; ${writes} writes answered 201, all present`,
+      );
+    }
+  }
+
   it(
     'answers 503 + Retry-After while down, never hangs, recovers alone, loses no committed write',
-    {
-      timeout: SOAK_TIMEOUT,
-    },
-    async () => {
-      // .ci/run installs and starts PostgreSQL: a missing server is a broken setup, not a reason to skip.
-      assert.ok(!skip && app && cluster, skip || 'the private cluster did not start');
-      const { tenants, coreToken } = await world(app);
-      const server = cluster;
-      for (let cycle = 1; cycle <= CYCLES; cycle++) {
-        const { samples, down, up, recovered } = await throughOutage(
-          app,
-          tenants,
-          coreToken,
-          () => server.stop('immediate'),
-          () => server.start(),
-        );
-        assert.deepEqual(badSamples(samples).slice(0, 20), [], serverErrors.slice(0, 10).join('\n'));
-        const during = samples.filter((s) => s.at >= down && s.at + s.ms <= up);
-        assert.ok(during.length > 0 && during.every((s) => s.status === 503), summary(during));
-        assert.ok(
-          samples.filter((s) => s.at > recovered).every((s) => s.status === SUCCESS[s.op]),
-          'every request after recovery succeeds (no broken connection left in a pool)',
-        );
-        const writes = await assertNoWriteLost(app, tenants, samples);
-        console.log(
-          `db-faults (crash ${cycle}/${CYCLES}): ${summary(samples)}; down ${up - down} ms, ` +
-            `answering again ${recovered - up} ms after the restart began; ${writes} writes answered 201, all present`,
-        );
-      }
-    },
+    { timeout: SOAK_TIMEOUT },
+    () =>
+      outageCycles(
+        'crash',
+        (server) => server.stop('immediate'),
+        (server) => server.start(),
+      ),
+  );
+
+  it(
+    'does not hang while the server is frozen (answers 503 within its deadlines), and recovers when it thaws',
+    { timeout: SOAK_TIMEOUT },
+    // A frozen server keeps its sockets open and answers nothing (like a network partition): only the app's own
+    // deadlines (connect, acquire, and DATABASE_QUERY_TIMEOUT_MS for queries already sent) end the requests. The
+    // freeze outlasts HANG_MS, so a request with no deadline of its own would be caught hanging.
+    () =>
+      outageCycles(
+        'freeze',
+        (server) => server.freeze(),
+        (server) => server.thaw(),
+        Math.max(OUTAGE_MS, HANG_MS + 2_000),
+      ),
   );
 });
 

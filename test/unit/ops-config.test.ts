@@ -44,4 +44,12 @@ describe('operations settings', () => {
       'REQUEST_TIMEOUT_MS must be an integer between 0 and 600000 (got "5s")',
     ]);
   });
+
+  it('DATABASE_QUERY_TIMEOUT_MS: 10 s by default, 0 turns it off, nonsense is refused', () => {
+    assert.equal(loadConfig(base).databaseQueryTimeoutMs, 10_000);
+    assert.equal(loadConfig({ ...base, DATABASE_QUERY_TIMEOUT_MS: '0' }).databaseQueryTimeoutMs, 0);
+    assert.deepEqual(problemsOf({ DATABASE_QUERY_TIMEOUT_MS: '-1' }), [
+      'DATABASE_QUERY_TIMEOUT_MS must be an integer between 0 and 600000 (got "-1")',
+    ]);
+  });
 });
