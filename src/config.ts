@@ -48,6 +48,11 @@ export interface Config {
    * answered 503; 0 disables it. Not applied to migrations and provisioning DDL, nor to the embedded engine.
    */
   readonly databaseQueryTimeoutMs: number;
+  /**
+   * The same bound for each statement of provisioning and deleting a tenant (CREATE/DROP DATABASE, the template
+   * lock, adding the owner), which may legitimately take longer; 0 disables it. Migrations are never bounded.
+   */
+  readonly databaseDdlTimeoutMs: number;
   /** Bearer token required by GET /metrics; null leaves it open (keep it off the public network then). */
   readonly metricsToken: string | null;
   readonly tenantConnections: TenantConnectionLimits;
@@ -214,6 +219,7 @@ export function loadConfig(env: Env = process.env): Config {
     trustProxy: resolveTrustProxy(read),
     requestTimeoutMs: read.integer('REQUEST_TIMEOUT_MS', 30_000, 0, 600_000),
     databaseQueryTimeoutMs: read.integer('DATABASE_QUERY_TIMEOUT_MS', 10_000, 0, 600_000),
+    databaseDdlTimeoutMs: read.integer('DATABASE_DDL_TIMEOUT_MS', 60_000, 0, 3_600_000),
     metricsToken: resolveMetricsToken(read),
     tenantConnections: tenantConnectionLimits(read, databaseUrl !== null),
     tenantCacheTtlMs: read.integer('TENANT_CACHE_TTL_MS', 5_000, 0, 3_600_000),

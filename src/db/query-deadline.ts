@@ -73,21 +73,69 @@ export function boundedQuery(
   };
 }
 
+/** A pooled client whose queries are bounded; `release()` puts it back, or destroys it if a deadline cut it. */
+export interface BoundedClient {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string,
+    values?: unknown[],
+  ): Promise<pg.QueryResult<R>>;
+  /** `broken`: destroy it rather than reuse it (as after a failed unlock). */
+  release(broken?: boolean): void;
+}
+
+/** Checks a client out of `pool` with its queries bounded by `timeoutMs` (0: unbounded). */
+export async function checkoutBounded(pool: pg.Pool, timeoutMs: number): Promise<BoundedClient> {
+  const client = await pool.connect();
+  let cut = false;
+  const query = boundedQuery(client, timeoutMs, () => (cut = true));
+  return {
+    query: query as BoundedClient['query'],
+    // Released with an error (or true), the pool destroys the client instead of putting it back in its idle list.
+    release: (broken = false) => client.release(cut ? queryDeadlineExceeded(timeoutMs) : broken),
+  };
+}
+
+/** One bounded query on a client of `pool`, released (or destroyed, if cut) afterwards. */
+export async function queryBounded<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  pool: pg.Pool,
+  timeoutMs: number,
+  text: string,
+  values?: unknown[],
+): Promise<pg.QueryResult<R>> {
+  const client = await checkoutBounded(pool, timeoutMs);
+  try {
+    return await client.query<R>(text, values);
+  } finally {
+    client.release();
+  }
+}
+
 /**
  * A view of `pool` whose clients' queries are bounded by `timeoutMs`, for Kysely's PostgresDialect. A client
  * cut by its deadline is not queryable any more, so the pool drops it when it is released.
  */
 export function boundedPool(pool: pg.Pool, timeoutMs: number): PostgresPool {
   return {
-    async connect() {
-      const client = await pool.connect();
-      let cut = false;
-      const query = boundedQuery(client, timeoutMs, () => (cut = true));
-      // Released with an error, the pool destroys the client instead of putting it back in its idle list.
-      const release = () => client.release(cut ? queryDeadlineExceeded(timeoutMs) : undefined);
-      // Kysely only calls query(sql, parameters) and release(); the cast spares restating pg's overloads.
-      return { query, release } as unknown as PostgresPoolClient;
-    },
+    // Kysely only calls query(sql, parameters) and release(); the cast spares restating pg's overloads.
+    connect: async () => (await checkoutBounded(pool, timeoutMs)) as unknown as PostgresPoolClient,
     end: () => pool.end(),
   };
+}
+
+/** How long a closing connection may wait for the server to acknowledge before its socket is destroyed. */
+const END_GRACE_MS = 2_000;
+
+/**
+ * `client.end()`, bounded: it waits for the server to close its side, which a frozen server never does; past
+ * `graceMs` the socket is destroyed instead (the server forgets the session whenever it wakes up).
+ */
+export async function endClient(client: pg.Client, graceMs = END_GRACE_MS): Promise<void> {
+  const ended = client.end().catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
+  try {
+    if ((await Promise.race([ended, late])) === 'late') destroyConnection(client);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -5,7 +5,7 @@ import pg from 'pg';
 import type { Config } from '../config.js';
 import { acquireDirLock, DirectoryLockedError } from '../db/dir-lock.js';
 import { openPglite, POOL_DEFAULTS } from '../db/pools.js';
-import { boundedQuery } from '../db/query-deadline.js';
+import { boundedQuery, endClient } from '../db/query-deadline.js';
 import { AppError, sqlState, SQLSTATE } from '../errors.js';
 import type { TenantConnection, TenantConnector } from './connection-manager.js';
 import { PGLITE_TENANT_NAME, urlForDatabase } from './tenant-names.js';
@@ -55,7 +55,7 @@ export function postgresConnector(serverUrl: string, queryTimeoutMs = 0): Tenant
       });
       // Listening before connecting: the server may end the session in the very packet that completes the login
       // (pg_terminate_backend, a shutdown), before `await` hands the client back; unheard, that kills the process.
-      const connection = wrapClient(client, queryTimeoutMs, () => client.end());
+      const connection = wrapClient(client, queryTimeoutMs, () => endClient(client));
       try {
         await client.connect();
       } catch (error) {

@@ -4,6 +4,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { createServerPool } from '../db/pools.js';
+import { boundedPool, checkoutBounded, queryBounded, type BoundedClient } from '../db/query-deadline.js';
 import type { TenantDatabase } from '../db/tenant-schema.js';
 import { SQLSTATE, sqlState } from '../errors.js';
 import { HandleRegistry } from './handle-registry.js';
@@ -17,7 +18,7 @@ import {
   urlForDatabase,
 } from './tenant-names.js';
 import { MissingPrivilegeError } from './tenant-store-errors.js';
-import type { TenantDbHandle, TenantStore } from './tenant-store.js';
+import type { OpenOptions, TenantDbHandle, TenantStore } from './tenant-store.js';
 
 /** SQLSTATE object_in_use: CREATE DATABASE … TEMPLATE while someone is connected to the template. */
 const OBJECT_IN_USE = '55006';
@@ -32,6 +33,12 @@ export interface PostgresTenantStoreOptions {
   /** The server (and maintenance database) tenant databases are created on. */
   serverUrl: string;
   log: FastifyBaseLogger;
+  /**
+   * Bound on each statement of creating, dropping and opening (for provisioning) tenant databases, waits for the
+   * template lock included; past it the connection is cut and the caller gets a 503. 0 (the default): unbounded.
+   * Template and tenant migrations are never bounded.
+   */
+  statementTimeoutMs?: number;
 }
 
 /** A signed 64-bit advisory-lock key from a string, stable across processes and versions. */
@@ -54,6 +61,7 @@ export class PostgresTenantStore implements TenantStore {
   private readonly log: FastifyBaseLogger;
   /** The maintenance connection for CREATE/DROP DATABASE; it never connects to the template or a tenant. */
   private readonly admin: pg.Pool;
+  private readonly statementTimeoutMs: number;
   private readonly registry = new HandleRegistry();
   private readonly templateMutex = new KeyedMutex();
   private readonly lockKey: string;
@@ -67,6 +75,15 @@ export class PostgresTenantStore implements TenantStore {
     this.log = options.log;
     this.lockKey = advisoryKey(`tenantry:${this.names.template}`);
     this.admin = createServerPool(options.serverUrl, { max: 2, application_name: 'tenantry-tenants' });
+    this.statementTimeoutMs = options.statementTimeoutMs ?? 0;
+  }
+
+  /** One statement on the maintenance connection, within `statementTimeoutMs`. */
+  private adminQuery<R extends pg.QueryResultRow>(
+    text: string,
+    values?: unknown[],
+  ): Promise<pg.QueryResult<R>> {
+    return queryBounded<R>(this.admin, this.statementTimeoutMs, text, values);
   }
 
   databaseName(orgId: number): string {
@@ -94,7 +111,7 @@ export class PostgresTenantStore implements TenantStore {
 
   async exists(name: string): Promise<boolean> {
     this.names.assertTenant(name);
-    const { rowCount } = await this.admin.query('select 1 from pg_database where datname = $1', [name]);
+    const { rowCount } = await this.adminQuery('select 1 from pg_database where datname = $1', [name]);
     return rowCount === 1;
   }
 
@@ -102,19 +119,19 @@ export class PostgresTenantStore implements TenantStore {
     this.names.assertTenant(name);
     await this.registry.closeAll(name);
     // FORCE terminates other sessions (other processes' pools) instead of failing with 55006.
-    await this.admin.query(`drop database if exists ${quoteIdent(name)} with (force)`);
+    await this.adminQuery(`drop database if exists ${quoteIdent(name)} with (force)`);
   }
 
   async list(): Promise<string[]> {
     const prefix = `${this.names.coreDatabase}_tenant_`;
-    const { rows } = await this.admin.query<{ datname: string }>(
+    const { rows } = await this.adminQuery<{ datname: string }>(
       'select datname from pg_database where left(datname, length($1)) = $1 order by datname',
       [prefix],
     );
     return rows.map((row) => row.datname).filter((name) => this.names.isTenant(name));
   }
 
-  async open(name: string, options: { maxConnections?: number } = {}): Promise<TenantDbHandle> {
+  async open(name: string, options: OpenOptions = {}): Promise<TenantDbHandle> {
     this.names.assertTenant(name);
     const max = options.maxConnections ?? 4;
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxConnections must be ≥ 1 (got ${max})`);
@@ -122,7 +139,10 @@ export class PostgresTenantStore implements TenantStore {
       max,
       application_name: 'tenantry-tenant',
     });
-    const db = new Kysely<TenantDatabase>({ dialect: new PostgresDialect({ pool }) });
+    const bounded = options.bounded === true && this.statementTimeoutMs > 0;
+    const db = new Kysely<TenantDatabase>({
+      dialect: new PostgresDialect({ pool: bounded ? boundedPool(pool, this.statementTimeoutMs) : pool }),
+    });
     return this.registry.track(name, db, () => db.destroy());
   }
 
@@ -132,7 +152,7 @@ export class PostgresTenantStore implements TenantStore {
   }
 
   private async checkPrivilege(): Promise<void> {
-    const { rows } = await this.admin.query<{ role: string; allowed: boolean }>(
+    const { rows } = await this.adminQuery<{ role: string; allowed: boolean }>(
       `select current_user as role,
               coalesce((select rolsuper or rolcreatedb from pg_roles where rolname = current_user), false) as allowed`,
     );
@@ -143,10 +163,10 @@ export class PostgresTenantStore implements TenantStore {
   /** Runs `fn` on one admin connection holding the cross-process template lock. */
   private async withTemplateLock<T>(
     mode: 'shared' | 'exclusive',
-    fn: (client: pg.PoolClient) => Promise<T>,
+    fn: (client: BoundedClient) => Promise<T>,
   ): Promise<T> {
     const suffix = mode === 'shared' ? '_shared' : '';
-    const client = await this.admin.connect();
+    const client = await checkoutBounded(this.admin, this.statementTimeoutMs);
     let broken = false;
     try {
       await client.query(`select pg_advisory_lock${suffix}($1)`, [this.lockKey]);
@@ -164,7 +184,7 @@ export class PostgresTenantStore implements TenantStore {
   }
 
   /** Creates the template if missing and migrates it when its recorded version is not the latest. */
-  private async updateTemplate(client: pg.PoolClient): Promise<void> {
+  private async updateTemplate(client: BoundedClient): Promise<void> {
     const template = quoteIdent(this.names.template);
     const latest = await latestTenantMigration();
     const { rows } = await client.query<{ allowed: boolean; comment: string | null }>(
@@ -207,7 +227,7 @@ export class PostgresTenantStore implements TenantStore {
     }
   }
 
-  private async copyTemplate(client: pg.PoolClient, name: string): Promise<void> {
+  private async copyTemplate(client: BoundedClient, name: string): Promise<void> {
     const sql = `create database ${quoteIdent(name)} template ${quoteIdent(this.names.template)}`;
     for (let attempt = 1; ; attempt++) {
       try {

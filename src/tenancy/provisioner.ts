@@ -68,6 +68,11 @@ function stepIndex(step: string | null): number {
   return PROVISIONING_STEPS.indexOf(step as ProvisioningStep);
 }
 
+/** A 503 like every other: the failed organization is kept (delete it and create again) and may be retried. */
+function provisioningFailed(cause: unknown): AppError {
+  return new AppError('PROVISIONING_FAILED', undefined, { cause, headers: { 'retry-after': '5' } });
+}
+
 function errorText(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   return text.slice(0, MAX_ERROR_LENGTH);
@@ -204,7 +209,7 @@ export class Provisioner {
       } catch (error) {
         // Still `failed`, as before the retry.
         if (error instanceof AppError) throw error;
-        throw new AppError('PROVISIONING_FAILED', undefined, { cause: error });
+        throw provisioningFailed(error);
       }
     } else if (org.status !== 'provisioning') {
       throw new AppError('CONFLICT', `Organization ${orgId} is ${org.status}`);
@@ -215,7 +220,7 @@ export class Provisioner {
       if (error instanceof SimulatedCrashError) throw error;
       if (error instanceof AppError && error.code === 'CONFLICT') throw error;
       await this.fail(orgId, error);
-      throw new AppError('PROVISIONING_FAILED', undefined, { cause: error });
+      throw provisioningFailed(error);
     }
   }
 
@@ -308,7 +313,8 @@ export class Provisioner {
   }
 
   private async withTenant<T>(name: string, fn: (db: Kysely<TenantDatabase>) => Promise<T>): Promise<T> {
-    const handle = await this.store.open(name, { maxConnections: 1 });
+    // Bounded: a database that stopped answering fails provisioning (503) rather than holding the request.
+    const handle = await this.store.open(name, { maxConnections: 1, bounded: true });
     try {
       return await fn(handle.db);
     } finally {

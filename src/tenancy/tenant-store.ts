@@ -38,7 +38,7 @@ export interface TenantStore {
   /** Names of every tenant database that exists (for orphan detection). */
   list(): Promise<string[]>;
   /** Opens a handle on one tenant database. PostgreSQL: a pg.Pool of at most `maxConnections` (default 4). PGlite: the instance (+ its dir lock). */
-  open(name: string, options?: { maxConnections?: number }): Promise<TenantDbHandle>;
+  open(name: string, options?: OpenOptions): Promise<TenantDbHandle>;
   /** Closes every handle it opened and its own connections. */
   close(): Promise<void>;
 }
@@ -52,12 +52,23 @@ export interface TenantStore {
  * const store = createTenantStore(config, app.log);
  * await store.prepare(); // at start-up: fails clearly without CREATEDB
  */
+export interface OpenOptions {
+  /** PostgreSQL: at most this many connections (default 4). */
+  maxConnections?: number;
+  /**
+   * PostgreSQL: each statement bounded by `DATABASE_DDL_TIMEOUT_MS` (provisioning, on a request's path);
+   * migrations leave it off: a long migration is not an outage.
+   */
+  bounded?: boolean;
+}
+
 export function createTenantStore(config: Config, log: FastifyBaseLogger): TenantStore {
   if (config.databaseUrl) {
     return new PostgresTenantStore({
       coreDatabaseUrl: config.databaseUrl,
       serverUrl: config.tenantDatabaseUrl ?? config.databaseUrl,
       log,
+      statementTimeoutMs: config.databaseDdlTimeoutMs,
     });
   }
   return new PgliteTenantStore({ dataDir: config.dataDir, log });

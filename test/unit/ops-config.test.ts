@@ -52,4 +52,12 @@ describe('operations settings', () => {
       'DATABASE_QUERY_TIMEOUT_MS must be an integer between 0 and 600000 (got "-1")',
     ]);
   });
+
+  it('DATABASE_DDL_TIMEOUT_MS: 60 s by default, 0 turns it off, nonsense is refused', () => {
+    assert.equal(loadConfig(base).databaseDdlTimeoutMs, 60_000);
+    assert.equal(loadConfig({ ...base, DATABASE_DDL_TIMEOUT_MS: '0' }).databaseDdlTimeoutMs, 0);
+    assert.deepEqual(problemsOf({ DATABASE_DDL_TIMEOUT_MS: '1m' }), [
+      'DATABASE_DDL_TIMEOUT_MS must be an integer between 0 and 3600000 (got "1m")',
+    ]);
+  });
 });
