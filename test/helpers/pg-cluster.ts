@@ -125,6 +125,9 @@ export async function startPrivateCluster(): Promise<PrivateCluster> {
       process.removeListener('exit', onExit);
       process.removeListener('SIGTERM', onSignal);
       process.removeListener('SIGINT', onSignal);
+      // A test that failed while the server was frozen: a stopped server cannot be stopped.
+      await signal('CONT', frozen).catch(() => undefined);
+      frozen = [];
       await stop('immediate').catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
     },

@@ -3,10 +3,12 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { openCoreDb, type CoreDb } from '../../src/db/core-database.js';
 import { createServerPool } from '../../src/db/pools.js';
-import { boundedPool } from '../../src/db/query-deadline.js';
+import pg from 'pg';
+import { boundedPool, endClient } from '../../src/db/query-deadline.js';
 import { AppError } from '../../src/errors.js';
 import { postgresConnector } from '../../src/tenancy/connectors.js';
 import { eventually } from '../helpers/load-loop.js';
+import { startPrivateCluster } from '../helpers/pg-cluster.js';
 import { adminQuery, createTestEnv, type TestEnv } from '../helpers/test-env.js';
 
 /**
@@ -125,5 +127,33 @@ describe('query deadlines (PostgreSQL)', () => {
       const { rows } = await sql<{ ok: number }>`select 1 as ok`.execute(core.db);
       assert.deepEqual(rows, [{ ok: 1 }]);
     });
+  });
+
+  it('closing a connection to a frozen server gives up after its grace period instead of waiting', async () => {
+    const cluster = await startPrivateCluster();
+    const clients = [0, 1].map(() => new pg.Client({ connectionString: cluster.url }));
+    try {
+      for (const client of clients) {
+        client.on('error', () => undefined);
+        await client.connect();
+      }
+      const [plain, bounded] = clients as [pg.Client, pg.Client];
+      await cluster.freeze();
+      // pg's end() waits for the server to close its side, which a frozen server never does.
+      const plainEnded = plain.end().then(() => 'ended');
+      const waited = await Promise.race([
+        plainEnded,
+        new Promise((r) => setTimeout(() => r('waiting'), 1_000)),
+      ]);
+      assert.equal(waited, 'waiting');
+      const started = performance.now();
+      await endClient(bounded, DEADLINE_MS);
+      const elapsed = performance.now() - started;
+      assert.ok(elapsed < 1_000, `closed after ${Math.round(elapsed)} ms`);
+      await cluster.thaw();
+      assert.equal(await plainEnded, 'ended');
+    } finally {
+      await cluster.destroy();
+    }
   });
 });
