@@ -4,7 +4,7 @@
  *
  *   npx tsx bench/tenant-throughput.ts [--tenants 1000] [--duration 10] [--connections 50]
  *                                      [--rounds 2] [--warmup 2] [--warm-tenants 10] [--max-seconds 300]
- *                                      [--cpu-prof DIR]
+ *                                      [--cpu-prof DIR] [--server-env NAME=VALUE ...]
  *
  * Three scenarios, each measured `--duration` seconds in total, split into `--rounds` segments interleaved
  * A B C / C B A … so that machine noise hits all of them alike; each segment starts its server as a child
@@ -17,6 +17,8 @@
  * janitor (lib/janitor-process.ts) if this process is killed outright.
  * BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres) names the local server.
  * `--cpu-prof DIR` runs every Tenantry server with `node --cpu-prof`, one profile per segment under DIR/<segment>/.
+ * `--server-env NAME=VALUE` (repeatable) sets a variable of every Tenantry server, to compare settings run against
+ * run through the same-run baseline ratio (e.g. `--server-env DATABASE_QUERY_TIMEOUT_MS=0`).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -42,6 +44,7 @@ const { values } = parseArgs({
     'warm-tenants': { type: 'string', default: '10' },
     'max-seconds': { type: 'string', default: '300' },
     'cpu-prof': { type: 'string' },
+    'server-env': { type: 'string', multiple: true, default: [] },
   },
 });
 const opts = {
@@ -53,7 +56,15 @@ const opts = {
   warmTenants: Number(values['warm-tenants']),
   maxSeconds: Number(values['max-seconds']),
   cpuProfDir: values['cpu-prof'] === undefined ? null : resolve(values['cpu-prof']),
+  serverEnv: values['server-env'],
 };
+const SERVER_ENV = /^[A-Z][A-Z0-9_]*=/;
+/** `--server-env NAME=VALUE` pairs as variables (everything after the first `=` is the value). */
+const serverEnv: Record<string, string> = {};
+for (const pair of opts.serverEnv) {
+  const at = pair.indexOf('=');
+  serverEnv[pair.slice(0, at)] = pair.slice(at + 1);
+}
 const positiveInts = [
   opts.tenants,
   opts.duration,
@@ -64,11 +75,13 @@ const positiveInts = [
 ];
 if (
   !positiveInts.every((n) => Number.isInteger(n) && n >= 1) ||
-  !(Number.isInteger(opts.warmup) && opts.warmup >= 0)
+  !(Number.isInteger(opts.warmup) && opts.warmup >= 0) ||
+  !opts.serverEnv.every((pair) => SERVER_ENV.test(pair))
 ) {
   process.stderr.write(
     'usage: npx tsx bench/tenant-throughput.ts [--tenants N] [--duration S] [--connections C] [--rounds R]\n' +
-      '                                          [--warmup S] [--warm-tenants N] [--max-seconds S]\n',
+      '                                          [--warmup S] [--warm-tenants N] [--max-seconds S]\n' +
+      '                                          [--cpu-prof DIR] [--server-env NAME=VALUE ...]\n',
   );
   process.exit(2);
 }
@@ -224,6 +237,7 @@ async function main(): Promise<void> {
     LOG_LEVEL: 'warn',
     RATE_LIMIT: 'off',
     AUTH_RATE_LIMIT: 'off',
+    ...serverEnv,
   };
   const fleet = await createFleet({ env, count: opts.tenants, progress: out });
   const tenants = fleet.tenants;
