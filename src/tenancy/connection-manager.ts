@@ -87,9 +87,6 @@ export interface ConnectionStats {
   opened: number;
 }
 
-/** How long a tenant with busy connections waits for one of its own before closing another tenant's idle one. */
-const GROW_AFTER_MS = 25;
-
 function busyError(): AppError {
   return new AppError('SERVICE_UNAVAILABLE', 'Tenant database is busy, try again shortly', {
     headers: { 'retry-after': '1' },
@@ -98,10 +95,17 @@ function busyError(): AppError {
 
 /**
  * Hands out connections to tenant databases under hard budgets: total connections, connections per tenant and
- * tenants open at once. At the budget it closes the least recently used idle connection of another tenant; when
- * nothing is idle, requests wait in a bounded queue served round-robin across tenants (so one busy tenant cannot
- * starve the others), and past a deadline answer 503 with Retry-After. Warm tenants keep their connections
- * (opening one costs milliseconds of server CPU), idle ones are reaped.
+ * tenants open at once.
+ *
+ * Fair share, no thrash: a tenant's share is the budget divided by the tenants that hold or want connections
+ * (at least 1, at most `maxPerTenant`). A tenant grows into free budget, or at the expense of a tenant above its
+ * share; a tenant at its share waits for one of its own connections (typically well under a millisecond) instead
+ * of closing a neighbour's warm one, because reconnecting costs milliseconds of server CPU. A tenant with no
+ * connection at all is never left out: it takes an idle connection of a tenant above its share, or, when every
+ * tenant is at its share (more tenants than budget), the least recently used idle one. So while the tenants fit
+ * the budget, no warm connection is closed once the shares have settled. Waiters are served round-robin across
+ * tenants (one busy tenant cannot starve the others) and past a deadline answer 503 with Retry-After. Idle
+ * connections are reaped.
  *
  * @example
  * const lease = await manager.acquire('app_tenant_42');
@@ -157,19 +161,11 @@ export class TenantConnectionManager {
       return Promise.resolve(this.lease(slot, idle.connection));
     }
     if (this.canOpen(slot)) return this.openFor(slot);
-    // A tenant that has connections waits for one of its own (typically a millisecond) rather than closing
-    // another tenant's warm one: reconnecting costs far more. A tenant with none makes room by closing the least
-    // recently used idle connection of another; it is served when that close completes.
+    // The budget is full. A tenant below its fair share makes room by closing an idle connection of a tenant
+    // above it (a tenant with none: of anyone, if need be), and is served when that close completes; a tenant at
+    // its share waits for one of its own.
     const promise = this.enqueue(slot);
-    if (this.count(slot) === 0) {
-      if (slot.promised === 0) this.evictIdle(slot);
-    } else if (this.withinTenantLimit(slot)) {
-      // Its own connections may be held by long work: if none comes back soon, grow into an idle place.
-      setTimeout(() => {
-        if (slot.waiters.length > 0 && slot.promised === 0 && this.withinTenantLimit(slot))
-          this.evictIdle(slot);
-      }, GROW_AFTER_MS).unref();
-    }
+    if (slot.promised === 0 && this.count(slot) < this.fairShare()) this.evictIdle(slot);
     return promise;
   }
 
@@ -202,6 +198,17 @@ export class TenantConnectionManager {
     return open;
   }
 
+  /**
+   * Connections each tenant may count on: the budget split evenly over the tenants that hold or want
+   * connections, at least 1 and at most `maxPerTenant`.
+   */
+  fairShare(): number {
+    let demanding = 0;
+    for (const slot of this.slots.values()) if (this.count(slot) > 0 || slot.waiters.length > 0) demanding++;
+    const share = Math.floor(this.budget.maxConnections / Math.max(1, demanding));
+    return Math.min(this.budget.maxPerTenant, Math.max(1, share));
+  }
+
   private withinTenantLimit(slot: TenantSlot): boolean {
     return this.count(slot) < this.budget.maxPerTenant;
   }
@@ -212,22 +219,39 @@ export class TenantConnectionManager {
   }
 
   /**
-   * Starts closing the least recently used idle connection of another tenant on behalf of `beneficiary`, which
-   * is served as soon as the close completes; false if nothing is idle. The closing connection keeps its place in
-   * the budget until then, so the database never sees more connections than the budget, not even for the moment
-   * a backend takes to exit.
+   * Starts closing an idle connection of another tenant on behalf of `beneficiary`, which is served as soon as
+   * the close completes; false if there is no victim. Victims are tenants above their fair share, least recently
+   * used first; a beneficiary with no connection at all may also take the least recently used idle connection of
+   * a tenant at its share (there are more tenants than budget). The closing connection keeps its place in the
+   * budget until it is closed, so the database never sees more connections than the budget, not even for the
+   * moment a backend takes to exit.
    */
   private evictIdle(beneficiary: TenantSlot): boolean {
+    const share = this.fairShare();
+    const cold = this.count(beneficiary) === 0;
     let victim: TenantSlot | undefined;
+    let victimAbove = false;
     for (const slot of this.slots.values()) {
       if (slot === beneficiary || slot.idle.length === 0) continue;
-      if (!victim || slot.lastUsed < victim.lastUsed) victim = slot;
+      const above = this.count(slot) > share;
+      if (!above && !cold) continue;
+      // Above-share victims first, then the least recently used.
+      if (!victim || (above && !victimAbove) || (above === victimAbove && slot.lastUsed < victim.lastUsed)) {
+        victim = slot;
+        victimAbove = above;
+      }
     }
     const idle = victim?.idle.shift();
     if (!victim || !idle) return false;
     this.evictions++;
     this.discard(victim, idle.connection, beneficiary);
     return true;
+  }
+
+  /** Whether any tenant holds more connections than its fair share (so a tenant below it can be made room for). */
+  private anyAboveShare(share: number): boolean {
+    for (const slot of this.slots.values()) if (this.count(slot) > share) return true;
+    return false;
   }
 
   private async openFor(slot: TenantSlot): Promise<ConnectionLease> {
@@ -274,11 +298,19 @@ export class TenantConnectionManager {
       this.dispatch();
       return;
     }
+    if (this.waiting === 0) {
+      slot.idle.push({ connection, idleSince: Date.now() });
+      return;
+    }
+    const share = this.fairShare();
+    // Counted with this connection, which is still open.
+    const above = this.count(slot) + 1 > share;
     // A waiting tenant with no connection at all comes first (no tenant starves behind busy ones): this
-    // connection's place goes to it. Then this tenant's own waiters get the connection as is (no reconnect).
-    // Then other waiting tenants that may grow, round-robin.
+    // connection's place goes to it when this tenant is above its share, or when no tenant is (more tenants than
+    // budget). Then this tenant's own waiters get the connection as is (no reconnect). Then, if this tenant is
+    // above its share, a waiting tenant below it gets the place, round-robin.
     const starving = this.starvingTenant(slot);
-    if (starving) {
+    if (starving && (above || !this.anyAboveShare(share))) {
       this.discard(slot, connection, starving);
       return;
     }
@@ -288,10 +320,12 @@ export class TenantConnectionManager {
       waiter.resolve(this.lease(slot, connection));
       return;
     }
-    for (const next of this.waitOrder.values()) {
-      if (next !== slot && this.withinTenantLimit(next) && next.promised === 0) {
-        this.discard(slot, connection, next);
-        return;
+    if (above) {
+      for (const next of this.waitOrder.values()) {
+        if (next !== slot && this.count(next) < share && next.promised === 0) {
+          this.discard(slot, connection, next);
+          return;
+        }
       }
     }
     slot.idle.push({ connection, idleSince: Date.now() });
@@ -381,8 +415,8 @@ export class TenantConnectionManager {
   }
 
   /**
-   * Opens connections for waiting tenants, round-robin, while the budget allows; a waiting tenant with no
-   * connection (and none on its way) has another tenant's idle connection closed for it.
+   * Opens connections for waiting tenants, round-robin, while the budget allows; a waiting tenant below its fair
+   * share (and with no place on its way) has an idle connection of a tenant above it closed for it.
    */
   private dispatch(): void {
     let progressed = true;
@@ -395,7 +429,7 @@ export class TenantConnectionManager {
           progressed = true;
           break;
         }
-        if (this.count(slot) === 0 && slot.promised === 0) this.evictIdle(slot);
+        if (slot.promised === 0 && this.count(slot) < this.fairShare()) this.evictIdle(slot);
       }
     }
   }

@@ -148,15 +148,98 @@ describe('TenantConnectionManager', () => {
     await m.close();
   });
 
-  it('but grows into an idle place when its own connections stay busy', async () => {
-    const { connector, manager: m } = manager({ maxConnections: 2, maxPerTenant: 2 });
-    (await m.acquire('b')).release();
-    const held = await m.acquire('a');
-    const second = await m.acquire('a'); // resolved only by evicting b's idle connection after the grow delay
-    assert.equal(m.stats().evictions, 1);
-    assert.equal(connector.open.get('b'), 0);
+  it('a tenant at its fair share waits for its own, and answers 503 rather than close a warm neighbour', async () => {
+    const { connector, manager: m } = manager({ maxConnections: 2, maxPerTenant: 2, acquireTimeoutMs: 50 });
+    (await m.acquire('b')).release(); // b: one warm idle connection, its share
+    const held = await m.acquire('a'); // a: one connection, its share (2 tenants, budget 2)
+    await assert.rejects(
+      m.acquire('a'),
+      (error: unknown) => error instanceof AppError && error.statusCode === 503,
+    );
+    assert.equal(m.stats().evictions, 0);
+    assert.equal(connector.open.get('b'), 1, "b's warm connection survived");
     held.release();
+    await m.close();
+  });
+
+  it('a tenant below its fair share grows at the expense of a tenant above it, and no further', async () => {
+    const { connector, manager: m } = manager({ maxConnections: 4, maxPerTenant: 4, acquireTimeoutMs: 50 });
+    const grown = await Promise.all([m.acquire('a'), m.acquire('a'), m.acquire('a'), m.acquire('a')]);
+    for (const lease of grown) lease.release(); // a: 4 idle connections, all of the free budget
+    const first = await m.acquire('b'); // share is now 2: a is above it
+    const second = await m.acquire('b');
+    assert.equal(connector.open.get('a'), 2);
+    assert.equal(connector.open.get('b'), 2);
+    assert.equal(m.stats().evictions, 2);
+    // b is at its share: a third request waits for b's own connections instead of closing a's.
+    await assert.rejects(
+      m.acquire('b'),
+      (error: unknown) => error instanceof AppError && error.statusCode === 503,
+    );
+    assert.equal(connector.open.get('a'), 2);
+    first.release();
     second.release();
+    await m.close();
+  });
+
+  it('a busy tenant above its share hands its place to a waiting tenant below it when it releases', async () => {
+    const { connector, manager: m } = manager({
+      maxConnections: 2,
+      maxPerTenant: 2,
+      acquireTimeoutMs: 5_000,
+    });
+    const busy = await Promise.all([m.acquire('a'), m.acquire('a')]); // nothing idle to take
+    const waiting = m.acquire('b');
+    busy[0]?.release();
+    (await waiting).release();
+    assert.equal(connector.open.get('a'), 1);
+    assert.equal(connector.open.get('b'), 1);
+    busy[1]?.release();
+    await m.close();
+  });
+
+  /** `workers` concurrent loops, each acquiring a random tenant's connection `rounds` times. */
+  async function randomLoad(m: TenantConnectionManager, tenants: number, workers: number, rounds: number) {
+    let served = 0;
+    await Promise.all(
+      Array.from({ length: workers }, async () => {
+        for (let i = 0; i < rounds; i++) {
+          const lease = await m.acquire(`t${Math.floor(Math.random() * tenants)}`);
+          await new Promise((resolve) => setImmediate(resolve));
+          lease.release();
+          served++;
+        }
+      }),
+    );
+    return served;
+  }
+
+  it('closes no warm connection once shares settle while the tenants fit the budget', async () => {
+    for (const tenants of [10, 40]) {
+      const { connector, manager: m } = manager({ maxConnections: 40, maxPerTenant: 4 });
+      // Warm-up: every tenant gets connections; early ones grow into free budget and give it back.
+      for (let t = 0; t < tenants; t++) (await m.acquire(`t${t}`)).release();
+      await randomLoad(m, tenants, 50, 40);
+      const { opened, closed } = connector;
+      const evictions = m.stats().evictions;
+      assert.equal(await randomLoad(m, tenants, 50, 100), 5_000);
+      assert.equal(connector.opened, opened, `${tenants} tenants: no connection opened once warm`);
+      assert.equal(connector.closed, closed, `${tenants} tenants: no connection closed once warm`);
+      assert.equal(m.stats().evictions, evictions);
+      assert.ok(connector.peak <= 40);
+      await m.close();
+    }
+  });
+
+  it('with more tenants than budget, serves everyone within the budget', async () => {
+    const { connector, manager: m } = manager({
+      maxConnections: 40,
+      maxPerTenant: 4,
+      acquireTimeoutMs: 10_000,
+    });
+    assert.equal(await randomLoad(m, 80, 50, 60), 3_000);
+    assert.ok(connector.peak <= 40, `peak ${connector.peak}`);
+    assert.equal(m.stats().timeouts, 0);
     await m.close();
   });
 
