@@ -31,6 +31,8 @@ export interface TenantDatabase {
 }
 
 export type TenantUser = Selectable<TenantUsersTable>;
+/** What a request knows of its authenticated tenant user: the columns every request re-reads, nothing secret. */
+export type TenantPrincipal = Pick<TenantUser, 'id' | 'email' | 'role' | 'is_active' | 'created_at'>;
 export type NewTenantUser = Insertable<TenantUsersTable>;
 export type TenantUserUpdate = Updateable<TenantUsersTable>;
 export type TenantRefreshToken = Selectable<TenantRefreshTokensTable>;

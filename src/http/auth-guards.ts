@@ -10,7 +10,7 @@ export async function requireCoreUser(request: FastifyRequest): Promise<void> {
   const token = bearerToken(request.headers.authorization);
   if (!token) throw new AppError('NOT_AUTHENTICATED');
   const { accessTokens, coreAuth } = request.server.services;
-  const principal = await accessTokens.verify(token, 'core');
+  const principal = accessTokens.verify(token, 'core');
   request.coreUser = await coreAuth.principalUser(principal.userId);
 }
 
@@ -25,7 +25,7 @@ export async function requireTenantUser(request: FastifyRequest): Promise<void> 
   const token = bearerToken(request.headers.authorization);
   if (!token) throw new AppError('NOT_AUTHENTICATED');
   const { accessTokens, tenantAuth } = request.server.services;
-  const principal = await accessTokens.verify(token, 'tenant');
+  const principal = accessTokens.verify(token, 'tenant');
   if (principal.audience !== 'tenant' || principal.tenantId !== tenant.id)
     throw new AppError('TOKEN_INVALID');
   request.tenantUser = await tenantAuth.principalUser(tenant, principal.userId);

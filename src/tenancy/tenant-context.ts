@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { TenantDatabase, TenantUser } from '../db/tenant-schema.js';
+import type { TenantDatabase, TenantPrincipal } from '../db/tenant-schema.js';
 import type { ResolvedTenant } from './tenant-resolver.js';
 
 /**
@@ -16,6 +16,6 @@ declare module 'fastify' {
     /** Null in the core context. */
     tenant: TenantContext | null;
     /** The authenticated tenant user, set by the tenant guard. */
-    tenantUser: TenantUser | null;
+    tenantUser: TenantPrincipal | null;
   }
 }

@@ -1,7 +1,7 @@
 import type { AccessTokens } from '../../auth/access-tokens.js';
 import { hashPassword, verifyPassword } from '../../auth/passwords.js';
 import type { RefreshTokens } from '../../auth/refresh-tokens.js';
-import type { TenantUser } from '../../db/tenant-schema.js';
+import type { TenantPrincipal, TenantUser } from '../../db/tenant-schema.js';
 import { AppError } from '../../errors.js';
 import type { TokenResponse } from '../../http/schemas.js';
 import type { TenantContext } from '../../tenancy/tenant-context.js';
@@ -66,8 +66,8 @@ export class TenantAuthService {
    * deactivated user is refused at once, and the role used for authorization is the current one, not the
    * token's, so a demotion takes effect immediately.
    */
-  async principalUser(tenant: TenantContext, userId: number): Promise<TenantUser> {
-    const user = await this.users.findById(tenant.db, userId);
+  async principalUser(tenant: TenantContext, userId: number): Promise<TenantPrincipal> {
+    const user = await this.users.findPrincipal(tenant.db, userId);
     if (!user?.is_active) throw new AppError('TOKEN_INVALID');
     return user;
   }

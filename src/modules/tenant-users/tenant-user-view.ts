@@ -1,7 +1,7 @@
-import type { TenantUser } from '../../db/tenant-schema.js';
+import type { TenantPrincipal } from '../../db/tenant-schema.js';
 
 /** The public shape of a tenant user: never a hash, never the core link. */
-export function toTenantUserView(user: TenantUser) {
+export function toTenantUserView(user: TenantPrincipal) {
   return {
     id: user.id,
     email: user.email,

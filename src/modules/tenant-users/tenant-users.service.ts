@@ -1,6 +1,6 @@
 import { hashPassword, verifyPassword } from '../../auth/passwords.js';
 import type { RefreshTokens } from '../../auth/refresh-tokens.js';
-import type { TenantRole, TenantUser } from '../../db/tenant-schema.js';
+import type { TenantPrincipal, TenantRole } from '../../db/tenant-schema.js';
 import { AppError } from '../../errors.js';
 import { decodeCursor, toPage } from '../../http/pagination.js';
 import type { TenantContext } from '../../tenancy/tenant-context.js';
@@ -16,9 +16,12 @@ export class TenantUsersService {
   /** Changes one's own email and/or password; a password change needs the current password when one is set. */
   async updateSelf(
     tenant: TenantContext,
-    user: TenantUser,
+    principal: TenantPrincipal,
     input: { email?: string; password?: string; current_password?: string },
   ) {
+    // The request carries only the principal's public columns; the password hash is read when it is needed.
+    const user = await this.users.findById(tenant.db, principal.id);
+    if (!user?.is_active) throw new AppError('TOKEN_INVALID');
     const changes: { email?: string; password_hash?: string } = {};
     if (input.email !== undefined && input.email !== user.email) changes.email = input.email;
     if (input.password !== undefined) {
@@ -64,7 +67,7 @@ export class TenantUsersService {
    */
   async administer(
     tenant: TenantContext,
-    actor: TenantUser,
+    actor: TenantPrincipal,
     id: number,
     input: { role?: TenantRole; is_active?: boolean },
   ) {
@@ -87,7 +90,7 @@ export class TenantUsersService {
     return toTenantUserView(updated);
   }
 
-  async remove(tenant: TenantContext, actor: TenantUser, id: number): Promise<void> {
+  async remove(tenant: TenantContext, actor: TenantPrincipal, id: number): Promise<void> {
     await tenant.db.transaction().execute(async (trx) => {
       const owners = await this.users.lockActiveOwners(trx);
       const target = await this.users.findById(trx, id);
