@@ -30,9 +30,7 @@ export class TenantUsersRepository {
         .compile();
       principalQueries.set(db, compiled);
     }
-    const result = await db.executeQuery(
-      CompiledQuery.raw(compiled.sql, [id]) as CompiledQuery<TenantPrincipal>,
-    );
+    const result = await db.executeQuery<TenantPrincipal>(CompiledQuery.raw(compiled.sql, [id]));
     return result.rows[0];
   }
 
