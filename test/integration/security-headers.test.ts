@@ -27,6 +27,12 @@ function assertSecurityHeaders(res: LightMyRequestResponse, what: string): void 
   assert.equal(res.headers['referrer-policy'], 'no-referrer', what);
   assert.equal(res.headers['cross-origin-opener-policy'], 'same-origin', what);
   assert.equal(res.headers['cross-origin-resource-policy'], 'same-origin', what);
+  // The rest of helmet's default set, which these headers replaced.
+  assert.equal(res.headers['origin-agent-cluster'], '?1', what);
+  assert.equal(res.headers['x-dns-prefetch-control'], 'off', what);
+  assert.equal(res.headers['x-download-options'], 'noopen', what);
+  assert.equal(res.headers['x-permitted-cross-domain-policies'], 'none', what);
+  assert.equal(res.headers['x-xss-protection'], '0', what);
   assert.ok(res.headers['content-security-policy'], `${what}: Content-Security-Policy`);
 }
 
