@@ -5,8 +5,8 @@
  * connection budget respected, LRU eviction under a tight budget), then a short autocannon load over the three
  * tenants. Everything is removed at the end, also on failure, Ctrl-C or the `--max-seconds` limit.
  *
- *   npx tsx bench/peer-smoke.ts [--duration 3] [--connections 50] [--peer-cpus 0] [--max-seconds 90]
- *   taskset -c 1 npx tsx bench/peer-smoke.ts --peer-cpus 0     # load generator on CPU 1, peer on CPU 0
+ *   npx tsx bench/peer-smoke.ts [--duration 3] [--connections 50] [--peer-cpus 0] [--load-cpus 1] [--max-seconds 90]
+ *   npx tsx bench/peer-smoke.ts --peer-cpus 0 --load-cpus 1    # peer on CPU 0, load generator (a process) on CPU 1
  *
  * Needs scripts/install-bench-peer.sh (Debian packages) and PostgreSQL on BENCH_DATABASE_URL (default
  * postgres://postgres@127.0.0.1:5432/postgres).
@@ -20,6 +20,7 @@ import pg from 'pg';
 import { guardRun, onCleanup, runMain } from './lib/cleanup.js';
 import { startJanitor } from './lib/janitor.js';
 import { runLoad } from './lib/load.js';
+import { processCpuSeconds } from './lib/process-cpu.js';
 import { checkFastapiPeer, startFastapiPeer } from './lib/peer-process.js';
 import {
   adminQuery,
@@ -36,6 +37,7 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '3' },
     connections: { type: 'string', default: '50' },
     'peer-cpus': { type: 'string' },
+    'load-cpus': { type: 'string' },
     'max-seconds': { type: 'string', default: '90' },
   },
 });
@@ -43,13 +45,14 @@ const duration = Number(values.duration);
 const connections = Number(values.connections);
 const maxSeconds = Number(values['max-seconds']);
 const peerCpus = values['peer-cpus'];
+const loadCpus = values['load-cpus'];
 if (
   ![duration, connections, maxSeconds].every((n) => Number.isInteger(n) && n >= 1) ||
   duration > 10 ||
   (peerCpus !== undefined && !/^[0-9][0-9,-]*$/.test(peerCpus))
 ) {
   process.stderr.write(
-    'usage: npx tsx bench/peer-smoke.ts [--duration S (1-10)] [--connections C] [--peer-cpus LIST] [--max-seconds S]\n',
+    'usage: npx tsx bench/peer-smoke.ts [--duration S (1-10)] [--connections C] [--peer-cpus LIST] [--load-cpus LIST] [--max-seconds S]\n',
   );
   process.exit(2);
 }
@@ -113,13 +116,6 @@ async function get(
 
 function expect(condition: boolean, what: string, got: unknown): void {
   if (!condition) throw new Error(`${what}: got ${JSON.stringify(got)}`);
-}
-
-/** utime + stime of a process in clock ticks (100/s on Linux), from /proc/<pid>/stat. */
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
 }
 
 /**
@@ -205,15 +201,26 @@ async function main(): Promise<void> {
       `404 for an unknown tenant ${JSON.stringify(unknown.body)}, 400 without X-TENANT ${JSON.stringify(missing.body)}`,
     );
 
-    const pick = () => {
-      const tenant = tenants[Math.floor(Math.random() * tenants.length)] as (typeof tenants)[number];
-      return { path: '/api/users/me', headers: { ...auth, 'x-tenant': String(tenant.id) } };
-    };
+    const requests = tenants.map((tenant) => ({
+      path: '/api/users/me',
+      headers: { ...auth, 'x-tenant': String(tenant.id) },
+    }));
     out(`load: ${duration} s, ${connections} connections, ${cpus().length} CPUs, before: ${loadLine()}`);
-    const ticks = cpuTicks(peer.pid);
-    const loadStarted = performance.now();
-    const result = await runLoad({ baseUrl: peer.baseUrl, connections, durationSeconds: duration, pick });
-    const cpuSeconds = (cpuTicks(peer.pid) - ticks) / 100;
+    let cpuAtStart = 0;
+    let loadStarted = 0;
+    const result = await runLoad({
+      baseUrl: peer.baseUrl,
+      connections,
+      warmupSeconds: 0,
+      durationSeconds: duration,
+      requests,
+      ...(loadCpus === undefined ? {} : { cpuList: loadCpus }),
+      onWarm: () => {
+        cpuAtStart = processCpuSeconds(peer.pid) ?? 0;
+        loadStarted = performance.now();
+      },
+    });
+    const cpuSeconds = (processCpuSeconds(peer.pid) ?? 0) - cpuAtStart;
     const wall = (performance.now() - loadStarted) / 1000;
     out(
       `  ${fixed(result.requestsPerSecond, 0)} req/s  p50 ${fixed(result.p50Ms)} ms  p99 ${fixed(result.p99Ms)} ms  ` +

@@ -1,29 +1,27 @@
 /**
- * `npm run bench`: the benchmarks with modest defaults, one after another, each as a child process whose
- * output is shown as it comes. Exits non-zero if any of them fails.
+ * `npm run bench`: the benchmarks one after another, each as a child process whose output is shown as it comes.
+ * Exits non-zero if any of them fails. Results land in bench/results/.
  *
- *   1. node --import tsx bench/tenant-throughput.ts --tenants 200 --duration 5
- *   2. node --import tsx bench/provisioning.ts --engine postgres --count 50   (if that file exists)
- *   3. node --import tsx bench/provisioning.ts --engine pglite --count 10     (if that file exists)
+ *   npm run bench                  tenant throughput (full), login, provisioning (PostgreSQL and PGlite)
+ *   npm run bench -- --quick       tenant throughput only, one short round (about a minute)
  *
  * Ctrl-C reaches the running benchmark directly (same process group); it cleans up and the rest are skipped.
  * A SIGTERM sent to this process alone is passed on to the running benchmark as SIGINT, which both handle.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
-const runs: { script: string; args: string[] }[] = [
-  { script: 'bench/tenant-throughput.ts', args: ['--tenants', '200', '--duration', '5'] },
-];
-if (existsSync(new URL('provisioning.ts', import.meta.url))) {
-  runs.push(
-    { script: 'bench/provisioning.ts', args: ['--engine', 'postgres', '--count', '50'] },
-    { script: 'bench/provisioning.ts', args: ['--engine', 'pglite', '--count', '10'] },
-  );
-}
+const quick = process.argv.includes('--quick');
+const runs: { script: string; args: string[] }[] = quick
+  ? [{ script: 'bench/tenant-throughput.ts', args: ['--quick'] }]
+  : [
+      { script: 'bench/tenant-throughput.ts', args: [] },
+      { script: 'bench/login.ts', args: [] },
+      { script: 'bench/provisioning.ts', args: ['--engine', 'postgres', '--count', '50'] },
+      { script: 'bench/provisioning.ts', args: ['--engine', 'pglite', '--count', '10'] },
+    ];
 
 let current: ChildProcess | undefined;
 let interrupted = false;
@@ -70,9 +68,6 @@ for (const { command, code, seconds } of results) {
   process.stdout.write(
     `${code === 0 ? 'ok    ' : `FAILED (exit ${code})`}  ${command}  (${seconds.toFixed(0)} s)\n`,
   );
-}
-if (!existsSync(new URL('provisioning.ts', import.meta.url))) {
-  process.stdout.write('(bench/provisioning.ts not found: provisioning benchmark skipped)\n');
 }
 const failed = interrupted || results.some((r) => r.code !== 0);
 process.exit(interrupted ? 130 : failed ? 1 : 0);

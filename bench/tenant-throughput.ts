@@ -1,24 +1,26 @@
 /**
- * Throughput of an authenticated `GET /api/users/me` over many tenants (a random tenant per request) against a
- * plain Fastify + pg server doing the same primary-key select on one database, in the same run.
+ * Tenant-routed throughput: authenticated `GET /api/users/me` over W warm tenants against a plain Fastify + pg
+ * server doing the same primary-key select on one database, and against a FastAPI + asyncpg + uvloop peer doing
+ * the same routing (no auth), all in the same run, interleaved.
  *
- *   npx tsx bench/tenant-throughput.ts [--tenants 1000] [--duration 10] [--connections 50]
- *                                      [--rounds 2] [--warmup 2] [--warm-tenants 10] [--max-seconds 300]
- *                                      [--cpu-prof DIR] [--server-env NAME=VALUE ...]
+ *   npx tsx bench/tenant-throughput.ts [--quick] [--tenants 80] [--curve 10,20,40,80] [--duration 5]
+ *       [--rounds 2] [--warmup 2] [--connections 50] [--server-cpus 0] [--load-cpus 1] [--no-peer]
+ *       [--max-seconds 900] [--cpu-prof DIR] [--server-env NAME=VALUE ...] [--out bench/results]
  *
- * Three scenarios, each measured `--duration` seconds in total, split into `--rounds` segments interleaved
- * A B C / C B A … so that machine noise hits all of them alike; each segment starts its server as a child
- * process, warms it up for `--warmup` seconds, then measures:
- *   - Tenantry, every tenant: JWT + tenant resolution + a budget of 40 tenant connections for N databases;
- *   - Tenantry, `--warm-tenants` tenants only: their connections stay open (routing + JWT + resolution cost);
- *   - baseline: bench/baseline-server.ts, Fastify + pg.Pool(40) on one of the tenant databases.
- * Everything it creates (a `tenantry_bench_<random>` core database, its tenant databases, a temp directory,
- * the servers) is removed at the end, also on failure, Ctrl-C or the `--max-seconds` limit, and by a detached
- * janitor (lib/janitor-process.ts) if this process is killed outright.
- * BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres) names the local server.
- * `--cpu-prof DIR` runs every Tenantry server with `node --cpu-prof`, one profile per segment under DIR/<segment>/.
- * `--server-env NAME=VALUE` (repeatable) sets a variable of every Tenantry server, to compare settings run against
- * run through the same-run baseline ratio (e.g. `--server-env DATABASE_QUERY_TIMEOUT_MS=0`).
+ * Scenarios, each run once per round, rounds in alternating order (A B C …, … C B A) so that machine noise hits
+ * all of them alike:
+ *   - baseline: bench/baseline-server.ts, Fastify + pg.Pool(40) on one tenant database, no auth;
+ *   - peer: bench/peers/fastapi_app.py over 40 tenants (skipped with --no-peer or when its packages are missing);
+ *   - Tenantry, lean settings (LOG_LEVEL=warn, no rate limits, no Redis), W warm tenants for each W of --curve
+ *     (the default connection budget of 40: the last W lies beyond it);
+ *   - Tenantry, production defaults (LOG_LEVEL=info to a file, rate limits on, counters in Redis), W = 10 and 40.
+ * Each segment starts its server as a child process pinned to --server-cpus, checks one answer, and runs the load
+ * generator as a process of its own pinned to --load-cpus: warm-up, then the measured window. Reported per
+ * scenario: req/s and its ratio to the baseline, p50/p99, errors, server CPU per request (from /proc, steadier
+ * than req/s on a shared machine), PostgreSQL connections opened per request (pg_stat_database.sessions) and the
+ * most held at once (pg_stat_activity, sampled). Results are written to --out as JSON and Markdown.
+ * Everything created (a `tenantry_bench_<random>` core database and its tenant databases, a temp directory,
+ * the servers) is removed at the end, also on failure, Ctrl-C or --max-seconds.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -28,185 +30,81 @@ import { parseArgs } from 'node:util';
 import { guardRun, onCleanup, runMain } from './lib/cleanup.js';
 import { createFleet, type FleetTenant } from './lib/fleet.js';
 import { startJanitor } from './lib/janitor.js';
-import { runLoad, type LoadResult, type PickRequest } from './lib/load.js';
-import { scrapeManager, waitIdle } from './lib/metrics.js';
+import type { LoadRequest } from './lib/load.js';
+import { checkFastapiPeer, startFastapiPeer } from './lib/peer-process.js';
+import { PgConnectionWatch } from './lib/pg-connections.js';
 import { benchServerUrl, createDatabase, dropDatabaseFamily, urlForDatabase } from './lib/postgres.js';
-import { fixed, mean, table } from './lib/report.js';
-import { freePort, startServer, type ServerProcess } from './lib/server-process.js';
+import { redisAnswers } from './lib/redis-check.js';
+import { fixed, table } from './lib/report.js';
+import { writeResults } from './lib/results.js';
+import { measureSegment, summarize, type Scenario, type ScenarioSummary } from './lib/segments.js';
+import { freePort, startServer } from './lib/server-process.js';
 
 const { values } = parseArgs({
   options: {
-    tenants: { type: 'string', default: '1000' },
-    duration: { type: 'string', default: '10' },
+    quick: { type: 'boolean', default: false },
+    tenants: { type: 'string' },
+    curve: { type: 'string' },
+    duration: { type: 'string' },
+    rounds: { type: 'string' },
+    warmup: { type: 'string' },
     connections: { type: 'string', default: '50' },
-    rounds: { type: 'string', default: '2' },
-    warmup: { type: 'string', default: '2' },
-    'warm-tenants': { type: 'string', default: '10' },
-    'max-seconds': { type: 'string', default: '300' },
+    'server-cpus': { type: 'string' },
+    'load-cpus': { type: 'string' },
+    'no-peer': { type: 'boolean', default: false },
+    'max-seconds': { type: 'string', default: '900' },
     'cpu-prof': { type: 'string' },
     'server-env': { type: 'string', multiple: true, default: [] },
+    out: { type: 'string', default: 'bench/results' },
   },
 });
+const quick = values.quick;
+const twoCores = cpus().length >= 2;
 const opts = {
-  tenants: Number(values.tenants),
-  duration: Number(values.duration),
+  curve: (values.curve ?? (quick ? '10,40,80' : '10,20,40,80')).split(',').map(Number),
+  duration: Number(values.duration ?? (quick ? 3 : 5)),
+  rounds: Number(values.rounds ?? (quick ? 1 : 2)),
+  warmup: Number(values.warmup ?? (quick ? 1 : 2)),
   connections: Number(values.connections),
-  rounds: Number(values.rounds),
-  warmup: Number(values.warmup),
-  warmTenants: Number(values['warm-tenants']),
+  serverCpus: values['server-cpus'] ?? (twoCores ? '0' : undefined),
+  loadCpus: values['load-cpus'] ?? (twoCores ? '1' : undefined),
   maxSeconds: Number(values['max-seconds']),
   cpuProfDir: values['cpu-prof'] === undefined ? null : resolve(values['cpu-prof']),
-  serverEnv: values['server-env'],
+  out: resolve(values.out),
 };
+const tenantCount = Number(values.tenants ?? Math.max(...opts.curve, 40));
 const SERVER_ENV = /^[A-Z][A-Z0-9_]*=/;
-/** `--server-env NAME=VALUE` pairs as variables (everything after the first `=` is the value). */
 const serverEnv: Record<string, string> = {};
-for (const pair of opts.serverEnv) {
+for (const pair of values['server-env']) {
   const at = pair.indexOf('=');
   serverEnv[pair.slice(0, at)] = pair.slice(at + 1);
 }
-const positiveInts = [
-  opts.tenants,
-  opts.duration,
-  opts.connections,
-  opts.rounds,
-  opts.warmTenants,
-  opts.maxSeconds,
-];
+const positive = (n: number) => Number.isInteger(n) && n >= 1;
 if (
-  !positiveInts.every((n) => Number.isInteger(n) && n >= 1) ||
+  ![tenantCount, opts.duration, opts.rounds, opts.connections, opts.maxSeconds, ...opts.curve].every(
+    positive,
+  ) ||
   !(Number.isInteger(opts.warmup) && opts.warmup >= 0) ||
-  !opts.serverEnv.every((pair) => SERVER_ENV.test(pair))
+  Math.max(...opts.curve) > tenantCount ||
+  !values['server-env'].every((pair) => SERVER_ENV.test(pair))
 ) {
   process.stderr.write(
-    'usage: npx tsx bench/tenant-throughput.ts [--tenants N] [--duration S] [--connections C] [--rounds R]\n' +
-      '                                          [--warmup S] [--warm-tenants N] [--max-seconds S]\n' +
-      '                                          [--cpu-prof DIR] [--server-env NAME=VALUE ...]\n',
+    'usage: npx tsx bench/tenant-throughput.ts [--quick] [--tenants N >= max of curve] [--curve W,W,...]\n' +
+      '         [--duration S] [--rounds R] [--warmup S] [--connections C] [--server-cpus LIST]\n' +
+      '         [--load-cpus LIST] [--no-peer] [--max-seconds S] [--cpu-prof DIR] [--server-env NAME=VALUE ...]\n' +
+      '         [--out DIR]\n',
   );
   process.exit(2);
-}
-/** Whole seconds: autocannon samples once a second. */
-const segmentSeconds = Math.max(1, Math.round(opts.duration / opts.rounds));
-const warmCount = Math.min(opts.warmTenants, opts.tenants);
-
-type ScenarioKey = 'tenantry' | 'warm' | 'baseline';
-
-interface ManagerDelta {
-  opened: number;
-  evictions: number;
-  timeouts: number;
-  budget: number;
-  connectionsAtEnd: number;
-  openTenantsAtEnd: number;
-}
-
-interface Segment {
-  load: LoadResult;
-  manager: ManagerDelta | null;
-}
-
-interface Scenario {
-  key: ScenarioKey;
-  label: string;
-  /** `segment` names the segment (e.g. `tenantry-round1`), for per-segment profiles. */
-  start(segment: string): Promise<ServerProcess>;
-  pick: PickRequest;
-  segments: Segment[];
 }
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
-/** A random tenant's token and X-TENANT on every request; the baseline sends them too (and ignores them). */
-function picker(tenants: readonly FleetTenant[], path: string): PickRequest {
-  return () => {
-    const tenant = tenants[Math.floor(Math.random() * tenants.length)] as FleetTenant;
-    return { path, headers: { authorization: `Bearer ${tenant.token}`, 'x-tenant': String(tenant.id) } };
-  };
-}
-
-/** One request before any load: the server answers 200 with the owner, or the benchmark stops here. */
-async function checkAnswer(server: ServerProcess, pick: PickRequest, userId: number): Promise<void> {
-  const { path, headers } = pick();
-  const response = await fetch(`${server.baseUrl}${path}`, { headers, signal: AbortSignal.timeout(10_000) });
-  const body = await response.text();
-  let id: unknown;
-  try {
-    id = (JSON.parse(body) as { id?: unknown }).id;
-  } catch {
-    id = undefined;
-  }
-  if (response.status !== 200 || id !== userId) {
-    throw new Error(`${server.name}: GET ${path} answered ${response.status} ${body.slice(0, 300)}`);
-  }
-}
-
-async function runSegment(scenario: Scenario, round: number, userId: number): Promise<Segment> {
-  const server = await scenario.start(`${scenario.key}-round${round}`);
-  try {
-    await checkAnswer(server, scenario.pick, userId);
-    const load = { baseUrl: server.baseUrl, connections: opts.connections, pick: scenario.pick };
-    if (opts.warmup > 0) await runLoad({ ...load, durationSeconds: opts.warmup });
-    const before = scenario.key === 'baseline' ? null : await scrapeManager(server.baseUrl);
-    const result = await runLoad({ ...load, durationSeconds: segmentSeconds });
-    const after = before ? await scrapeManager(server.baseUrl) : null;
-    // Let the server finish what autocannon left queued, so stopping it refuses no request.
-    if (before) await waitIdle(server.baseUrl);
-    const manager =
-      before && after
-        ? {
-            opened: after.opened - before.opened,
-            evictions: after.evictions - before.evictions,
-            timeouts: after.timeouts - before.timeouts,
-            budget: after.budget,
-            connectionsAtEnd: after.connections,
-            openTenantsAtEnd: after.openTenants,
-          }
-        : null;
-    return { load: result, manager };
-  } finally {
-    await server.stop();
-    const tail = server.logTail();
-    if (tail.length > 0) {
-      process.stderr.write(
-        `  ${server.name} logged (last ${tail.length} lines):\n    ${tail.slice(-5).join('\n    ')}\n`,
-      );
-    }
-  }
-}
-
-function describeSegment(segment: Segment): string {
-  const { load, manager } = segment;
-  let text =
-    `${fixed(load.requestsPerSecond, 0).padStart(6)} req/s  p50 ${fixed(load.p50Ms)} ms  p99 ${fixed(load.p99Ms)} ms` +
-    `  non-2xx ${load.non2xx}  errors ${load.errors}`;
-  if (manager)
-    text += `  [opened ${manager.opened}, evictions ${manager.evictions}, timeouts ${manager.timeouts}]`;
-  return text;
-}
-
-function ratioRow(label: string, a: Scenario, b: Scenario): string[] {
-  const perRound = a.segments.map(
-    (s, i) => s.load.requestsPerSecond / (b.segments[i]?.load.requestsPerSecond ?? NaN),
-  );
-  const overall =
-    mean(a.segments.map((s) => s.load.requestsPerSecond)) /
-    mean(b.segments.map((s) => s.load.requestsPerSecond));
-  return [label, fixed(overall, 3), perRound.map((r) => fixed(r, 3)).join(', ')];
-}
-
-function managerLine(scenario: Scenario): string | null {
-  const deltas = scenario.segments.map((s) => s.manager).filter((m): m is ManagerDelta => m !== null);
-  if (deltas.length === 0) return null;
-  const sum = (key: 'opened' | 'evictions' | 'timeouts') => deltas.reduce((total, m) => total + m[key], 0);
-  const responses = scenario.segments.reduce((total, s) => total + s.load.responses, 0);
-  const seconds = segmentSeconds * scenario.segments.length;
-  const last = deltas[deltas.length - 1] as ManagerDelta;
-  return (
-    `  ${scenario.label}: opened ${sum('opened')} connections (${fixed(sum('opened') / seconds, 0)}/s, ` +
-    `${fixed(sum('opened') / Math.max(1, responses), 2)} per request), evictions ${sum('evictions')}, ` +
-    `timeouts ${sum('timeouts')}; at the end ${last.connectionsAtEnd}/${last.budget} connections ` +
-    `over ${last.openTenantsAtEnd} tenants`
-  );
+/** A random one of `tenants` per request: its token and X-TENANT (the baseline gets them too, and ignores them). */
+function requestsFor(tenants: readonly FleetTenant[], path: string): LoadRequest[] {
+  return tenants.map((tenant) => ({
+    path,
+    headers: { authorization: `Bearer ${tenant.token}`, 'x-tenant': String(tenant.id) },
+  }));
 }
 
 async function main(): Promise<void> {
@@ -222,50 +120,68 @@ async function main(): Promise<void> {
     out(`cleanup: dropped ${dropped} databases (${coreName} and ${coreName}_*)`);
   });
 
+  const machine =
+    `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, Node ${process.version}, ` +
+    `load average ${loadavg()[0]?.toFixed(2)} at start`;
+  out(`tenant throughput: ${machine}`);
   out(
-    `tenant throughput: ${opts.tenants} tenants, ${opts.connections} connections, ${opts.rounds} rounds × ` +
-      `${segmentSeconds} s per scenario (+${opts.warmup} s warm-up each), ${cpus().length} CPUs, ` +
-      `load average ${loadavg()[0]?.toFixed(2)}`,
+    `${opts.rounds} round(s) × ${opts.duration} s measured per scenario (+${opts.warmup} s warm-up), ` +
+      `${opts.connections} connections; server on CPU ${opts.serverCpus ?? 'any'}, load generator on CPU ` +
+      `${opts.loadCpus ?? 'any'}`,
   );
-  out(`core database ${coreName}; provisioning ${opts.tenants} tenants (10 at a time)…`);
+  out(`core database ${coreName}; provisioning ${tenantCount} tenants…`);
   await createDatabase(serverUrl, coreName);
-  const env: Record<string, string> = {
+  const common: Record<string, string> = {
     NODE_ENV: 'production',
     DATABASE_URL: urlForDatabase(serverUrl, coreName),
     SECRET_KEY: randomBytes(32).toString('hex'),
     DATA_DIR: dataDir,
-    LOG_LEVEL: 'warn',
-    RATE_LIMIT: 'off',
-    AUTH_RATE_LIMIT: 'off',
+  };
+  const lean = { ...common, LOG_LEVEL: 'warn', RATE_LIMIT: 'off', AUTH_RATE_LIMIT: 'off', ...serverEnv };
+  const redisUrl = 'redis://127.0.0.1:6379';
+  const withRedis = await redisAnswers(redisUrl);
+  if (!withRedis)
+    out('warning: no Redis on 127.0.0.1:6379: production scenarios count rate limits in memory');
+  const production = {
+    ...common,
+    LOG_LEVEL: 'info',
+    // Rate limiting on, counted on every request, at a limit one benchmark address does not reach.
+    RATE_LIMIT: '100000000/minute',
+    ...(withRedis ? { REDIS_URL: redisUrl } : {}),
     ...serverEnv,
   };
-  const fleet = await createFleet({ env, count: opts.tenants, progress: out });
-  const tenants = fleet.tenants;
+  const fleet = await createFleet({ env: lean, count: tenantCount, progress: out });
+  const { tenants } = fleet;
   const first = tenants[0] as FleetTenant;
-  out(
-    `minted ${tenants.length} tenant tokens; owner is tenant user ${fleet.ownerTenantUserId} in every tenant`,
-  );
 
-  const startTenantry = async (segment: string) =>
+  let peerAvailable = !values['no-peer'];
+  if (peerAvailable) {
+    try {
+      out(`peer: ${await checkFastapiPeer()}`);
+    } catch (error) {
+      peerAvailable = false;
+      out(`peer skipped: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  const pin = opts.serverCpus === undefined ? {} : { cpuList: opts.serverCpus };
+  const tenantry = (env: Record<string, string>, logged: boolean) => async (segment: string) =>
     startServer({
       name: 'tenantry',
       script: 'src/main.ts',
       env,
       port: await freePort(),
       readyPath: '/health/ready',
+      ...pin,
+      ...(logged ? { stdoutFile: join(dataDir, `${segment}.log`) } : {}),
       nodeArgs: opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', join(opts.cpuProfDir, segment)] : [],
     });
   const scenarios: Scenario[] = [
     {
-      key: 'tenantry',
-      label: `Tenantry, ${tenants.length} tenants`,
-      start: startTenantry,
-      pick: picker(tenants, '/api/users/me'),
-      segments: [],
-    },
-    {
       key: 'baseline',
-      label: 'baseline (Fastify + pg, 1 db)',
+      label: 'baseline: Fastify + pg, 1 database, no auth',
+      kind: 'baseline',
+      warm: 1,
       start: async () =>
         startServer({
           name: 'baseline',
@@ -277,76 +193,144 @@ async function main(): Promise<void> {
           },
           port: await freePort(),
           readyPath: '/health/ready',
+          ...pin,
         }),
-      pick: picker(tenants, `/users/${fleet.ownerTenantUserId}`),
-      segments: [],
-    },
-    {
-      key: 'warm',
-      label: `Tenantry, ${warmCount} tenants (warm)`,
-      start: startTenantry,
-      pick: picker(tenants.slice(0, warmCount), '/api/users/me'),
+      requests: requestsFor(tenants, `/users/${fleet.ownerTenantUserId}`),
       segments: [],
     },
   ];
+  if (peerAvailable) {
+    const peerTenants = tenants.slice(0, 40);
+    scenarios.push({
+      key: 'peer-40',
+      label: `peer: FastAPI + asyncpg + uvloop, ${peerTenants.length} tenants, no auth`,
+      kind: 'peer',
+      warm: peerTenants.length,
+      start: async () =>
+        startFastapiPeer({
+          port: await freePort(),
+          serverUrl,
+          tenants: peerTenants,
+          userId: fleet.ownerTenantUserId,
+          ...pin,
+        }),
+      requests: requestsFor(peerTenants, '/api/users/me'),
+      segments: [],
+    });
+  }
+  for (const w of opts.curve) {
+    scenarios.push({
+      key: `lean-${w}`,
+      label: `Tenantry lean, ${w} tenants`,
+      kind: 'tenantry',
+      warm: w,
+      start: tenantry(lean, false),
+      requests: requestsFor(tenants.slice(0, w), '/api/users/me'),
+      segments: [],
+    });
+  }
+  for (const w of [10, 40].filter((n) => n <= tenantCount)) {
+    scenarios.push({
+      key: `production-${w}`,
+      label: `Tenantry production defaults, ${w} tenants`,
+      kind: 'tenantry',
+      warm: w,
+      start: tenantry(production, true),
+      requests: requestsFor(tenants.slice(0, w), '/api/users/me'),
+      segments: [],
+    });
+  }
 
+  const watch = new PgConnectionWatch(serverUrl, coreName);
+  await watch.connect();
+  onCleanup('close the connection watch', () => watch.close());
+  const load = {
+    connections: opts.connections,
+    warmupSeconds: opts.warmup,
+    durationSeconds: opts.duration,
+    ...(opts.loadCpus === undefined ? {} : { cpuList: opts.loadCpus }),
+  };
   for (let round = 0; round < opts.rounds; round++) {
     const order = round % 2 === 0 ? scenarios : [...scenarios].reverse();
     for (const scenario of order) {
-      const segment = await runSegment(scenario, round + 1, fleet.ownerTenantUserId);
+      const segment = await measureSegment(scenario, `${scenario.key}-round${round + 1}`, {
+        load,
+        watch,
+        expectUserId: fleet.ownerTenantUserId,
+      });
       scenario.segments.push(segment);
-      out(`  round ${round + 1}/${opts.rounds}  ${scenario.label.padEnd(32)} ${describeSegment(segment)}`);
-    }
-  }
-
-  const [tenantry, baseline, warm] = scenarios as [Scenario, Scenario, Scenario];
-  const rows = [tenantry, warm, baseline].map((s) => {
-    const loads = s.segments.map((segment) => segment.load);
-    const errors = loads.reduce((total, l) => total + l.non2xx + l.errors, 0);
-    return [
-      s.label,
-      fixed(mean(loads.map((l) => l.requestsPerSecond)), 0),
-      fixed(mean(loads.map((l) => l.p50Ms))),
-      fixed(mean(loads.map((l) => l.p99Ms))),
-      String(errors),
-    ];
-  });
-  out();
-  out(
-    `results: mean of ${opts.rounds} interleaved segments of ${segmentSeconds} s, ${opts.connections} connections ` +
-      `(latencies: mean of the segments' percentiles)`,
-  );
-  out(table(['server', 'req/s', 'p50 ms', 'p99 ms', 'errors'], rows));
-  out();
-  out(
-    table(
-      ['ratio of mean req/s (same run)', 'ratio', 'per round'],
-      [
-        ratioRow(`Tenantry ${tenants.length} tenants / baseline`, tenantry, baseline),
-        ratioRow(`Tenantry ${warmCount} tenants / baseline`, warm, baseline),
-        ratioRow(`Tenantry ${tenants.length} / Tenantry ${warmCount} tenants`, tenantry, warm),
-      ],
-    ),
-  );
-  out();
-  const managerLines = [managerLine(tenantry), managerLine(warm)].filter((l): l is string => l !== null);
-  if (managerLines.length > 0) {
-    out('connection manager (measured windows only, from /metrics):');
-    for (const line of managerLines) out(line);
-  }
-  for (const s of scenarios) {
-    const bad = s.segments.flatMap((segment) =>
-      Object.entries(segment.load.statusCodes).filter(([code]) => !code.startsWith('2')),
-    );
-    const errors = s.segments.reduce((total, segment) => total + segment.load.errors, 0);
-    if (bad.length > 0 || errors > 0) {
       out(
-        `WARNING ${s.label}: non-2xx ${bad.map(([code, n]) => `${code}×${n}`).join(', ') || 'none'}, ` +
-          `connection errors/timeouts ${errors}`,
+        `  round ${round + 1}/${opts.rounds}  ${scenario.label.padEnd(52)} ` +
+          `${fixed(segment.load.requestsPerSecond, 0).padStart(6)} req/s  ` +
+          `${fixed(segment.cpuMicrosPerRequest ?? NaN, 0)} µs CPU/req  ` +
+          `p99 ${fixed(segment.load.p99Ms)} ms  errors ${segment.load.non2xx + segment.load.errors}`,
       );
     }
   }
+
+  const baseline = scenarios[0] as Scenario;
+  const summaries = scenarios.map((s) => summarize(s, baseline));
+  printTables(summaries);
+  const files = writeResults(opts.out, 'tenant-throughput', {
+    machine,
+    loadAverageAtEnd: loadavg()[0] ?? null,
+    settings: { ...opts, tenants: tenantCount, serverEnv },
+    summaries,
+    markdown: `${machine}\n\n${markdownTable(summaries)}`,
+  });
+  out(`results: ${files.join(', ')}`);
   out(`total time ${((performance.now() - started) / 1000).toFixed(0)} s (before cleanup)`);
+}
+
+function row(s: ScenarioSummary): string[] {
+  return [
+    s.label,
+    fixed(s.requestsPerSecond, 0),
+    fixed(s.ratioToBaseline, 3),
+    s.ratiosPerRound.map((r) => fixed(r, 2)).join(', '),
+    fixed(s.cpuMicrosPerRequest ?? NaN, 0),
+    fixed(s.p50Ms),
+    fixed(s.p99Ms),
+    String(s.errors),
+    s.openedPerRequest === null ? '–' : fixed(s.openedPerRequest, 3),
+    s.peakConnections === null ? '–' : String(s.peakConnections),
+  ];
+}
+
+const HEADER = [
+  'scenario',
+  'req/s',
+  '× baseline',
+  'per round',
+  'CPU µs/req',
+  'p50 ms',
+  'p99 ms',
+  'errors',
+  'PG opened/req',
+  'PG peak',
+];
+
+function markdownTable(summaries: readonly ScenarioSummary[]): string {
+  const lines = [`| ${HEADER.join(' | ')} |`, `|${HEADER.map(() => '---').join('|')}|`];
+  for (const s of summaries) lines.push(`| ${row(s).join(' | ')} |`);
+  return lines.join('\n');
+}
+
+function printTables(summaries: readonly ScenarioSummary[]): void {
+  out();
+  out(table(HEADER, summaries.map(row)));
+  const curve = summaries.filter((s) => s.key.startsWith('lean-'));
+  const w10 = curve.find((s) => s.key === 'lean-10');
+  const peer = summaries.find((s) => s.kind === 'peer');
+  out();
+  out('warm-set curve (lean settings, connection budget 40):');
+  for (const s of curve) {
+    out(
+      `  W=${String(s.warm).padEnd(4)} ${fixed(s.requestsPerSecond, 0).padStart(6)} req/s  ` +
+        `${w10 ? `${fixed(s.requestsPerSecond / w10.requestsPerSecond, 3)} × W=10` : ''}  ` +
+        `${peer ? `${fixed(s.requestsPerSecond / peer.requestsPerSecond, 2)} × peer` : ''}  5xx ${s.serverErrors}`,
+    );
+  }
 }
 
 await runMain(main);

@@ -1,14 +1,26 @@
-import autocannon from 'autocannon';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { aborted, throwIfAborted } from './cleanup.js';
+import { onPath } from './on-path.js';
+import { REPO_ROOT } from './server-process.js';
 
-/** What one request of the load looks like; called for every request (a random tenant each time). */
-export type PickRequest = () => { path: string; headers: Record<string, string> };
+/** One request of the load; each request sent is a random one of the list (a random tenant, typically). */
+export interface LoadRequest {
+  path: string;
+  headers: Record<string, string>;
+  body?: string;
+}
 
-export interface LoadOptions {
+/** What bench/lib/load-worker.ts runs (written to a file for it). */
+export interface LoadSpec {
   baseUrl: string;
   connections: number;
+  warmupSeconds: number;
   durationSeconds: number;
-  pick: PickRequest;
+  method?: 'GET' | 'POST';
+  requests: LoadRequest[];
 }
 
 export interface LoadResult {
@@ -25,47 +37,54 @@ export interface LoadResult {
   statusCodes: Record<string, number>;
 }
 
-/** Runs autocannon against 127.0.0.1 for a fixed duration, one freshly picked request at a time. */
+export interface LoadOptions extends LoadSpec {
+  /** CPUs of the load generator (`taskset -c` list), away from the server's. */
+  cpuList?: string;
+  /** Called when the warm-up is over and the measured window starts (e.g. to read the server's CPU time). */
+  onWarm?: () => Promise<void> | void;
+}
+
+/**
+ * Runs the load generator (autocannon) in a child process of its own against 127.0.0.1: warm-up, then the
+ * measured window; `onWarm` runs between the two. Bounded: the child is killed 30 s after it should have ended.
+ */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   if (new URL(options.baseUrl).hostname !== '127.0.0.1') throw new Error('load only targets 127.0.0.1');
   throwIfAborted();
-  const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    const running: { instance?: autocannon.Instance } = {};
-    const stop = () => running.instance?.stop();
-    aborted.addEventListener('abort', stop, { once: true });
-    running.instance = autocannon(
-      {
-        url: options.baseUrl,
-        connections: options.connections,
-        duration: options.durationSeconds,
-        requests: [
-          {
-            method: 'GET',
-            setupRequest: (request) => {
-              const { path, headers } = options.pick();
-              return { ...request, path, headers: { ...request.headers, ...headers } };
-            },
-          },
-        ],
-      },
-      (error: unknown, done) => {
-        aborted.removeEventListener('abort', stop);
-        if (error) reject(error instanceof Error ? error : new Error('autocannon failed', { cause: error }));
-        else resolve(done);
-      },
+  const dir = mkdtempSync(join(tmpdir(), 'tenantry-load-'));
+  try {
+    const specFile = join(dir, 'spec.json');
+    const { cpuList, onWarm, ...spec } = options;
+    writeFileSync(specFile, JSON.stringify(spec));
+    const node = [process.execPath, '--import', 'tsx', 'bench/lib/load-worker.ts', specFile];
+    const taskset = cpuList === undefined ? null : onPath('taskset');
+    const [command, ...args] = taskset && cpuList !== undefined ? [taskset, '-c', cpuList, ...node] : node;
+    const child = spawn(command as string, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const bound = setTimeout(
+      () => child.kill('SIGKILL'),
+      (options.warmupSeconds + options.durationSeconds + 30) * 1000,
     );
-  });
-  const statusCodes: Record<string, number> = {};
-  for (const [code, stats] of Object.entries(result.statusCodeStats ?? {})) {
-    statusCodes[code] = stats.count ?? 0;
+    const stop = () => child.kill('SIGINT');
+    aborted.addEventListener('abort', stop, { once: true });
+    let stdout = '';
+    let stderr = '';
+    let warmed: Promise<void> = Promise.resolve();
+    child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4_000)));
+    child.stdout.on('data', (chunk: Buffer) => {
+      const before = stdout;
+      stdout += chunk.toString();
+      if (!before.includes('warm\n') && stdout.includes('warm\n')) warmed = Promise.resolve(onWarm?.());
+    });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    clearTimeout(bound);
+    aborted.removeEventListener('abort', stop);
+    await warmed;
+    const last = stdout.trim().split('\n').at(-1) ?? '';
+    if (code !== 0 || !last.startsWith('{')) {
+      throw new Error(`load generator failed (exit ${code}): ${stderr.trim().slice(-1_000)}`);
+    }
+    return JSON.parse(last) as LoadResult;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
-  return {
-    requestsPerSecond: result.requests.average,
-    responses: Object.values(statusCodes).reduce((sum, n) => sum + n, 0),
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
-    non2xx: result.non2xx,
-    errors: result.errors,
-    statusCodes,
-  };
 }

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ServerProcess } from './server-process.js';
 import { REPO_ROOT } from './server-process.js';
@@ -44,21 +44,6 @@ export interface FastapiPeerOptions {
   name?: string;
 }
 
-/** A command's absolute path found on PATH, or null. */
-function onPath(command: string): string | null {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir === '') continue;
-    const candidate = join(dir, command);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
-
 /**
  * Starts bench/peers/fastapi_app.py (FastAPI + asyncpg + uvloop, no auth) under uvicorn on 127.0.0.1:<port>
  * and waits for `/health/ready`. The tenants map is written to a temp file removed when the peer stops.
@@ -94,16 +79,12 @@ export async function startFastapiPeer(options: FastapiPeerOptions): Promise<Ser
       '--log-level',
       'warning',
     ];
-    const taskset = options.cpuList === undefined ? null : onPath('taskset');
-    const [command, args] =
-      taskset && options.cpuList !== undefined
-        ? [taskset, ['-c', options.cpuList, python, ...uvicorn]]
-        : [python, uvicorn];
     const server = await spawnHttpServer({
       name: options.name ?? 'fastapi-peer',
-      command,
-      args,
+      command: python,
+      args: uvicorn,
       cwd: PEER_DIR,
+      ...(options.cpuList === undefined ? {} : { cpuList: options.cpuList }),
       env: {
         PEER_TENANTS: tenantsFile,
         PEER_DATABASE_URL: options.serverUrl,
@@ -119,11 +100,6 @@ export async function startFastapiPeer(options: FastapiPeerOptions): Promise<Ser
       stopGraceMs: 5_000,
       afterStop: removeDir,
     });
-    if (options.cpuList !== undefined && !taskset) {
-      const logTail = () => server.logTail();
-      const warning = `warning: taskset not found, cpuList ${options.cpuList} ignored`;
-      return { ...server, logTail: () => [warning, ...logTail()] };
-    }
     return server;
   } catch (error) {
     removeDir(); // spawnHttpServer already removed it if it got that far; force makes this a no-op then

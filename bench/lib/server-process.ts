@@ -1,20 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { onCleanup, throwIfAborted } from './cleanup.js';
-import { janitorForget, janitorWatch } from './janitor.js';
+import { spawnHttpServer } from './spawn-http-server.js';
 
 /** The repository root: servers run from it, as `npm start` does. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-const LOG_TAIL = 40;
-const STOP_GRACE_MS = 12_000;
-const live = new Set<ChildProcess>();
-
-// Last resort when the benchmark exits without cleaning up (an uncaught error): no server outlives it.
-process.on('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
-});
 
 /** A free TCP port on 127.0.0.1 (asked from the OS, then released for the server to take). */
 export function freePort(): Promise<number> {
@@ -33,6 +22,7 @@ export function freePort(): Promise<number> {
 export interface ServerProcess {
   readonly name: string;
   readonly baseUrl: string;
+  /** The server's own process (not a wrapper): its CPU time is read from /proc/<pid>/stat. */
   readonly pid: number;
   /** The last lines the server wrote (stdout and stderr). */
   logTail(): string[];
@@ -52,91 +42,24 @@ export interface StartOptions {
   timeoutMs?: number;
   /** Extra Node.js flags, before `--import tsx` (e.g. `--cpu-prof`). */
   nodeArgs?: string[];
+  /** CPUs the server may run on (`taskset -c` list). */
+  cpuList?: string;
+  /** Where stdout (the request log) goes; default: the log tail. */
+  stdoutFile?: string;
 }
 
-/** Starts a server as a child process on 127.0.0.1 and waits until `readyPath` answers 200. */
-export async function startServer(options: StartOptions): Promise<ServerProcess> {
-  throwIfAborted();
-  const env: Record<string, string> = { ...options.env, HOST: '127.0.0.1', PORT: String(options.port) };
-  for (const name of ['PATH', 'HOME', 'LANG', 'TMPDIR']) {
-    const value = process.env[name];
-    if (value !== undefined && env[name] === undefined) env[name] = value;
-  }
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', options.script], {
-    cwd: REPO_ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  live.add(child);
-  const pid = child.pid;
-  if (pid !== undefined) janitorWatch(pid);
-  const tail: string[] = [];
-  const collect = (chunk: Buffer) => {
-    for (const line of chunk.toString('utf8').split('\n')) {
-      if (line.trim() === '') continue;
-      tail.push(line);
-      if (tail.length > LOG_TAIL) tail.shift();
-    }
-  };
-  child.stdout.on('data', collect);
-  child.stderr.on('data', collect);
-  const exited = new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once('exit', () => resolve());
-  }).then(() => {
-    live.delete(child);
-    if (pid !== undefined) janitorForget(pid);
-  });
-
-  let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
-    stopping ??= (async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-        await exited;
-        clearTimeout(timer);
-      }
-      unregister();
-    })();
-    return stopping;
-  };
-  const unregister = onCleanup(`stop ${options.name}`, stop);
-
-  const baseUrl = `http://127.0.0.1:${options.port}`;
-  const server: ServerProcess = {
+/** Starts a Node.js server (`node --import tsx <script>`) on 127.0.0.1 and waits until `readyPath` answers 200. */
+export function startServer(options: StartOptions): Promise<ServerProcess> {
+  return spawnHttpServer({
     name: options.name,
-    baseUrl,
-    pid: pid ?? -1,
-    logTail: () => [...tail],
-    stop,
-  };
-  try {
-    await waitReady(child, `${baseUrl}${options.readyPath}`, options.timeoutMs ?? 30_000);
-  } catch (error) {
-    await stop();
-    const log = tail.length > 0 ? `\n--- last lines of ${options.name} ---\n${tail.join('\n')}` : '';
-    throw new Error(`${options.name} did not become ready: ${String(error)}${log}`);
-  }
-  return server;
-}
-
-async function waitReady(child: ChildProcess, url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = 'no answer yet';
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`exited with ${child.exitCode ?? child.signalCode}`);
-    }
-    try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-      await response.arrayBuffer();
-      if (response.status === 200) return;
-      last = `HTTP ${response.status}`;
-    } catch (error) {
-      last = error instanceof Error ? error.message : String(error);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms (${last})`);
+    command: process.execPath,
+    args: [...(options.nodeArgs ?? []), '--import', 'tsx', options.script],
+    cwd: REPO_ROOT,
+    env: options.env,
+    port: options.port,
+    readyPath: options.readyPath,
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    ...(options.cpuList === undefined ? {} : { cpuList: options.cpuList }),
+    ...(options.stdoutFile === undefined ? {} : { stdoutFile: options.stdoutFile }),
+  });
 }

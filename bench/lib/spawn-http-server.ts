@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { onPath } from './on-path.js';
 import { onCleanup, throwIfAborted } from './cleanup.js';
 import { janitorForget, janitorWatch } from './janitor.js';
 import type { ServerProcess } from './server-process.js';
@@ -34,6 +36,13 @@ export interface SpawnHttpServerOptions {
   stopGraceMs?: number;
   /** Runs once the process is gone, on every way of stopping (e.g. removes a temp file the server read). */
   afterStop?: () => void | Promise<void>;
+  /**
+   * CPUs the process may run on (`taskset -c` list, e.g. "0"): pins the server away from the load generator.
+   * Ignored, with a line in the log tail, where taskset is missing. taskset execs the command: `pid` stays its pid.
+   */
+  cpuList?: string;
+  /** Where stdout goes (appended): a file, as a log collector would take it; default: kept in the log tail. */
+  stdoutFile?: string;
 }
 
 /** Starts `command args…` as a child process and waits until `readyPath` answers 200. */
@@ -44,15 +53,25 @@ export async function spawnHttpServer(options: SpawnHttpServerOptions): Promise<
     const value = process.env[name];
     if (value !== undefined && env[name] === undefined) env[name] = value;
   }
-  const child = spawn(options.command, [...options.args], {
+  const taskset = options.cpuList === undefined ? null : onPath('taskset');
+  const [command, args] =
+    taskset && options.cpuList !== undefined
+      ? [taskset, ['-c', options.cpuList, options.command, ...options.args]]
+      : [options.command, [...options.args]];
+  const stdoutFd = options.stdoutFile === undefined ? null : openSync(options.stdoutFile, 'a');
+  const child = spawn(command, args, {
     cwd: options.cwd,
     env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', stdoutFd ?? 'pipe', 'pipe'],
   });
+  if (stdoutFd !== null) closeSync(stdoutFd); // the child has its own copy
   live.add(child);
   const pid = child.pid;
   if (pid !== undefined) janitorWatch(pid);
-  const tail: string[] = [];
+  const tail: string[] =
+    options.cpuList !== undefined && !taskset
+      ? [`warning: taskset not found, cpuList ${options.cpuList} ignored`]
+      : [];
   const collect = (chunk: Buffer) => {
     for (const line of chunk.toString('utf8').split('\n')) {
       if (line.trim() === '') continue;
@@ -60,8 +79,8 @@ export async function spawnHttpServer(options: SpawnHttpServerOptions): Promise<
       if (tail.length > LOG_TAIL) tail.shift();
     }
   };
-  child.stdout.on('data', collect);
-  child.stderr.on('data', collect);
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
   // A command that cannot be started (ENOENT) emits 'error' and no 'exit'.
   let spawnError: Error | undefined;
   const exited = new Promise<void>((resolve) => {
