@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { AppError } from '../errors.js';
 import { tenantHeaderValue } from '../tenancy/tenant-header.js';
 
@@ -12,19 +12,42 @@ export function registerTenantContext(api: FastifyInstance): void {
   api.decorateRequest('coreUser', null);
   api.decorateRequest('tenant', null);
   api.decorateRequest('tenantUser', null);
-  api.addHook('onRequest', async (request: FastifyRequest) => {
-    const context = request.routeOptions.config.context;
-    if (!context) return; // not found routes
-    const header =
-      context === 'core' ? request.headers['x-tenant'] : tenantHeaderValue(request.headers['x-tenant']);
-    if (context === 'core') {
-      if (header !== undefined && header !== '') throw new AppError('TENANT_NOT_ALLOWED');
-      return;
+  api.addHook('onRequest', bindTenant);
+}
+
+/**
+ * A callback hook, not an async one: a cached resolution (the common case) binds the tenant without a promise or
+ * a tick; only a lookup waits.
+ */
+function bindTenant(request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  try {
+    const header = tenantHeaderFor(request);
+    if (header === undefined) return done();
+    const tenants = request.server.services.tenants;
+    const cached = tenants.enterCached(header);
+    if (cached) {
+      request.tenant = cached;
+      return done();
     }
-    if (header === undefined) {
-      if (context === 'tenant') throw new AppError('TENANT_REQUIRED');
-      return;
-    }
-    request.tenant = await request.server.services.tenants.enter(header as string);
-  });
+    tenants.enter(header).then((tenant) => {
+      request.tenant = tenant;
+      done();
+    }, done);
+  } catch (error) {
+    done(error as Error);
+  }
+}
+
+/** The X-TENANT value to resolve for this route, undefined when the request runs in the core plane. */
+function tenantHeaderFor(request: FastifyRequest): string | undefined {
+  const context = request.routeOptions.config.context;
+  if (!context) return undefined; // not found routes
+  if (context === 'core') {
+    const header = request.headers['x-tenant'];
+    if (header !== undefined && header !== '') throw new AppError('TENANT_NOT_ALLOWED');
+    return undefined;
+  }
+  const header = tenantHeaderValue(request.headers['x-tenant']);
+  if (header === undefined && context === 'tenant') throw new AppError('TENANT_REQUIRED');
+  return header;
 }

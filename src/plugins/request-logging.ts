@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 
 /** Probes hit every few seconds; logged at debug level when they succeed so they do not drown real traffic. */
 const PROBES = new Set(['/health', '/health/ready', '/metrics']);
@@ -10,28 +10,34 @@ function userId(request: FastifyRequest): number | null {
 }
 
 /**
- * One JSON line per finished request, replacing Fastify's two default lines: request id (`reqId`, bound by
- * Fastify's child logger), method, path (never the query string: it may carry an email or reset token), route
- * pattern, status, duration, client IP (the proxy's client with TRUST_PROXY), tenant id and user id.
- * Requires Fastify's `disableRequestLogging: true`.
+ * One JSON line per finished request, replacing Fastify's two default lines: request id (`reqId`), method, path
+ * (never the query string: it may carry an email or reset token), route pattern, status, duration, client IP (the
+ * proxy's client with TRUST_PROXY), tenant id and user id. Requires Fastify's `disableRequestLogging: true`.
+ *
+ * The line is written by a child of the app's logger without the redaction pass: it holds only the scalar fields
+ * above, none of them a credential, and redaction (pino's wildcard paths) cost more than the rest of the line put
+ * together, on every request. Every other log call still goes through redaction.
  */
 export function registerRequestLogging(app: FastifyInstance): void {
-  app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
+  const lineLog = app.log.child({}, { redact: [] });
+  app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
     const route = request.routeOptions.url ?? null;
-    const line = {
-      method: request.method,
-      url: request.url.split('?', 1)[0],
-      route,
-      statusCode: reply.statusCode,
-      responseTime: Math.round(reply.elapsedTime * 10) / 10,
-      ip: request.ip,
-      tenantId: request.tenant?.id ?? null,
-      userId: userId(request),
-    };
-    if (route !== null && PROBES.has(route) && reply.statusCode < 400) {
-      request.log.debug(line, 'request completed');
-    } else {
-      request.log.info(line, 'request completed');
-    }
+    const probe = route !== null && PROBES.has(route) && reply.statusCode < 400;
+    const query = request.url.indexOf('?');
+    lineLog[probe ? 'debug' : 'info'](
+      {
+        reqId: request.id,
+        method: request.method,
+        url: query === -1 ? request.url : request.url.slice(0, query),
+        route,
+        statusCode: reply.statusCode,
+        responseTime: Math.round(reply.elapsedTime * 10) / 10,
+        ip: request.ip,
+        tenantId: request.tenant?.id ?? null,
+        userId: userId(request),
+      },
+      'request completed',
+    );
+    done();
   });
 }

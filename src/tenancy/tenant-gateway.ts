@@ -6,7 +6,7 @@ import { AppError } from '../errors.js';
 import type { TenantConnectionManager } from './connection-manager.js';
 import { InvalidationBus } from './invalidation-bus.js';
 import type { TenantContext } from './tenant-context.js';
-import type { TenantResolver } from './tenant-resolver.js';
+import type { ResolvedTenant, TenantResolver } from './tenant-resolver.js';
 
 const MAX_HANDLES = 10_000;
 
@@ -35,6 +35,8 @@ function managedPool(manager: TenantConnectionManager, dbName: string): Postgres
  */
 export class TenantGateway {
   private readonly handles = new Map<string, Kysely<TenantDatabase>>();
+  /** One context per resolved tenant (the resolver's cache keeps the same object until it changes). */
+  private readonly contexts = new WeakMap<ResolvedTenant, TenantContext>();
 
   private readonly bus: InvalidationBus;
 
@@ -65,8 +67,22 @@ export class TenantGateway {
 
   /** Resolves an X-TENANT value (400/404/503/403 as the contract says) to a bound tenant context. */
   async enter(header: string): Promise<TenantContext> {
-    const tenant = await this.resolver.resolve(header);
-    return this.contextFor(tenant);
+    return this.cachedContext(await this.resolver.resolve(header));
+  }
+
+  /** `enter` without waiting when the resolution is cached (see TenantResolver.resolveCached); else undefined. */
+  enterCached(header: string): TenantContext | undefined {
+    const tenant = this.resolver.resolveCached(header);
+    return tenant && this.cachedContext(tenant);
+  }
+
+  private cachedContext(tenant: ResolvedTenant): TenantContext {
+    let context = this.contexts.get(tenant);
+    if (!context) {
+      context = this.contextFor(tenant);
+      this.contexts.set(tenant, context);
+    }
+    return context;
   }
 
   /** A context for an organization already known to be active (e.g. the owner's token exchange). */

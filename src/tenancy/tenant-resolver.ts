@@ -51,9 +51,19 @@ export class TenantResolver {
     return assertUsable(tenant);
   }
 
+  /**
+   * `resolve` without waiting, when the answer is cached (the common case): the usable tenant, or the same error
+   * `resolve` would throw; undefined when only a lookup can tell.
+   */
+  resolveCached(header: string): ResolvedTenant | undefined {
+    const cached = this.cache.get(cacheKey(parseTenantHeader(header)));
+    if (!cached || cached.expiresAt <= Date.now()) return undefined;
+    return assertUsable(cached.tenant);
+  }
+
   /** The organization behind a reference, whatever its status (null when unknown or deleted). */
   async lookup(ref: TenantRef): Promise<ResolvedTenant | null> {
-    const key = ref.kind === 'id' ? `id:${ref.id}` : `slug:${ref.slug}`;
+    const key = cacheKey(ref);
     const cached = this.cache.get(key);
     if (cached && cached.expiresAt > Date.now()) return cached.tenant;
     const row = await this.db
@@ -100,6 +110,10 @@ export class TenantResolver {
   clear(): void {
     this.cache.clear();
   }
+}
+
+function cacheKey(ref: TenantRef): string {
+  return ref.kind === 'id' ? `id:${ref.id}` : `slug:${ref.slug}`;
 }
 
 function assertUsable(tenant: ResolvedTenant | null): ResolvedTenant {
