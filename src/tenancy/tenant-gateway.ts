@@ -3,25 +3,46 @@ import type { Redis } from 'ioredis';
 import { Kysely, PostgresDialect, type PostgresPool } from 'kysely';
 import type { TenantDatabase } from '../db/tenant-schema.js';
 import { AppError } from '../errors.js';
-import type { TenantConnectionManager } from './connection-manager.js';
+import type { ConnectionLease, QueryClient, TenantConnectionManager } from './connection-manager.js';
 import { InvalidationBus } from './invalidation-bus.js';
 import type { TenantContext } from './tenant-context.js';
 import type { ResolvedTenant, TenantResolver } from './tenant-resolver.js';
 
 const MAX_HANDLES = 10_000;
 
+/** What Kysely's PostgresDialect gets from a checkout: one per physical connection, the current lease inside. */
+interface ManagedClient {
+  query: QueryClient['query'];
+  release(): void;
+  lease: ConnectionLease | null;
+}
+
 /**
  * A Kysely "pool" whose every checkout goes through the connection manager, so each query (or transaction)
- * holds a budgeted connection only while it runs.
+ * holds a budgeted connection only while it runs. A physical connection always comes back as the same client
+ * object: Kysely keys its connection wrappers by that object, and would otherwise make a new one per query.
  */
 function managedPool(manager: TenantConnectionManager, dbName: string): PostgresPool {
+  const clients = new WeakMap<QueryClient, ManagedClient>();
   return {
     async connect() {
       const lease = await manager.acquire(dbName);
-      const { client } = lease;
-      return { query: client.query.bind(client), release: () => lease.release() } as unknown as Awaited<
-        ReturnType<PostgresPool['connect']>
-      >;
+      let client = clients.get(lease.client);
+      if (!client) {
+        const managed: ManagedClient = {
+          query: lease.client.query.bind(lease.client),
+          lease: null,
+          release() {
+            const current = managed.lease;
+            managed.lease = null;
+            current?.release();
+          },
+        };
+        clients.set(lease.client, managed);
+        client = managed;
+      }
+      client.lease = lease;
+      return client as unknown as Awaited<ReturnType<PostgresPool['connect']>>;
     },
     async end() {
       // Connections belong to the manager; nothing to end here.
