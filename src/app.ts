@@ -134,8 +134,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(opsRoutes);
   await app.register(
     async (api) => {
-      registerTenantContext(api);
+      // Rate limits first: every /api request counts, whatever its tenant resolves to.
       await registerRateLimit(api, config.rateLimit, redis);
+      registerTenantContext(api);
       await api.register(authRoutes);
       await api.register(usersRoutes);
       await api.register(organizationsRoutes);

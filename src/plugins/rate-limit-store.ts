@@ -49,6 +49,28 @@ export class LocalWindows {
   }
 }
 
+/** One warning when rate limiting falls back to in-process counting, one info line when Redis counts again. */
+export class RedisFallbackNotice {
+  private isDegraded = false;
+
+  constructor(private readonly log: FastifyBaseLogger) {}
+
+  degraded(reason: string): void {
+    if (this.isDegraded) return;
+    this.isDegraded = true;
+    this.log.warn(
+      { reason },
+      'rate limiting: Redis unavailable, counting in-process until it is back (limits are per process meanwhile)',
+    );
+  }
+
+  recovered(): void {
+    if (!this.isDegraded) return;
+    this.isDegraded = false;
+    this.log.info('rate limiting: Redis available again, counters are shared');
+  }
+}
+
 /**
  * Counters in Redis while it answers, in this process while it does not. Redis being down degrades rate
  * limiting to per-process counting (never to no limiting, never to an error), with one warning when that starts
@@ -57,13 +79,11 @@ export class LocalWindows {
 export class FallbackCounters {
   private readonly redis: RedisWithIncr | null;
   private readonly local = new LocalWindows();
-  private degraded = false;
   private pausedUntil = 0;
+  private readonly notice: RedisFallbackNotice;
 
-  constructor(
-    redis: Redis | null,
-    private readonly log: FastifyBaseLogger,
-  ) {
+  constructor(redis: Redis | null, log: FastifyBaseLogger) {
+    this.notice = new RedisFallbackNotice(log);
     if (redis && !('tenantryRateLimitIncr' in redis)) {
       redis.defineCommand('tenantryRateLimitIncr', { numberOfKeys: 1, lua: INCR_SCRIPT });
     }
@@ -80,33 +100,18 @@ export class FallbackCounters {
     if (!redis) return this.local.incr(key, windowMs);
     // Not connected: do not even try, the client would only fail (it keeps no offline queue).
     if (redis.status !== 'ready' || Date.now() < this.pausedUntil) {
-      this.degrade(`Redis is ${redis.status === 'ready' ? 'failing' : redis.status}`);
+      this.notice.degraded(`Redis is ${redis.status === 'ready' ? 'failing' : redis.status}`);
       return this.local.incr(key, windowMs);
     }
     try {
       const [current, ttl] = await redis.tenantryRateLimitIncr(key, windowMs);
-      this.recover();
+      this.notice.recovered();
       return { current, ttl };
     } catch (error) {
       this.pausedUntil = Date.now() + REDIS_PAUSE_MS;
-      this.degrade(error instanceof Error ? error.message : String(error));
+      this.notice.degraded(error instanceof Error ? error.message : String(error));
       return this.local.incr(key, windowMs);
     }
-  }
-
-  private degrade(reason: string): void {
-    if (this.degraded) return;
-    this.degraded = true;
-    this.log.warn(
-      { reason },
-      'rate limiting: Redis unavailable, counting in-process until it is back (limits are per process meanwhile)',
-    );
-  }
-
-  private recover(): void {
-    if (!this.degraded) return;
-    this.degraded = false;
-    this.log.info('rate limiting: Redis available again, counters are shared');
   }
 }
 
