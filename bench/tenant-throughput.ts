@@ -182,9 +182,10 @@ async function main(): Promise<void> {
       label: 'baseline: Fastify + pg, 1 database, no auth',
       kind: 'baseline',
       warm: 1,
-      start: async () =>
+      start: async (segment: string) =>
         startServer({
           name: 'baseline',
+          nodeArgs: opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', join(opts.cpuProfDir, segment)] : [],
           script: 'bench/baseline-server.ts',
           env: {
             NODE_ENV: 'production',

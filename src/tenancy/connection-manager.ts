@@ -147,16 +147,15 @@ export class TenantConnectionManager {
     if (slot.closing) return Promise.reject(new AppError('TENANT_NOT_FOUND'));
     slot.lastUsed = Date.now();
 
-    const broken = slot.idle.filter((idle) => idle.connection.broken);
-    if (broken.length > 0) {
+    for (let idle = slot.idle.pop(); idle; idle = slot.idle.pop()) {
       // Connections the server dropped while they sat idle (a restart, pg_terminate_backend) are closed, never
       // handed out: their first query would fail with "not queryable" instead of reaching the database.
-      slot.idle = slot.idle.filter((idle) => !idle.connection.broken);
-      for (const idle of broken) this.discard(slot, idle.connection);
-      return this.acquire(dbName);
-    }
-    const idle = slot.idle.pop();
-    if (idle) {
+      if (idle.connection.broken) {
+        this.discard(slot, idle.connection);
+        // Discarding may have forgotten an emptied slot: start again with a fresh one.
+        if (slot.idle.length === 0) return this.acquire(dbName);
+        continue;
+      }
       slot.inUse++;
       return Promise.resolve(this.lease(slot, idle.connection));
     }
