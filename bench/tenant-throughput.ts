@@ -28,6 +28,7 @@ import { parseArgs } from 'node:util';
 import { guardRun, onCleanup, runMain } from './lib/cleanup.js';
 import { createFleet, type FleetTenant } from './lib/fleet.js';
 import { startJanitor } from './lib/janitor.js';
+import { parseServerEnv } from './lib/server-env.js';
 import { runLoad, type LoadResult, type PickRequest } from './lib/load.js';
 import { scrapeManager, waitIdle } from './lib/metrics.js';
 import { benchServerUrl, createDatabase, dropDatabaseFamily, urlForDatabase } from './lib/postgres.js';
@@ -58,13 +59,7 @@ const opts = {
   cpuProfDir: values['cpu-prof'] === undefined ? null : resolve(values['cpu-prof']),
   serverEnv: values['server-env'],
 };
-const SERVER_ENV = /^[A-Z][A-Z0-9_]*=/;
-/** `--server-env NAME=VALUE` pairs as variables (everything after the first `=` is the value). */
-const serverEnv: Record<string, string> = {};
-for (const pair of opts.serverEnv) {
-  const at = pair.indexOf('=');
-  serverEnv[pair.slice(0, at)] = pair.slice(at + 1);
-}
+const serverEnv = parseServerEnv(opts.serverEnv);
 const positiveInts = [
   opts.tenants,
   opts.duration,
@@ -76,7 +71,7 @@ const positiveInts = [
 if (
   !positiveInts.every((n) => Number.isInteger(n) && n >= 1) ||
   !(Number.isInteger(opts.warmup) && opts.warmup >= 0) ||
-  !opts.serverEnv.every((pair) => SERVER_ENV.test(pair))
+  serverEnv === null
 ) {
   process.stderr.write(
     'usage: npx tsx bench/tenant-throughput.ts [--tenants N] [--duration S] [--connections C] [--rounds R]\n' +
