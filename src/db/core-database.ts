@@ -33,7 +33,7 @@ export function pgliteCoreDir(config: Pick<Config, 'dataDir'>): string {
  * under `DATA_DIR/core` (created on first use, locked against a second process).
  */
 export async function openCoreDb(
-  config: Pick<Config, 'databaseUrl' | 'dataDir' | 'databaseQueryTimeoutMs'>,
+  config: Pick<Config, 'databaseUrl' | 'dataDir' | 'databaseQueryTimeoutMs' | 'pglite'>,
 ): Promise<CoreDb> {
   if (config.databaseUrl) {
     const pool = createServerPool(config.databaseUrl, { max: 10, application_name: 'tenantry-core' });
@@ -44,7 +44,7 @@ export async function openCoreDb(
   const release = acquireDirLock(`${dir}.lock`);
   let pglite: PGlite;
   try {
-    pglite = await openPglite(dir);
+    pglite = await openPglite(config.pglite, { dataDir: dir });
   } catch (error) {
     release();
     throw error;

@@ -3,8 +3,9 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import type { FastifyBaseLogger } from 'fastify';
+import type { PgliteSettings } from '../config.js';
 import { Kysely, PostgresDialect } from 'kysely';
 import { acquireDirLock } from '../db/dir-lock.js';
 import { createPglitePool, openPglite } from '../db/pools.js';
@@ -24,6 +25,8 @@ const TMP = '.tmp-';
 
 export interface PgliteTenantStoreOptions {
   dataDir: string;
+  /** How every instance the store opens is started (memory). */
+  settings: PgliteSettings;
   log: FastifyBaseLogger;
 }
 
@@ -53,6 +56,7 @@ export class PgliteTenantStore implements TenantStore {
   /** `DATA_DIR/tenants`. */
   readonly root: string;
   private readonly log: FastifyBaseLogger;
+  private readonly settings: PgliteSettings;
   private readonly mutex = new KeyedMutex();
   private readonly registry = new HandleRegistry();
   private readonly inUse = new Set<string>();
@@ -62,6 +66,7 @@ export class PgliteTenantStore implements TenantStore {
   constructor(options: PgliteTenantStoreOptions) {
     this.root = join(options.dataDir, 'tenants');
     this.log = options.log;
+    this.settings = options.settings;
   }
 
   databaseName(orgId: number): string {
@@ -138,7 +143,7 @@ export class PgliteTenantStore implements TenantStore {
       const release = acquireDirLock(this.lockFile(name));
       let pglite: PGlite;
       try {
-        pglite = await openPglite(this.dir(name));
+        pglite = await openPglite(this.settings, { dataDir: this.dir(name) });
       } catch (error) {
         release();
         throw error;
@@ -196,7 +201,7 @@ export class PgliteTenantStore implements TenantStore {
   /** initdb + migrations in memory, dumped to `file` (written aside and renamed, so never truncated). */
   private async buildTemplate(file: string, version: string): Promise<Buffer> {
     const started = performance.now();
-    const pglite = await PGlite.create();
+    const pglite = await openPglite(this.settings);
     const initdbMs = Math.round(performance.now() - started);
     let gzipped: Buffer;
     try {
@@ -233,7 +238,7 @@ export class PgliteTenantStore implements TenantStore {
     this.inUse.add(tmp);
     try {
       const started = performance.now();
-      const pglite = await PGlite.create({ dataDir: tmp, loadDataDir: template });
+      const pglite = await openPglite(this.settings, { dataDir: tmp, loadDataDir: template });
       await pglite.close();
       await rename(tmp, this.dir(name));
       this.log.debug(
