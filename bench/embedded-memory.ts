@@ -4,7 +4,12 @@
  * memory at ready, then signs up an owner through the HTTP API, creates N organizations and sends each tenant
  * one request, reading the memory again after each.
  *
- *   npx tsx bench/embedded-memory.ts [--tenants 4] [--settle 2] [--max-seconds 300] [--server-env NAME=VALUE ...]
+ *   npx tsx bench/embedded-memory.ts [--tenants 4] [--settle 2] [--idle S] [--max-seconds 300]
+ *                                    [--server-env NAME=VALUE ...]
+ *
+ * `--idle S` adds a last sample after S more seconds without tenant requests (a readiness probe every second, as
+ * a load balancer would send): with `--server-env TENANT_IDLE_TIMEOUT_SECONDS=…` below S, what closing idle tenant
+ * databases gives back.
  *
  * The server is `node --import tsx src/main.ts` itself (no `tsx` launcher in between), so its pid is the
  * process that holds the memory. The temporary directory and the server are removed on every exit.
@@ -26,22 +31,25 @@ const { values } = parseArgs({
   options: {
     tenants: { type: 'string', default: '4' },
     settle: { type: 'string', default: '2' },
+    idle: { type: 'string', default: '0' },
     'max-seconds': { type: 'string', default: '300' },
     'server-env': { type: 'string', multiple: true, default: [] },
   },
 });
 const tenants = Number(values.tenants);
 const settleMs = Number(values.settle) * 1000;
+const idleSeconds = Number(values.idle);
 const maxSeconds = Number(values['max-seconds']);
 const serverEnv = parseServerEnv(values['server-env']);
 if (
   !(Number.isInteger(tenants) && tenants >= 1) ||
   !(settleMs >= 0) ||
+  !(Number.isInteger(idleSeconds) && idleSeconds >= 0) ||
   !(maxSeconds >= 1) ||
   serverEnv === null
 ) {
   process.stderr.write(
-    'usage: npx tsx bench/embedded-memory.ts [--tenants N] [--settle S] [--max-seconds S] [--server-env NAME=VALUE ...]\n',
+    'usage: npx tsx bench/embedded-memory.ts [--tenants N] [--settle S] [--idle S] [--max-seconds S] [--server-env NAME=VALUE ...]\n',
   );
   process.exit(2);
 }
@@ -122,7 +130,7 @@ async function sample(server: ServerProcess, step: string): Promise<Sample> {
 
 const mib = (bytes: number | null): string => (bytes === null ? '—' : fixed(bytes / MiB, 0));
 
-function report(samples: readonly Sample[]): void {
+function report(samples: readonly Sample[], tenantCount: number): void {
   const rows = samples.map((s, i) => {
     const previous = samples[i - 1];
     return [
@@ -144,11 +152,11 @@ function report(samples: readonly Sample[]): void {
     ),
   );
   const ready = samples[0] as Sample;
-  const last = samples[samples.length - 1] as Sample;
-  const perTenant = (last.memory.rss - ready.memory.rss) / (samples.length - 1);
+  const last = samples[tenantCount] as Sample;
+  const perTenant = (last.memory.rss - ready.memory.rss) / tenantCount;
   out('');
   out(`at ready: ${fixed(ready.memory.rss, 0)} MiB RSS`);
-  out(`after ${samples.length - 1} tenants: ${fixed(last.memory.rss, 0)} MiB RSS`);
+  out(`after ${tenantCount} tenants: ${fixed(last.memory.rss, 0)} MiB RSS`);
   out(`per tenant (mean increment): ${fixed(perTenant, 0)} MiB`);
   out(
     `load average (1, 5, 15 min): ${loadavg()
@@ -199,7 +207,15 @@ async function main(): Promise<void> {
     await api(server, 'GET', '/api/users/me', 200, { token: tenantToken.access_token, tenant: org.id });
     samples.push(await sample(server, `tenant ${i}`));
   }
-  report(samples);
+  if (idleSeconds > 0) {
+    for (let second = 0; second < idleSeconds; second++) {
+      throwIfAborted();
+      await api(server, 'GET', '/health/ready', 200);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+    samples.push(await sample(server, `idle ${idleSeconds} s`));
+  }
+  report(samples, tenants);
   await server.stop();
 }
 

@@ -1,10 +1,11 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import type { PGlite } from '@electric-sql/pglite';
 import type pg from 'pg';
 import type { Config } from '../config.js';
 import type { CoreDatabase } from './core-schema.js';
+import { runChildProcessJob, siblingModule } from './child-process-job.js';
 import { acquireDirLock } from './dir-lock.js';
 import { createPglitePool, createServerPool, openPglite } from './pools.js';
 import { boundedPool } from './query-deadline.js';
@@ -44,6 +45,13 @@ export async function openCoreDb(
   const release = acquireDirLock(`${dir}.lock`);
   let pglite: PGlite;
   try {
+    // First start: initdb runs in a child process, so the memory it needs leaves with it (child-process-job.ts).
+    if (!existsSync(join(dir, 'PG_VERSION'))) {
+      await runChildProcessJob(siblingModule(import.meta.url, 'pglite-initdb.child'), {
+        dataDir: dir,
+        settings: config.pglite,
+      });
+    }
     pglite = await openPglite(config.pglite, { dataDir: dir });
   } catch (error) {
     release();

@@ -43,8 +43,6 @@ export function createPglitePool(pglite: PGlite): pg.Pool {
 export interface OpenPgliteOptions {
   /** A persistent data directory (created if missing); omitted: an in-memory database. */
   dataDir?: string;
-  /** A dumped data directory (`dumpDataDir()`) to start from instead of running initdb. */
-  loadDataDir?: Blob;
 }
 
 /**
@@ -56,7 +54,6 @@ export interface OpenPgliteOptions {
 export async function openPglite(settings: PgliteSettings, options: OpenPgliteOptions = {}): Promise<PGlite> {
   return PGlite.create({
     ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
-    ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
     startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${settings.sharedBuffersMb}MB`],
   });
 }
