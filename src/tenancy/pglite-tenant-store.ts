@@ -196,7 +196,7 @@ export class PgliteTenantStore implements TenantStore {
 
   /**
    * initdb + migrations into `dir` (built aside and renamed, so never half-made). In a child process: a build
-   * needs ~400 MB for a few seconds, which would otherwise linger in the server as garbage.
+   * peaks at ~800 MB for 10–30 s, which would otherwise linger in the server as garbage.
    */
   private async buildTemplate(dir: string, version: string): Promise<void> {
     const started = performance.now();
