@@ -2,7 +2,8 @@
  * `npm run bench`: the benchmarks one after another, each as a child process whose output is shown as it comes.
  * Exits non-zero if any of them fails. Results land in bench/results/.
  *
- *   npm run bench                  tenant throughput (full), login, provisioning (PostgreSQL and PGlite)
+ *   npm run bench                  tenant throughput (full), login, provisioning (PostgreSQL and PGlite),
+ *                                  embedded-engine memory
  *   npm run bench -- --quick       tenant throughput only, one short round (about a minute)
  *
  * Ctrl-C reaches the running benchmark directly (same process group); it cleans up and the rest are skipped.
@@ -21,6 +22,7 @@ const runs: { script: string; args: string[] }[] = quick
       { script: 'bench/login.ts', args: [] },
       { script: 'bench/provisioning.ts', args: ['--engine', 'postgres', '--count', '50'] },
       { script: 'bench/provisioning.ts', args: ['--engine', 'pglite', '--count', '10'] },
+      { script: 'bench/embedded-memory.ts', args: [] },
     ];
 
 let current: ChildProcess | undefined;

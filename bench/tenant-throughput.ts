@@ -39,6 +39,7 @@ import { fixed, table } from './lib/report.js';
 import { writeResults } from './lib/results.js';
 import { measureSegment, summarize, type Scenario, type ScenarioSummary } from './lib/segments.js';
 import { freePort, startServer } from './lib/server-process.js';
+import { parseServerEnv } from './lib/server-env.js';
 
 const { values } = parseArgs({
   options: {
@@ -73,12 +74,8 @@ const opts = {
   out: resolve(values.out),
 };
 const tenantCount = Number(values.tenants ?? Math.max(...opts.curve, 40));
-const SERVER_ENV = /^[A-Z][A-Z0-9_]*=/;
-const serverEnv: Record<string, string> = {};
-for (const pair of values['server-env']) {
-  const at = pair.indexOf('=');
-  serverEnv[pair.slice(0, at)] = pair.slice(at + 1);
-}
+const parsedServerEnv = parseServerEnv(values['server-env']);
+const serverEnv = parsedServerEnv ?? {};
 const positive = (n: number) => Number.isInteger(n) && n >= 1;
 if (
   ![tenantCount, opts.duration, opts.rounds, opts.connections, opts.maxSeconds, ...opts.curve].every(
@@ -86,7 +83,7 @@ if (
   ) ||
   !(Number.isInteger(opts.warmup) && opts.warmup >= 0) ||
   Math.max(...opts.curve) > tenantCount ||
-  !values['server-env'].every((pair) => SERVER_ENV.test(pair))
+  parsedServerEnv === null
 ) {
   process.stderr.write(
     'usage: npx tsx bench/tenant-throughput.ts [--quick] [--tenants N >= max of curve] [--curve W,W,...]\n' +

@@ -56,8 +56,16 @@ export interface Config {
   /** Bearer token required by GET /metrics; null leaves it open (keep it off the public network then). */
   readonly metricsToken: string | null;
   readonly tenantConnections: TenantConnectionLimits;
+  /** Start settings of every embedded (PGlite) database instance. */
+  readonly pglite: PgliteSettings;
   /** How long a resolved X-TENANT is trusted without asking the core database (changes invalidate it). */
   readonly tenantCacheTtlMs: number;
+}
+
+/** How every embedded (PGlite) instance of this process is started. */
+export interface PgliteSettings {
+  /** PostgreSQL `shared_buffers` of each instance, in MiB (`PGLITE_SHARED_BUFFERS_MB`). */
+  readonly sharedBuffersMb: number;
 }
 
 /** Hard budgets for connections to tenant databases (see src/tenancy/connection-manager.ts). */
@@ -222,6 +230,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseDdlTimeoutMs: read.integer('DATABASE_DDL_TIMEOUT_MS', 60_000, 0, 3_600_000),
     metricsToken: resolveMetricsToken(read),
     tenantConnections: tenantConnectionLimits(read, databaseUrl !== null),
+    pglite: { sharedBuffersMb: read.integer('PGLITE_SHARED_BUFFERS_MB', 16, 1, 1024) },
     tenantCacheTtlMs: read.integer('TENANT_CACHE_TTL_MS', 5_000, 0, 3_600_000),
   };
   if (config.webConcurrency > 1 && !databaseUrl) {

@@ -21,8 +21,8 @@ const SERIES: Record<keyof ManagerView, string> = {
   waiters: 'tenantry_tenant_connection_waiters',
 };
 
-/** Scrapes Tenantry's /metrics (no METRICS_TOKEN is set in the benchmark); null when it cannot. */
-export async function scrapeManager(baseUrl: string): Promise<ManagerView | null> {
+/** Every unlabelled series of Tenantry's /metrics (no METRICS_TOKEN is set in the benchmarks); null when it cannot. */
+export async function scrapeMetrics(baseUrl: string): Promise<Map<string, number> | null> {
   try {
     const response = await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(5_000) });
     if (response.status !== 200) return null;
@@ -31,16 +31,23 @@ export async function scrapeManager(baseUrl: string): Promise<ManagerView | null
       const match = /^([a-z_]+) (\S+)$/.exec(line);
       if (match) values.set(match[1] as string, Number(match[2]));
     }
-    const view = {} as ManagerView;
-    for (const [key, series] of Object.entries(SERIES) as [keyof ManagerView, string][]) {
-      const value = values.get(series);
-      if (value === undefined) return null;
-      view[key] = value;
-    }
-    return view;
+    return values;
   } catch {
     return null;
   }
+}
+
+/** The connection manager's view from Tenantry's /metrics; null when it cannot be scraped. */
+export async function scrapeManager(baseUrl: string): Promise<ManagerView | null> {
+  const values = await scrapeMetrics(baseUrl);
+  if (!values) return null;
+  const view = {} as ManagerView;
+  for (const [key, series] of Object.entries(SERIES) as [keyof ManagerView, string][]) {
+    const value = values.get(series);
+    if (value === undefined) return null;
+    view[key] = value;
+  }
+  return view;
 }
 
 /**

@@ -1,10 +1,11 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import type { PGlite } from '@electric-sql/pglite';
 import type pg from 'pg';
 import type { Config } from '../config.js';
 import type { CoreDatabase } from './core-schema.js';
+import { runChildProcessJob, siblingModule } from './child-process-job.js';
 import { acquireDirLock } from './dir-lock.js';
 import { createPglitePool, createServerPool, openPglite } from './pools.js';
 import { boundedPool } from './query-deadline.js';
@@ -33,7 +34,7 @@ export function pgliteCoreDir(config: Pick<Config, 'dataDir'>): string {
  * under `DATA_DIR/core` (created on first use, locked against a second process).
  */
 export async function openCoreDb(
-  config: Pick<Config, 'databaseUrl' | 'dataDir' | 'databaseQueryTimeoutMs'>,
+  config: Pick<Config, 'databaseUrl' | 'dataDir' | 'databaseQueryTimeoutMs' | 'pglite'>,
 ): Promise<CoreDb> {
   if (config.databaseUrl) {
     const pool = createServerPool(config.databaseUrl, { max: 10, application_name: 'tenantry-core' });
@@ -44,7 +45,14 @@ export async function openCoreDb(
   const release = acquireDirLock(`${dir}.lock`);
   let pglite: PGlite;
   try {
-    pglite = await openPglite(dir);
+    // First start: initdb runs in a child process, so the memory it needs leaves with it (child-process-job.ts).
+    if (!existsSync(join(dir, 'PG_VERSION'))) {
+      await runChildProcessJob(siblingModule(import.meta.url, 'pglite-initdb.child'), {
+        dataDir: dir,
+        settings: config.pglite,
+      });
+    }
+    pglite = await openPglite(config.pglite, { dataDir: dir });
   } catch (error) {
     release();
     throw error;

@@ -1,6 +1,7 @@
 import { PGlite } from '@electric-sql/pglite';
 import { createPgConfig } from '@electric-sql/pglite/node-postgres';
 import pg from 'pg';
+import type { PgliteSettings } from '../config.js';
 
 // int8 (bigint) → number: counts and ids stay far below 2^53, and clients expect JSON numbers.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number.parseInt(value, 10));
@@ -39,7 +40,20 @@ export function createPglitePool(pglite: PGlite): pg.Pool {
   return new pg.Pool({ ...config, max: 1, idleTimeoutMillis: 0, connectionTimeoutMillis: 30_000 });
 }
 
-/** Opens (creating if missing) a persistent PGlite database in `dir`, optionally from a dumped data dir. */
-export async function openPglite(dir: string, loadDataDir?: Blob): Promise<PGlite> {
-  return PGlite.create({ dataDir: dir, ...(loadDataDir ? { loadDataDir } : {}) });
+export interface OpenPgliteOptions {
+  /** A persistent data directory (created if missing); omitted: an in-memory database. */
+  dataDir?: string;
+}
+
+/**
+ * Opens a PGlite instance with this process's settings. Each instance is a whole PostgreSQL in its own WebAssembly
+ * memory, and PostgreSQL fills its buffer pool there at start: with PostgreSQL's default 128 MB `shared_buffers` an
+ * open instance held ~155 MB of RSS, with 16 MB ~40 MB (bench/embedded-memory.ts). Every PGlite of the server
+ * goes through here, so none is started with the default.
+ */
+export async function openPglite(settings: PgliteSettings, options: OpenPgliteOptions = {}): Promise<PGlite> {
+  return PGlite.create({
+    ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
+    startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${settings.sharedBuffersMb}MB`],
+  });
 }

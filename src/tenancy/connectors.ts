@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPgConfig } from '@electric-sql/pglite/node-postgres';
 import pg from 'pg';
-import type { Config } from '../config.js';
+import type { Config, PgliteSettings } from '../config.js';
 import { acquireDirLock, DirectoryLockedError } from '../db/dir-lock.js';
 import { openPglite, POOL_DEFAULTS } from '../db/pools.js';
 import { boundedQuery, endClient } from '../db/query-deadline.js';
@@ -72,7 +72,7 @@ export function postgresConnector(serverUrl: string, queryTimeoutMs = 0): Tenant
  * One PGlite instance per tenant directory (`DATA_DIR/tenants/<name>`), locked like every embedded database.
  * The instance is the connection: PGlite runs one query at a time.
  */
-export function pgliteConnector(dataDir: string): TenantConnector {
+export function pgliteConnector(dataDir: string, settings: PgliteSettings): TenantConnector {
   const root = join(dataDir, 'tenants');
   return {
     async connect(dbName) {
@@ -89,7 +89,7 @@ export function pgliteConnector(dataDir: string): TenantConnector {
         throw error;
       }
       try {
-        const pglite = await openPglite(dir);
+        const pglite = await openPglite(settings, { dataDir: dir });
         const client = new pg.Client(createPgConfig(pglite));
         await client.connect();
         // PGlite runs in this process: nothing to bound (see query-deadline.ts).
@@ -117,5 +117,5 @@ export function createTenantConnector(config: Config, store: TenantStore): Tenan
       config.databaseQueryTimeoutMs,
     );
   }
-  return pgliteConnector(config.dataDir);
+  return pgliteConnector(config.dataDir, config.pglite);
 }

@@ -1,22 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { gunzip } from 'node:zlib';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import type { FastifyBaseLogger } from 'fastify';
+import type { PgliteSettings } from '../config.js';
 import { Kysely, PostgresDialect } from 'kysely';
 import { acquireDirLock } from '../db/dir-lock.js';
+import { runChildProcessJob, siblingModule } from '../db/child-process-job.js';
 import { createPglitePool, openPglite } from '../db/pools.js';
 import type { TenantDatabase } from '../db/tenant-schema.js';
 import { HandleRegistry } from './handle-registry.js';
 import { KeyedMutex } from './keyed-mutex.js';
-import { ensureTenantSchema, latestTenantMigration } from './tenant-migrations.js';
+import { latestTenantMigration } from './tenant-migrations.js';
 import { PGLITE_TENANT_NAME, pgliteTenantName } from './tenant-names.js';
 import { TenantDatabaseMissingError, TenantNamingError } from './tenant-store-errors.js';
 import type { TenantDbHandle, TenantStore } from './tenant-store.js';
 
-const gunzipAsync = promisify(gunzip);
 /** Mutex key for copying the template; tenant names are digits, so it never collides with one. */
 const COPY_SLOT = 'copy';
 /** Temporary entries (half-made or half-dropped tenants, half-written templates) start with this. */
@@ -24,6 +23,8 @@ const TMP = '.tmp-';
 
 export interface PgliteTenantStoreOptions {
   dataDir: string;
+  /** How every instance the store opens is started (memory). */
+  settings: PgliteSettings;
   log: FastifyBaseLogger;
 }
 
@@ -39,12 +40,12 @@ function assertName(name: string): string {
 /**
  * Tenant databases as PGlite data directories, `DATA_DIR/tenants/<orgId>`, each with its lock file.
  *
- * New tenants are loaded from a dump of a migrated template instead of running initdb and the migrations:
- * loadDataDir + start + close measured ~0.65–1.0 s against ~1.7–3 s for initdb alone (bench/provisioning.ts;
- * starting PostgreSQL takes ~0.2 s of it, the rest is unpacking a 40 MB data directory, 16 MB of it WAL).
- * The dump is cached on disk as `tenants/.template-<latest migration>.tar.gz` (rebuilt when the migrations
- * change) and, uncompressed, in memory.
- * A tenant is loaded into `tenants/.tmp-<orgId>-<random>` and renamed into place, so a crash never leaves
+ * New tenants are file copies of a migrated template database, `tenants/.template-<latest migration>/` (a
+ * PGlite data directory, shut down cleanly; rebuilt when the migrations change), instead of running initdb and the
+ * migrations (~1.7–3 s for initdb alone, bench/provisioning.ts). Copying the closed directory starts no PGlite
+ * instance: the earlier way (loading a tar dump of it into a new instance, then closing it) kept the 41 MB dump in
+ * memory for the server's lifetime and left an instance's worth of garbage (~40–80 MB of RSS) per sign-up.
+ * A tenant is copied into `tenants/.tmp-<orgId>-<random>` and renamed into place, so a crash never leaves
  * a half-made database under a tenant's name.
  */
 export class PgliteTenantStore implements TenantStore {
@@ -53,15 +54,17 @@ export class PgliteTenantStore implements TenantStore {
   /** `DATA_DIR/tenants`. */
   readonly root: string;
   private readonly log: FastifyBaseLogger;
+  private readonly settings: PgliteSettings;
   private readonly mutex = new KeyedMutex();
   private readonly registry = new HandleRegistry();
   private readonly inUse = new Set<string>();
-  /** The template as an uncompressed tar, so each load skips a gunzip. */
-  private template: Promise<Blob> | undefined;
+  /** The template directory for the latest migration, once it is on disk. */
+  private template: Promise<string> | undefined;
 
   constructor(options: PgliteTenantStoreOptions) {
     this.root = join(options.dataDir, 'tenants');
     this.log = options.log;
+    this.settings = options.settings;
   }
 
   databaseName(orgId: number): string {
@@ -69,16 +72,15 @@ export class PgliteTenantStore implements TenantStore {
   }
 
   async prepare(): Promise<void> {
-    await this.templateTar();
+    await this.templateDir();
   }
 
   async create(name: string): Promise<void> {
     assertName(name);
-    const template = await this.templateTar();
+    const template = await this.templateDir();
     await this.mutex.run(name, async () => {
       if (await this.exists(name)) return;
-      // One copy at a time: PGlite's work runs on this thread anyway, so parallel copies would only
-      // multiply memory (~170 MB per instance) without finishing sooner.
+      // One copy at a time: copies compete for the same disk, so parallel ones would not finish sooner.
       await this.mutex.run(COPY_SLOT, () => this.copyTemplate(name, template));
     });
   }
@@ -138,7 +140,7 @@ export class PgliteTenantStore implements TenantStore {
       const release = acquireDirLock(this.lockFile(name));
       let pglite: PGlite;
       try {
-        pglite = await openPglite(this.dir(name));
+        pglite = await openPglite(this.settings, { dataDir: this.dir(name) });
       } catch (error) {
         release();
         throw error;
@@ -170,75 +172,64 @@ export class PgliteTenantStore implements TenantStore {
     return join(this.root, `${name}.lock`);
   }
 
-  private templateTar(): Promise<Blob> {
-    this.template ??= this.loadTemplate().catch((error: unknown) => {
+  private templateDir(): Promise<string> {
+    this.template ??= this.ensureTemplate().catch((error: unknown) => {
       this.template = undefined;
       throw error;
     });
     return this.template;
   }
 
-  private async loadTemplate(): Promise<Blob> {
+  private async ensureTemplate(): Promise<string> {
     await mkdir(this.root, { recursive: true });
     await this.removeLeftovers();
     const latest = await latestTenantMigration();
-    const file = join(this.root, `.template-${latest}.tar.gz`);
-    let gzipped: Buffer;
+    const dir = join(this.root, `.template-${latest}`);
     try {
-      gzipped = await readFile(file);
+      await stat(dir);
     } catch (error) {
       if (!isMissing(error)) throw error;
-      gzipped = await this.buildTemplate(file, latest);
+      await this.buildTemplate(dir, latest);
     }
-    return new Blob([await gunzipAsync(gzipped)]);
+    return dir;
   }
 
-  /** initdb + migrations in memory, dumped to `file` (written aside and renamed, so never truncated). */
-  private async buildTemplate(file: string, version: string): Promise<Buffer> {
+  /**
+   * initdb + migrations into `dir` (built aside and renamed, so never half-made). In a child process: a build
+   * peaks at ~800 MB for 10–30 s, which would otherwise linger in the server as garbage.
+   */
+  private async buildTemplate(dir: string, version: string): Promise<void> {
     const started = performance.now();
-    const pglite = await PGlite.create();
-    const initdbMs = Math.round(performance.now() - started);
-    let gzipped: Buffer;
+    const partial = `${dir}${TMP}${randomBytes(4).toString('hex')}`;
     try {
-      const db = new Kysely<TenantDatabase>({
-        dialect: new PostgresDialect({ pool: createPglitePool(pglite) }),
+      await runChildProcessJob(siblingModule(import.meta.url, 'tenant-template.child'), {
+        dataDir: partial,
+        settings: this.settings,
       });
-      try {
-        await ensureTenantSchema(db);
-      } finally {
-        await db.destroy();
-      }
-      gzipped = Buffer.from(await (await pglite.dumpDataDir('gzip')).arrayBuffer());
+      await rename(partial, dir);
     } finally {
-      await pglite.close();
+      await rm(partial, { recursive: true, force: true });
     }
-    const partial = `${file}${TMP}${randomBytes(4).toString('hex')}`;
-    await writeFile(partial, gzipped);
-    await rename(partial, file);
+    // Templates of other migrations, and the tar dumps of earlier releases.
     for (const entry of await readdir(this.root)) {
-      if (entry.startsWith('.template-') && join(this.root, entry) !== file) {
-        await rm(join(this.root, entry), { force: true });
+      if (entry.startsWith('.template-') && join(this.root, entry) !== dir) {
+        await rm(join(this.root, entry), { recursive: true, force: true });
       }
     }
-    this.log.info(
-      { version, initdbMs, totalMs: Math.round(performance.now() - started), bytes: gzipped.length },
-      'tenant template built',
-    );
-    return gzipped;
+    this.log.info({ version, totalMs: Math.round(performance.now() - started) }, 'tenant template built');
   }
 
-  private async copyTemplate(name: string, template: Blob): Promise<void> {
+  private async copyTemplate(name: string, template: string): Promise<void> {
     const release = acquireDirLock(this.lockFile(name));
     const tmp = join(this.root, `${TMP}${name}-${randomBytes(4).toString('hex')}`);
     this.inUse.add(tmp);
     try {
       const started = performance.now();
-      const pglite = await PGlite.create({ dataDir: tmp, loadDataDir: template });
-      await pglite.close();
+      await cp(template, tmp, { recursive: true });
       await rename(tmp, this.dir(name));
       this.log.debug(
         { database: name, ms: Math.round(performance.now() - started) },
-        'tenant database loaded',
+        'tenant database copied',
       );
     } finally {
       this.inUse.delete(tmp);

@@ -71,5 +71,5 @@ export function createTenantStore(config: Config, log: FastifyBaseLogger): Tenan
       statementTimeoutMs: config.databaseDdlTimeoutMs,
     });
   }
-  return new PgliteTenantStore({ dataDir: config.dataDir, log });
+  return new PgliteTenantStore({ dataDir: config.dataDir, settings: config.pglite, log });
 }

@@ -352,15 +352,16 @@ describe('tenant store: PostgreSQL template', () => {
   });
 });
 
-describe('tenant store: PGlite template dump', () => {
-  it('caches the template dump on disk and rebuilds it when the migrations change', async () => {
+describe('tenant store: PGlite template', () => {
+  it('keeps the template database on disk and rebuilds it when the migrations change', async () => {
     const root = join(liteFx.config.dataDir, 'tenants');
-    const current = join(root, `.template-${latest}.tar.gz`);
+    const current = join(root, `.template-${latest}`);
     assert.ok(existsSync(current));
-    // As if an older release had left its template, and no current one existed.
-    const stale = join(root, '.template-0000_00_00_0000_old.tar.gz');
-    writeFileSync(stale, 'stale');
-    rmSync(current);
+    // As if older releases had left their templates (a tar dump, a directory), and no current one existed.
+    writeFileSync(join(root, '.template-0000_00_00_0000_old.tar.gz'), 'stale');
+    mkdirSync(join(root, '.template-0000_00_00_0001_old'));
+    writeFileSync(join(root, '.template-0000_00_00_0001_old', 'PG_VERSION'), '17');
+    rmSync(current, { recursive: true });
     await withStore(liteFx.config, async (store) => {
       await store.prepare();
       const name = store.databaseName(111);
@@ -369,7 +370,7 @@ describe('tenant store: PGlite template dump', () => {
       await store.drop(name);
     });
     const templates = readdirSync(root).filter((entry) => entry.startsWith('.template-'));
-    assert.deepEqual(templates, [`.template-${latest}.tar.gz`]);
+    assert.deepEqual(templates, [`.template-${latest}`]);
   });
 
   it('removes leftovers of an interrupted create or drop at prepare()', async () => {

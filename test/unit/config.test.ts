@@ -115,6 +115,17 @@ describe('loadConfig', () => {
     assert.match(short[0] ?? '', /SECRET_KEY must be at least 32 characters \(got 5\)/);
   });
 
+  it("reads the embedded engine's shared_buffers in MiB, 16 by default", () => {
+    assert.equal(loadConfig({ DATA_DIR: tempDir(), SECRET_KEY: KEY }).pglite.sharedBuffersMb, 16);
+    const config = loadConfig({ DATA_DIR: tempDir(), SECRET_KEY: KEY, PGLITE_SHARED_BUFFERS_MB: '64' });
+    assert.equal(config.pglite.sharedBuffersMb, 64);
+    for (const bad of ['0', '16MB', '2048']) {
+      assert.deepEqual(problemsOf({ PGLITE_SHARED_BUFFERS_MB: bad }), [
+        `PGLITE_SHARED_BUFFERS_MB must be an integer between 1 and 1024 (got "${bad}")`,
+      ]);
+    }
+  });
+
   it('generates a development key once and keeps it in DATA_DIR', () => {
     const dataDir = join(tempDir(), 'nested');
     const first = loadConfig({ DATA_DIR: dataDir });
