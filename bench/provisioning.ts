@@ -137,7 +137,7 @@ async function run(): Promise<void> {
     let t0 = performance.now();
     await store.prepare();
     const prepareMs = performance.now() - t0;
-    // The copy step alone (CREATE DATABASE … TEMPLATE, or PGlite's loadDataDir into a new directory).
+    // The copy step alone (CREATE DATABASE … TEMPLATE, or a file copy of PGlite's template directory).
     const copyMs: number[] = [];
     const timedStore = new Proxy(store, {
       get(target, property) {
@@ -186,9 +186,9 @@ async function run(): Promise<void> {
     const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
     const lines = [
       `engine: ${engine}${engine === 'postgres' ? ` (${store.placement})` : ''}`,
-      `template prepared in ${fmt(prepareMs)} (first start: ${engine === 'postgres' ? 'create + migrate the template database' : 'initdb + migrate + dump'})`,
+      `template prepared in ${fmt(prepareMs)} (first start: ${engine === 'postgres' ? 'create + migrate the template database' : 'initdb + migrate, in a child process'})`,
       `provision (org row → active, owner added), sequential, n=${provisioned.n}: median ${fmt(provisioned.median)}, p95 ${fmt(provisioned.p95)}`,
-      `  of which the template copy (${engine === 'postgres' ? 'CREATE DATABASE … TEMPLATE' : 'loadDataDir into a new directory, start, close'}): median ${fmt(copied.median)}, p95 ${fmt(copied.p95)}`,
+      `  of which the template copy (${engine === 'postgres' ? 'CREATE DATABASE … TEMPLATE' : 'file copy of the template directory'}): median ${fmt(copied.median)}, p95 ${fmt(copied.p95)}`,
       `baseline (${engine === 'postgres' ? 'plain CREATE DATABASE' : 'plain PGlite initdb'}), n=${baseline.n}: median ${fmt(baseline.median)}, p95 ${fmt(baseline.p95)}`,
       `ratio provision/baseline (medians): ${(provisioned.median / baseline.median).toFixed(2)}`,
     ];
