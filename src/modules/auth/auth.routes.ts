@@ -13,6 +13,7 @@ import {
   TenantUser,
   TokenResponse,
 } from '../../http/schemas.js';
+import { noStore } from '../../http/no-store.js';
 import { authRateLimit } from '../../plugins/rate-limit.js';
 import { toCoreUserView } from '../core-auth/core-auth.service.js';
 
@@ -126,6 +127,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/auth/login',
     {
       config: { context: 'both', ...authLimit },
+      onSend: noStore,
       schema: {
         tags: ['auth'],
         summary: 'Log in: JSON {email, password} or the OAuth2 password form (username, password)',
@@ -158,6 +160,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/auth/refresh',
     {
       config: { context: 'both', ...authLimit },
+      onSend: noStore,
       schema: {
         tags: ['auth'],
         summary: 'Exchange a refresh token for new tokens (rotation; reuse revokes the family)',

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { authenticated as owner, requireCoreUser } from '../../http/auth-guards.js';
+import { noStore } from '../../http/no-store.js';
 import { PageQuery } from '../../http/pagination.js';
 import { BEARER_SECURITY, errorResponses, TokenResponse } from '../../http/schemas.js';
 
@@ -128,6 +129,7 @@ export const organizationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/organizations/:id/token',
     {
       ...common,
+      onSend: noStore,
       schema: {
         tags: ['organizations'],
         summary: "A tenant token for the owner's user inside the organization (role owner)",
