@@ -2,6 +2,7 @@ import { createSecretKey, randomUUID, type KeyObject } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
+import { checkClaims } from './token-claims.js';
 
 import type { TenantRole } from '../db/tenant-schema.js';
 
@@ -83,6 +84,7 @@ export class AccessTokens {
         throw new AppError('TOKEN_INVALID');
       throw error;
     }
+    checkClaims(payload);
     const userId = Number(payload.sub);
     const jti = String(payload.jti);
     // Ids are PostgreSQL integers: a larger one would fail the user lookup with a 500, not a 401.
