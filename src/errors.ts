@@ -27,6 +27,10 @@ export const ERRORS = {
   EMAIL_TAKEN: { status: 409, message: 'Email already registered' },
   SLUG_TAKEN: { status: 409, message: 'Slug already taken' },
   LAST_OWNER: { status: 409, message: 'The last owner cannot be demoted, deactivated or deleted' },
+  OWNER_PROTECTED: {
+    status: 409,
+    message: "The organization's owner cannot be demoted, deactivated or deleted inside the tenant",
+  },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'Request body is too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported content type' },
   VALIDATION_ERROR: { status: 422, message: 'Request validation failed' },

@@ -24,7 +24,9 @@ describe('access token claims the signature check leaves open', () => {
     const { tokens } = await verifiedCoreUser(t.app, 'future@example.com');
     const key = t.config.secretKey;
     // Within the skew: still accepted (clocks of several servers drift a little).
-    const skewed = await resigned(tokens.access_token, key, { changes: { iat: now() + 30, jti: randomUUID() } });
+    const skewed = await resigned(tokens.access_token, key, {
+      changes: { iat: now() + 30, jti: randomUUID() },
+    });
     assert.equal((await call(t.app, 'GET', '/api/users/me', { token: skewed })).statusCode, 200);
     const future = await resigned(tokens.access_token, key, {
       changes: { iat: now() + 3600, exp: now() + 7200, jti: randomUUID() },
