@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import formbody from '@fastify/formbody';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
@@ -126,7 +125,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   if (options.clusterWorker) registerWorkerIdentity(app);
   await registerSecurity(app, config);
   await registerMetrics(app, { clusterWorker: options.clusterWorker ?? false });
-  await app.register(formbody);
+  // JSON only (Fastify also parses text/plain by default): a body of any other type is 415 UNSUPPORTED_MEDIA_TYPE.
+  // The login route adds the form parser in its own scope (src/modules/auth/auth.routes.ts).
+  app.removeContentTypeParser('text/plain');
   await registerDocs(app);
   await app.register(opsRoutes);
   await app.register(
