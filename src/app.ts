@@ -132,8 +132,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(opsRoutes);
   await app.register(
     async (api) => {
-      registerTenantContext(api);
+      // The rate limit first: its per-route hook must run before the tenant's (see registerTenantContext).
       await registerRateLimit(api, config.rateLimit, redis);
+      registerTenantContext(api);
       await api.register(authRoutes);
       await api.register(usersRoutes);
       await api.register(organizationsRoutes);

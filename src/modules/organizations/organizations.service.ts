@@ -55,6 +55,8 @@ export class OrganizationsService {
       });
     }
     const org = await this.orgs.insertWithSlug(owner.id, name, input.slug);
+    // A cached "unknown" for this slug or id would answer 404 while the organization is being provisioned.
+    this.deps.tenants.invalidate(org.id, org.slug);
     const provisioned = await this.deps.provisioner.provision(org.id);
     this.deps.tenants.invalidate(org.id, org.slug);
     return toOrganizationView(provisioned);
