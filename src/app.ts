@@ -133,7 +133,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(
     async (api) => {
       // The rate limit first: its per-route hook must run before the tenant's (see registerTenantContext).
-      await registerRateLimit(api, config.rateLimit, redis);
+      await registerRateLimit(api, config.rateLimit, services.rateCounters);
       registerTenantContext(api);
       await api.register(authRoutes);
       await api.register(usersRoutes);

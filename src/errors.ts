@@ -19,6 +19,7 @@ export const ERRORS = {
   TENANT_SUSPENDED: { status: 403, message: 'Organization is suspended' },
   SIGNUP_DISABLED: { status: 403, message: 'Sign-up is disabled for this organization' },
   USER_INACTIVE: { status: 403, message: 'User is inactive' },
+  QUOTA_EXCEEDED: { status: 403, message: 'Organization quota reached: delete one to create another' },
   NOT_FOUND: { status: 404, message: 'Not found' },
   ROUTE_NOT_FOUND: { status: 404, message: 'Route not found' },
   TENANT_NOT_FOUND: { status: 404, message: 'Organization not found' },

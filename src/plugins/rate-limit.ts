@@ -1,9 +1,8 @@
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { RateLimit } from '../config.js';
 import { AppError } from '../errors.js';
-import { FallbackCounters, FallbackStore } from './rate-limit-store.js';
+import { type FallbackCounters, FallbackStore } from './rate-limit-store.js';
 
 /** Prefix of every rate-limit key in Redis. */
 const NAMESPACE = 'tenantry-rl:';
@@ -17,16 +16,15 @@ export function authRateLimit(limit: RateLimit | null) {
 
 /**
  * `RATE_LIMIT` per client IP across every route of the scope it is registered in (the /api scope), with
- * `RateLimit-*` headers; 429 RATE_LIMITED with Retry-After past it. Counters live in Redis when a client is
- * given (shared by every process and machine), in memory otherwise. While Redis is down the counters fall back
+ * `RateLimit-*` headers; 429 RATE_LIMITED with Retry-After past it. Counters live in Redis when the app has a
+ * client (shared by every process and machine), in memory otherwise. While Redis is down the counters fall back
  * to this process (see FallbackCounters): rate limiting must neither turn into an outage nor switch itself off.
  */
 export async function registerRateLimit(
   scope: FastifyInstance,
   limit: RateLimit | null,
-  redis: Redis | null,
+  counters: FallbackCounters,
 ): Promise<void> {
-  const counters = new FallbackCounters(redis, scope.log);
   await scope.register(rateLimit, {
     global: limit !== null,
     max: limit?.max ?? 1,
@@ -40,9 +38,37 @@ export async function registerRateLimit(
     skipOnError: true,
     enableDraftSpec: true,
     keyGenerator: (request) => request.ip,
-    errorResponseBuilder: (_request, context) =>
-      new AppError('RATE_LIMITED', `Too many requests, retry in ${Math.ceil(context.ttl / 1000)} s`, {
-        headers: { 'retry-after': String(Math.ceil(context.ttl / 1000)) },
-      }),
+    errorResponseBuilder: (_request, context) => rateLimited(context.ttl),
   });
+}
+
+function rateLimited(ttlMs: number): AppError {
+  const seconds = Math.max(1, Math.ceil(ttlMs / 1000));
+  return new AppError('RATE_LIMITED', `Too many requests, retry in ${seconds} s`, {
+    headers: { 'retry-after': String(seconds) },
+  });
+}
+
+/**
+ * A route hook counting `limit` per authenticated user (the key `user` returns) rather than per IP, on top of
+ * the per-IP limits: for costly actions (creating an organization builds a database) that one account must not
+ * repeat at the full per-IP rate, from however many addresses. Use it after the guard that sets the user
+ * (e.g. as `preHandler`); 429 RATE_LIMITED with Retry-After past the limit. Shares the counters (and their Redis
+ * fallback) of registerRateLimit.
+ *
+ * @example
+ * app.post('/organizations', { preHandler: perUserRateLimit('org-create', limit, (r) => r.coreUser?.id) }, …);
+ */
+export function perUserRateLimit(
+  name: string,
+  limit: RateLimit | null,
+  user: (request: FastifyRequest) => number | undefined,
+) {
+  return async (request: FastifyRequest): Promise<void> => {
+    const id = user(request);
+    if (!limit || id === undefined) return;
+    const key = `${NAMESPACE}user:${name}:${id}`;
+    const { current, ttl } = await request.server.services.rateCounters.incr(key, limit.windowMs);
+    if (current > limit.max) throw rateLimited(ttl);
+  };
 }
