@@ -4,6 +4,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import type { Config } from './config.js';
 import { openCoreDb, type CoreDb } from './db/core-database.js';
 import { migrateToLatest } from './db/migrator.js';
+import { clientErrorHandler, httpServerOptions } from './http/http-server.js';
 import { registerTenantContext } from './http/tenant-context.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { opsRoutes } from './modules/ops/ops.routes.js';
@@ -68,6 +69,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     requestTimeout: config.requestTimeoutMs,
+    http: httpServerOptions(config.requestTimeoutMs),
+    // Node's own refusals (408, 431, 400) in the documented error shape.
+    clientErrorHandler,
     // Router errors (bad percent-encoding, over-long path parameter) in the documented error shape.
     frameworkErrors: frameworkErrorHandler,
     ajv: { customOptions: { allErrors: false, coerceTypes: 'array', removeAdditional: 'all' } },
