@@ -49,6 +49,8 @@ export function createServices(
     accessTokens,
     refreshTokens: new RefreshTokens('refresh_tokens', config.refreshTokenExpireDays),
   });
+  // Verification and reset requests are recorded by the API and turned into mail by the sender.
+  mailer.addProducer(() => coreAuth.processMailRequests());
   const store = createTenantStore(config, log);
   const provisioner = new Provisioner({ core: core.db, store, log });
   const connections = new TenantConnectionManager(

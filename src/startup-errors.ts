@@ -44,11 +44,10 @@ export function explainStartupError(
   if (cause.code === 'EADDRINUSE')
     return `port ${config.port} on ${config.host} is already in use: stop the other process or set PORT`;
   if (!config.databaseUrl) return undefined;
-  const urls = [config.databaseUrl, config.tenantDatabaseUrl].filter((url): url is string => url !== null);
-  const servers = urls.map(describeUrl);
-  const target =
-    servers.find((s) => cause.port !== undefined && String(cause.port) === s.port) ??
-    (servers[0] as (typeof servers)[0]);
+  const core = describeUrl(config.databaseUrl);
+  const servers = config.tenantDatabaseUrl ? [core, describeUrl(config.tenantDatabaseUrl)] : [core];
+  // The server the failing connection went to, when the error says (a refused connection names its port).
+  const target = servers.find((s) => cause.port !== undefined && String(cause.port) === s.port) ?? core;
   const at = `${target.host}:${target.port}`;
   switch (cause.code) {
     case 'ECONNREFUSED':

@@ -88,7 +88,8 @@ export class TenantUsersService {
       const demotes = input.role !== undefined && input.role !== 'owner';
       if (isLinkedOwner(tenant, target) && (demotes || input.is_active === false))
         throw new AppError('OWNER_PROTECTED');
-      const losesOwner = target.role === 'owner' && target.is_active && (demotes || input.is_active === false);
+      const losesOwner =
+        target.role === 'owner' && target.is_active && (demotes || input.is_active === false);
       if (losesOwner && owners.length <= 1) throw new AppError('LAST_OWNER');
       const row = await this.users.update(trx, id, input);
       if (input.is_active === false) await this.refreshTokens.revokeAllForUser(trx, id);
