@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import formbody from '@fastify/formbody';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
 import { openCoreDb, type CoreDb } from './db/core-database.js';
 import { migrateToLatest } from './db/migrator.js';
+import { clientErrorHandler, httpServerOptions } from './http/http-server.js';
 import { registerTenantContext } from './http/tenant-context.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { opsRoutes } from './modules/ops/ops.routes.js';
@@ -69,6 +69,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     requestTimeout: config.requestTimeoutMs,
+    http: httpServerOptions(config.requestTimeoutMs),
+    // Node's own refusals (408, 431, 400) in the documented error shape.
+    clientErrorHandler,
     // Router errors (bad percent-encoding, over-long path parameter) in the documented error shape.
     frameworkErrors: frameworkErrorHandler,
     ajv: { customOptions: { allErrors: false, coerceTypes: 'array', removeAdditional: 'all' } },
@@ -129,13 +132,15 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   if (options.clusterWorker) registerWorkerIdentity(app);
   await registerSecurity(app, config);
   await registerMetrics(app, { clusterWorker: options.clusterWorker ?? false });
-  await app.register(formbody);
+  // JSON only (Fastify also parses text/plain by default): a body of any other type is 415 UNSUPPORTED_MEDIA_TYPE.
+  // The login route adds the form parser in its own scope (src/modules/auth/auth.routes.ts).
+  app.removeContentTypeParser('text/plain');
   await registerDocs(app);
   await app.register(opsRoutes);
   await app.register(
     async (api) => {
       // Rate limits first: every /api request counts, whatever its tenant resolves to.
-      await registerRateLimit(api, config.rateLimit, redis);
+      await registerRateLimit(api, config.rateLimit, services.rateCounters, redis);
       registerTenantContext(api);
       await api.register(authRoutes);
       await api.register(usersRoutes);

@@ -33,6 +33,10 @@ export interface Config {
   readonly corsOrigins: readonly string[];
   readonly authRateLimit: RateLimit | null;
   readonly rateLimit: RateLimit | null;
+  /** Organization creations per owner (per authenticated core user, not per IP); null when `off`. */
+  readonly organizationRateLimit: RateLimit | null;
+  /** Organizations one owner may have that are not deleted; null when `off`. */
+  readonly maxOrganizationsPerOwner: number | null;
   readonly webConcurrency: number;
   readonly logLevel: LogLevel;
   readonly bodyLimitBytes: number;
@@ -156,6 +160,17 @@ class EnvReader {
     }
   }
 
+  /** A positive integer, or `off` for no limit (null). */
+  limit(name: string, fallback: number, min: number, max: number): number | null {
+    if (this.string(name, null)?.toLowerCase() === 'off') return null;
+    const raw = this.string(name, null);
+    if (raw !== null && !/^\d+$/.test(raw)) {
+      this.problems.push(`${name} must be an integer between ${min} and ${max}, or "off" (got "${raw}")`);
+      return fallback;
+    }
+    return this.integer(name, fallback, min, max);
+  }
+
   rateLimit(name: string, fallback: string): RateLimit | null {
     const raw = this.string(name, fallback);
     const parsed = parseRateLimit(raw);
@@ -221,6 +236,8 @@ export function loadConfig(env: Env = process.env): Config {
     corsOrigins,
     authRateLimit: read.rateLimit('AUTH_RATE_LIMIT', '5/minute'),
     rateLimit: read.rateLimit('RATE_LIMIT', '100/minute'),
+    organizationRateLimit: read.rateLimit('ORGANIZATION_RATE_LIMIT', '10/hour'),
+    maxOrganizationsPerOwner: read.limit('MAX_ORGANIZATIONS_PER_OWNER', 25, 1, 100_000),
     webConcurrency: read.integer('WEB_CONCURRENCY', 1, 1, 64),
     logLevel: read.oneOf('LOG_LEVEL', 'info', LOG_LEVELS, (s) => s.toLowerCase()),
     bodyLimitBytes: read.integer('BODY_LIMIT', 1_048_576, 1024, 100 * 1_048_576),

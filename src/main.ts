@@ -4,7 +4,9 @@ import Fastify from 'fastify';
 import { buildApp } from './app.js';
 import { isReconcilingWorker, runPrimary, workerShare } from './cluster.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { productionWarnings } from './config-warnings.js';
 import { logFormat, loggerOptions } from './logger.js';
+import { explainStartupError } from './startup-errors.js';
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
 
@@ -26,17 +28,25 @@ async function main(): Promise<void> {
   if (config.webConcurrency > 1 && cluster.isPrimary) {
     // The primary serves nothing; a bare Fastify instance just gives it the same logger as the workers.
     const log = Fastify({ logger }).log;
+    for (const warning of productionWarnings(config)) log.warn(warning);
     if (!config.redisUrl) log.warn('WEB_CONCURRENCY above 1 without REDIS_URL: rate limits count per worker');
     runPrimary({ workers: config.webConcurrency, log, shutdownDeadlineMs: SHUTDOWN_DEADLINE_MS });
     return;
   }
 
   const worker = cluster.isWorker;
-  const app = await buildApp(worker ? workerShare(config) : config, {
-    logger,
-    clusterWorker: worker,
-    reconcile: !worker || isReconcilingWorker(),
-  });
+  let app: Awaited<ReturnType<typeof buildApp>>;
+  try {
+    app = await buildApp(worker ? workerShare(config) : config, {
+      logger,
+      clusterWorker: worker,
+      reconcile: !worker || isReconcilingWorker(),
+    });
+  } catch (error) {
+    exitExplained(error, config);
+  }
+  // Workers stay quiet: the primary has said it once.
+  if (!worker) for (const warning of productionWarnings(config)) app.log.warn(warning);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -61,11 +71,29 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
 
-  await app.listen({ host: config.host, port: config.port });
+  await app
+    .listen({ host: config.host, port: config.port })
+    .catch((error: unknown) => exitExplained(error, config));
   app.log.info(
     { engine: app.core.engine, dataDir: app.core.engine === 'pglite' ? config.dataDir : undefined },
     'ready',
   );
+}
+
+/**
+ * Ends a failed start: one line with cause and fix for what an operator can fix (database down or missing, port
+ * in use), the stack trace for anything else.
+ */
+function exitExplained(error: unknown, config: Config): never {
+  const explanation = explainStartupError(error, config);
+  console.error(
+    explanation
+      ? `tenantry could not start: ${explanation}`
+      : error instanceof Error
+        ? (error.stack ?? error.message)
+        : error,
+  );
+  process.exit(1);
 }
 
 main().catch((error: unknown) => {

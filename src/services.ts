@@ -5,6 +5,7 @@ import { RefreshTokens } from './auth/refresh-tokens.js';
 import type { Config } from './config.js';
 import type { CoreDb } from './db/core-database.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
+import { FallbackCounters } from './plugins/rate-limit-store.js';
 import { CoreAuthService } from './modules/core-auth/core-auth.service.js';
 import { OrganizationsService } from './modules/organizations/organizations.service.js';
 import { TenantAuthService } from './modules/tenant-auth/tenant-auth.service.js';
@@ -28,6 +29,8 @@ export interface Services {
   tenantAuth: TenantAuthService;
   tenantUsers: TenantUsersService;
   organizations: OrganizationsService;
+  /** Rate-limit counters (Redis when configured, in-process while it is down or absent). */
+  rateCounters: FallbackCounters;
 }
 
 /** Wires the services for one app. Opens no connection by itself (the store and pools connect lazily). */
@@ -46,6 +49,8 @@ export function createServices(
     accessTokens,
     refreshTokens: new RefreshTokens('refresh_tokens', config.refreshTokenExpireDays),
   });
+  // Verification and reset requests are recorded by the API and turned into mail by the sender.
+  mailer.addProducer(() => coreAuth.processMailRequests());
   const store = createTenantStore(config, log);
   const provisioner = new Provisioner({ core: core.db, store, log });
   const connections = new TenantConnectionManager(
@@ -57,7 +62,13 @@ export function createServices(
   const tenantRefreshTokens = new RefreshTokens('tenant_refresh_tokens', config.refreshTokenExpireDays);
   const tenantAuth = new TenantAuthService(accessTokens, tenantRefreshTokens);
   const tenantUsers = new TenantUsersService(tenantRefreshTokens);
-  const organizations = new OrganizationsService({ db: core.db, provisioner, tenants, tenantAuth });
+  const organizations = new OrganizationsService({
+    db: core.db,
+    provisioner,
+    tenants,
+    tenantAuth,
+    maxPerOwner: config.maxOrganizationsPerOwner,
+  });
   return {
     accessTokens,
     mailer,
@@ -69,5 +80,6 @@ export function createServices(
     tenantAuth,
     tenantUsers,
     organizations,
+    rateCounters: new FallbackCounters(redis, log),
   };
 }

@@ -78,6 +78,14 @@ export interface MailOutboxTable {
   created_at: CreatedAt;
 }
 
+/** A verification or reset email asked for by address, not yet looked up (see core-auth/account-mail.ts). */
+export interface AccountMailRequestsTable {
+  id: Generated<number>;
+  kind: EmailTokenPurpose;
+  email: string;
+  created_at: CreatedAt;
+}
+
 /** The core (control-plane) database, as Kysely sees it. */
 export interface CoreDatabase {
   core_users: CoreUsersTable;
@@ -85,6 +93,7 @@ export interface CoreDatabase {
   refresh_tokens: RefreshTokensTable;
   email_tokens: EmailTokensTable;
   mail_outbox: MailOutboxTable;
+  account_mail_requests: AccountMailRequestsTable;
 }
 
 export type CoreUser = Selectable<CoreUsersTable>;

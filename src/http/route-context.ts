@@ -8,7 +8,7 @@ export type RouteContext = 'core' | 'tenant' | 'both';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** Set on every /api route; the tenant-context hook enforces it before anything else runs. */
+    /** Set on every /api route; the tenant-context hook enforces it before anything but the rate limit runs. */
     context?: RouteContext;
   }
   interface FastifyRequest {

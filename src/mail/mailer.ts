@@ -28,6 +28,13 @@ export interface Mailer {
    * Never throws because of SMTP problems (only if the insert itself fails).
    */
   enqueue(mail: OutgoingMail, db?: Kysely<CoreDatabase>): Promise<void>;
+  /**
+   * Adds work that turns durable requests into outbox mail (e.g. "email a reset link to this address"); every
+   * delivery pass runs the producers first, so their mail goes out in the same pass.
+   */
+  addProducer(producer: () => Promise<unknown>): void;
+  /** Runs a delivery pass soon: call after recording something a producer will turn into mail. */
+  wake(): void;
   /** Sends every due mail now; returns how many were delivered. Used by the background loop and by tests. */
   flush(): Promise<number>;
   /** Starts the background loop (polls due mail every few seconds, plus immediately after enqueue). */
@@ -149,7 +156,10 @@ export function createMailer(options: MailerOptions): Mailer {
     return true;
   }
 
+  const producers: (() => Promise<unknown>)[] = [];
+
   async function drain(): Promise<number> {
+    for (const produce of producers) if (!stopping) await produce();
     let delivered = 0;
     while (!stopping) {
       const batch = await claimDueMail(core, {
@@ -216,6 +226,14 @@ export function createMailer(options: MailerOptions): Mailer {
       // Only an insert: the request that enqueues never waits for, or fails because of, SMTP.
       await insertMail(db, mail);
       wake(db.isTransaction);
+    },
+
+    addProducer(producer) {
+      producers.push(producer);
+    },
+
+    wake() {
+      wake(false);
     },
 
     flush,

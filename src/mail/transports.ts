@@ -49,6 +49,21 @@ export function createMailTransport(config: Config, log: FastifyBaseLogger): Mai
     : fileTransport(join(config.dataDir, 'mail'), config.mailFrom, log);
 }
 
+/**
+ * nodemailer's message options for one mail. The recipient is an address object, never a string: a string is
+ * parsed as an address list (`a@b.co, evil@x.co`, `x <evil@x.co>`), so a stored address that slipped past
+ * validation could send the mail elsewhere. As an object it is one mailbox, exactly the stored address.
+ */
+function messageOptions(from: string, mail: TransportMail) {
+  return {
+    from,
+    to: { name: '', address: mail.to },
+    subject: mail.subject,
+    text: mail.text,
+    ...(mail.html !== null ? { html: mail.html } : {}),
+  };
+}
+
 function smtpTransport(url: string, from: string): MailTransport {
   // Not pooled: mail is rare (sign-up, reset), and a fresh connection per message recovers on its own
   // from a server restart. The url may still carry nodemailer options as query parameters.
@@ -56,13 +71,7 @@ function smtpTransport(url: string, from: string): MailTransport {
   return {
     kind: 'smtp',
     async send(mail) {
-      await transporter.sendMail({
-        from,
-        to: mail.to,
-        subject: mail.subject,
-        text: mail.text,
-        ...(mail.html !== null ? { html: mail.html } : {}),
-      });
+      await transporter.sendMail(messageOptions(from, mail));
     },
     close() {
       transporter.close();
@@ -77,13 +86,7 @@ function fileTransport(dir: string, from: string, log: FastifyBaseLogger): MailT
   return {
     kind: 'file',
     async send(mail) {
-      const info = await transporter.sendMail({
-        from,
-        to: mail.to,
-        subject: mail.subject,
-        text: mail.text,
-        ...(mail.html !== null ? { html: mail.html } : {}),
-      });
+      const info = await transporter.sendMail(messageOptions(from, mail));
       const message = info.message;
       if (!Buffer.isBuffer(message)) throw new Error('stream transport did not return a buffer');
       await mkdir(dir, { recursive: true });

@@ -1,10 +1,10 @@
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { RateLimit } from '../config.js';
 import { AppError } from '../errors.js';
 import { BatchedWindows } from './batched-windows.js';
-import { FallbackCounters, FallbackStore } from './rate-limit-store.js';
+import { type FallbackCounters, FallbackStore } from './rate-limit-store.js';
 
 /** Prefix of every rate-limit key in Redis. */
 const NAMESPACE = 'tenantry-rl:';
@@ -23,18 +23,19 @@ export function authRateLimit(limit: RateLimit | null) {
  *   tenant). Counts are kept in this process and shared through Redis in batches (see BatchedWindows): the common
  *   request pays a Map lookup, never a Redis round trip.
  * - stricter per-route limits (`authRateLimit`, in a route's config) through @fastify/rate-limit, counted in Redis
- *   on every request when a client is given (exact across processes, for the routes that guess passwords), in
- *   memory otherwise; while Redis is down they fall back to this process (see FallbackCounters).
+ *   on every request when the app has a client (exact across processes, for the routes that guess passwords), in
+ *   memory otherwise; while Redis is down they fall back to this process (see FallbackCounters). Their route
+ *   hooks run before the tenant's (see registerTenantContext), so they count unknown tenants too.
  * Both answer `RateLimit-*` headers, and 429 RATE_LIMITED with Retry-After past the limit. Register before the
- * tenant context hook.
+ * tenant context.
  */
 export async function registerRateLimit(
   scope: FastifyInstance,
   limit: RateLimit | null,
+  counters: FallbackCounters,
   redis: Redis | null,
 ): Promise<void> {
   if (limit) registerGlobalLimit(scope, limit, redis);
-  const counters = new FallbackCounters(redis, scope.log);
   await scope.register(rateLimit, {
     global: false,
     store: class extends FallbackStore {
@@ -46,13 +47,14 @@ export async function registerRateLimit(
     skipOnError: true,
     enableDraftSpec: true,
     keyGenerator: (request) => request.ip,
-    errorResponseBuilder: (_request, context) => rateLimited(Math.ceil(context.ttl / 1000)),
+    errorResponseBuilder: (_request, context) => rateLimited(context.ttl),
   });
 }
 
-function rateLimited(retryAfterSeconds: number): AppError {
-  return new AppError('RATE_LIMITED', `Too many requests, retry in ${retryAfterSeconds} s`, {
-    headers: { 'retry-after': String(retryAfterSeconds) },
+function rateLimited(ttlMs: number): AppError {
+  const seconds = Math.max(1, Math.ceil(ttlMs / 1000));
+  return new AppError('RATE_LIMITED', `Too many requests, retry in ${seconds} s`, {
+    headers: { 'retry-after': String(seconds) },
   });
 }
 
@@ -66,10 +68,33 @@ function registerGlobalLimit(scope: FastifyInstance, limit: RateLimit, redis: Re
   scope.addHook('onRequest', (request, reply, done) => {
     const now = Date.now();
     const { count, resetAt } = windows.hit(request.ip, limit.windowMs, now);
-    const resetSeconds = Math.max(1, Math.ceil((resetAt - now) / 1000));
     reply.header('ratelimit-limit', max);
     reply.header('ratelimit-remaining', String(Math.max(0, limit.max - count)));
-    reply.header('ratelimit-reset', String(resetSeconds));
-    done(count > limit.max ? rateLimited(resetSeconds) : undefined);
+    reply.header('ratelimit-reset', String(Math.max(1, Math.ceil((resetAt - now) / 1000))));
+    done(count > limit.max ? rateLimited(resetAt - now) : undefined);
   });
+}
+
+/**
+ * A route hook counting `limit` per authenticated user (the key `user` returns) rather than per IP, on top of
+ * the per-IP limits: for costly actions (creating an organization builds a database) that one account must not
+ * repeat at the full per-IP rate, from however many addresses. Use it after the guard that sets the user
+ * (e.g. as `preHandler`); 429 RATE_LIMITED with Retry-After past the limit. Shares the counters (and their Redis
+ * fallback) of the per-route limits.
+ *
+ * @example
+ * app.post('/organizations', { preHandler: perUserRateLimit('org-create', limit, (r) => r.coreUser?.id) }, …);
+ */
+export function perUserRateLimit(
+  name: string,
+  limit: RateLimit | null,
+  user: (request: FastifyRequest) => number | undefined,
+) {
+  return async (request: FastifyRequest): Promise<void> => {
+    const id = user(request);
+    if (!limit || id === undefined) return;
+    const key = `${NAMESPACE}user:${name}:${id}`;
+    const { current, ttl } = await request.server.services.rateCounters.incr(key, limit.windowMs);
+    if (current > limit.max) throw rateLimited(ttl);
+  };
 }

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { CoreDatabase, OrganizationStatus } from '../db/core-schema.js';
 import { AppError } from '../errors.js';
 import { parseTenantHeader, type TenantRef } from './tenant-header.js';
+import { TtlCache } from './ttl-cache.js';
 
 /** What a request needs to know about its tenant once the header is resolved. */
 export interface ResolvedTenant {
@@ -13,36 +14,41 @@ export interface ResolvedTenant {
   readonly dbName: string | null;
 }
 
-interface CacheEntry {
-  tenant: ResolvedTenant | null;
-  expiresAt: number;
-}
-
 export interface TenantResolverOptions {
   /** How long a lookup is trusted; invalidation makes changes in this process visible at once. */
   ttlMs?: number;
-  /** Most cached lookups; the oldest are dropped beyond it. */
+  /** Most cached lookups (known and unknown ones each); the oldest are dropped beyond it. */
   maxEntries?: number;
 }
 
 /**
- * Resolves X-TENANT values (id or slug) to organizations, with a small bounded TTL cache keyed by the exact
+ * Longest time an "unknown" answer is trusted. Unknown references are what an attacker can mint without end
+ * (`nosuch1`, `nosuch2`, …), so they are kept briefly and apart from known tenants (see TenantResolver).
+ */
+const MISS_TTL_MS = 2_000;
+
+/**
+ * Resolves X-TENANT values (id or slug) to organizations, with small bounded TTL caches keyed by the exact
  * reference. Only usable tenants pass: unknown or deleted → 404, provisioning or failed → 503, suspended → 403.
+ * Unknown references are cached too (briefly, at most MISS_TTL_MS), so a flood of them costs the core database
+ * one query per distinct value and window; they live in a cache of their own, so they can never evict the
+ * known tenants that real traffic needs. Creating an organization invalidates the miss for its id and slug.
  *
  * @example
  * const tenant = await resolver.resolve('acme'); // throws AppError('TENANT_NOT_FOUND') etc.
  */
 export class TenantResolver {
-  private readonly cache = new Map<string, CacheEntry>();
-  private readonly ttlMs: number;
-  private readonly maxEntries: number;
+  private readonly hits: TtlCache<ResolvedTenant>;
+  private readonly misses: TtlCache<null>;
 
   constructor(
     private readonly db: Kysely<CoreDatabase>,
     options: TenantResolverOptions = {},
   ) {
-    this.ttlMs = options.ttlMs ?? 5_000;
-    this.maxEntries = options.maxEntries ?? 10_000;
+    const ttlMs = options.ttlMs ?? 5_000;
+    const maxEntries = options.maxEntries ?? 10_000;
+    this.hits = new TtlCache(ttlMs, maxEntries);
+    this.misses = new TtlCache(Math.min(ttlMs, MISS_TTL_MS), maxEntries);
   }
 
   async resolve(header: string): Promise<ResolvedTenant> {
@@ -56,43 +62,36 @@ export class TenantResolver {
    * `resolve` would throw; undefined when only a lookup can tell.
    */
   resolveCached(header: string): ResolvedTenant | undefined {
-    const cached = this.cache.get(cacheKey(parseTenantHeader(header)));
-    if (!cached || cached.expiresAt <= Date.now()) return undefined;
-    return assertUsable(cached.tenant);
+    const key = cacheKey(parseTenantHeader(header));
+    const cached = this.hits.get(key) ?? this.misses.get(key);
+    return cached && assertUsable(cached.value);
   }
 
   /** The organization behind a reference, whatever its status (null when unknown or deleted). */
   async lookup(ref: TenantRef): Promise<ResolvedTenant | null> {
     const key = cacheKey(ref);
-    const cached = this.cache.get(key);
-    if (cached && cached.expiresAt > Date.now()) return cached.tenant;
+    const cached = this.hits.get(key) ?? this.misses.get(key);
+    if (cached) return cached.value;
     const row = await this.db
       .selectFrom('organizations')
       .select(['id', 'slug', 'status', 'allow_signup', 'owner_id', 'tenant_db_name'])
       .where(ref.kind === 'id' ? 'id' : 'slug', '=', ref.kind === 'id' ? ref.id : ref.slug)
       .where('deleted_at', 'is', null)
       .executeTakeFirst();
-    const tenant: ResolvedTenant | null = row
-      ? {
-          id: row.id,
-          slug: row.slug,
-          status: row.status,
-          allowSignup: row.allow_signup,
-          ownerId: row.owner_id,
-          dbName: row.tenant_db_name,
-        }
-      : null;
-    this.remember(key, tenant);
-    return tenant;
-  }
-
-  private remember(key: string, tenant: ResolvedTenant | null): void {
-    this.cache.delete(key);
-    this.cache.set(key, { tenant, expiresAt: Date.now() + this.ttlMs });
-    if (this.cache.size > this.maxEntries) {
-      const oldest = this.cache.keys().next().value;
-      if (oldest !== undefined) this.cache.delete(oldest);
+    if (!row) {
+      this.misses.set(key, null);
+      return null;
     }
+    const tenant: ResolvedTenant = {
+      id: row.id,
+      slug: row.slug,
+      status: row.status,
+      allowSignup: row.allow_signup,
+      ownerId: row.owner_id,
+      dbName: row.tenant_db_name,
+    };
+    this.hits.set(key, tenant);
+    return tenant;
   }
 
   /**
@@ -100,15 +99,18 @@ export class TenantResolver {
    * the lookup of `slug` too: a slug that was unknown (or belonged to a deleted organization) may now be taken.
    */
   invalidate(orgId: number, slug?: string): void {
-    if (slug !== undefined) this.cache.delete(`slug:${slug}`);
-    for (const [key, entry] of this.cache) {
-      if (key === `id:${orgId}` || entry.tenant?.id === orgId) this.cache.delete(key);
+    if (slug !== undefined) {
+      this.hits.delete(`slug:${slug}`);
+      this.misses.delete(`slug:${slug}`);
     }
+    this.misses.delete(`id:${orgId}`);
+    this.hits.deleteWhere((key, tenant) => key === `id:${orgId}` || tenant.id === orgId);
   }
 
   /** Forgets every cached lookup (a negative lookup of a slug may have become a hit). */
   clear(): void {
-    this.cache.clear();
+    this.hits.clear();
+    this.misses.clear();
   }
 }
 

@@ -54,6 +54,7 @@ export async function createTestEnv(
     SECRET_KEY: randomBytes(32).toString('hex'),
     AUTH_RATE_LIMIT: 'off',
     RATE_LIMIT: 'off',
+    ORGANIZATION_RATE_LIMIT: 'off',
     LOG_LEVEL: 'silent',
   };
   let database: string | undefined;

@@ -350,16 +350,16 @@ describe('tenant user administration', () => {
     );
   });
 
-  it('refuses to demote, deactivate or delete the last owner (409 LAST_OWNER)', async () => {
+  it("refuses to demote, deactivate or delete the organization's linked owner (409 OWNER_PROTECTED)", async () => {
     const owner = { tenant: 'tenant-b', token: b.tenantTokens.access_token };
     const ownerId = decodeJwt(b.tenantTokens.access_token).sub;
     for (const body of [{ role: 'admin' }, { is_active: false }]) {
       const res = await call(t.app, 'PATCH', `/api/users/${ownerId}`, { ...owner, body });
       assert.equal(res.statusCode, 409, JSON.stringify(body));
-      assert.equal(res.json<{ code: string }>().code, 'LAST_OWNER');
+      assert.equal(res.json<{ code: string }>().code, 'OWNER_PROTECTED');
     }
     assert.equal((await call(t.app, 'DELETE', `/api/users/${ownerId}`, owner)).statusCode, 409);
-    // With a second owner, the first may step down.
+    // A second owner may step down: the linked owner remains.
     const second = await member('tenant-b', 'co-owner@example.com');
     assert.equal(
       (await call(t.app, 'PATCH', `/api/users/${second.user.id}`, { ...owner, body: { role: 'owner' } }))
@@ -367,7 +367,8 @@ describe('tenant user administration', () => {
       200,
     );
     assert.equal(
-      (await call(t.app, 'PATCH', `/api/users/${ownerId}`, { ...owner, body: { role: 'admin' } })).statusCode,
+      (await call(t.app, 'PATCH', `/api/users/${second.user.id}`, { ...owner, body: { role: 'admin' } }))
+        .statusCode,
       200,
     );
   });

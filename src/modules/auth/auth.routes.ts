@@ -1,4 +1,5 @@
-import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import formbody from '@fastify/formbody';
+import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { normalizeEmail } from '../../auth/emails.js';
 import { AppError } from '../../errors.js';
@@ -13,6 +14,7 @@ import {
   TenantUser,
   TokenResponse,
 } from '../../http/schemas.js';
+import { noStore } from '../../http/no-store.js';
 import { authRateLimit } from '../../plugins/rate-limit.js';
 import { toCoreUserView } from '../core-auth/core-auth.service.js';
 
@@ -122,35 +124,42 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
-  app.post(
-    '/auth/login',
-    {
-      config: { context: 'both', ...authLimit },
-      schema: {
-        tags: ['auth'],
-        summary: 'Log in: JSON {email, password} or the OAuth2 password form (username, password)',
-        headers: TENANT_HEADER,
-        consumes: ['application/json', 'application/x-www-form-urlencoded'],
-        body: Type.Object({
-          email: Type.Optional(EmailInput),
-          username: Type.Optional(EmailInput),
-          password: LoginPasswordInput,
-        }),
-        response: { 200: TokenResponse, ...errorResponses(400, 401, 403, 404, 422, 429, 503) },
+  // The OAuth2 password form (Swagger UI's Authorize button) is the one non-JSON body the API takes: its parser
+  // lives in a scope of its own, so every other route answers a form (or any non-JSON type) with 415.
+  await app.register(async (plain) => {
+    const scope = plain.withTypeProvider<TypeBoxTypeProvider>();
+    await scope.register(formbody);
+    scope.post(
+      '/auth/login',
+      {
+        config: { context: 'both', ...authLimit },
+        onSend: noStore,
+        schema: {
+          tags: ['auth'],
+          summary: 'Log in: JSON {email, password} or the OAuth2 password form (username, password)',
+          headers: TENANT_HEADER,
+          consumes: ['application/json', 'application/x-www-form-urlencoded'],
+          body: Type.Object({
+            email: Type.Optional(EmailInput),
+            username: Type.Optional(EmailInput),
+            password: LoginPasswordInput,
+          }),
+          response: { 200: TokenResponse, ...errorResponses(400, 401, 403, 404, 422, 429, 503) },
+        },
       },
-    },
-    async (request) => {
-      const raw = request.body.email ?? request.body.username;
-      if (raw === undefined) {
-        throw new AppError('VALIDATION_ERROR', 'Invalid body: /email is required', {
-          errors: [{ path: '/email', message: 'is required (or username, in the form flow)' }],
-        });
-      }
-      const email = normalizeEmail(raw, request.body.email === undefined ? '/username' : '/email');
-      if (request.tenant) return tenantAuth.login(request.tenant, email, request.body.password);
-      return coreAuth.login(email, request.body.password);
-    },
-  );
+      async (request) => {
+        const raw = request.body.email ?? request.body.username;
+        if (raw === undefined) {
+          throw new AppError('VALIDATION_ERROR', 'Invalid body: /email is required', {
+            errors: [{ path: '/email', message: 'is required (or username, in the form flow)' }],
+          });
+        }
+        const email = normalizeEmail(raw, request.body.email === undefined ? '/username' : '/email');
+        if (request.tenant) return tenantAuth.login(request.tenant, email, request.body.password);
+        return coreAuth.login(email, request.body.password);
+      },
+    );
+  });
 
   const refreshBody = Type.Object({ refresh_token: OpaqueToken });
 
@@ -158,6 +167,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/auth/refresh',
     {
       config: { context: 'both', ...authLimit },
+      onSend: noStore,
       schema: {
         tags: ['auth'],
         summary: 'Exchange a refresh token for new tokens (rotation; reuse revokes the family)',

@@ -9,9 +9,15 @@ import type { Mailer } from '../../mail/mailer.js';
 import { passwordResetMail, verificationMail } from '../../mail/templates.js';
 import type { TokenResponse } from '../../http/schemas.js';
 import { CoreUsersRepository } from './core-users.repository.js';
+import {
+  AccountMailRequestsRepository,
+  type AccountMailRequest,
+} from './account-mail-requests.repository.js';
 import { EmailTokensRepository } from './email-tokens.repository.js';
 
 const HOUR_MS = 3_600_000;
+/** Requests turned into mail per transaction by the background sender. */
+const MAIL_REQUEST_BATCH = 20;
 
 export interface CoreAuthDeps {
   db: Kysely<CoreDatabase>;
@@ -37,10 +43,12 @@ export type CoreUserView = ReturnType<typeof toCoreUserView>;
 export class CoreAuthService {
   private readonly users: CoreUsersRepository;
   private readonly emailTokens: EmailTokensRepository;
+  private readonly mailRequests: AccountMailRequestsRepository;
 
   constructor(private readonly deps: CoreAuthDeps) {
     this.users = new CoreUsersRepository(deps.db);
     this.emailTokens = new EmailTokensRepository(deps.db);
+    this.mailRequests = new AccountMailRequestsRepository(deps.db);
   }
 
   private get linkTtlMs(): number {
@@ -83,15 +91,13 @@ export class CoreAuthService {
     });
   }
 
-  /** Sends a fresh link to an unverified account; says nothing about whether the account exists. */
+  /**
+   * Asks for a fresh verification link. Says nothing about whether the account exists, not even by timing: the
+   * request is only recorded (durably, before the 202), and the background sender looks the account up.
+   */
   async resendVerification(email: string): Promise<void> {
-    await this.deps.db.transaction().execute(async (trx) => {
-      const user = await this.users.findByEmail(email, trx);
-      if (!user || user.is_verified || !user.is_active) return;
-      await this.emailTokens.revokeOutstanding(user.id, 'verify', trx);
-      const token = await this.emailTokens.create(user.id, 'verify', this.linkTtlMs, trx);
-      await this.deps.mailer.enqueue(verificationMail(user.email, this.link('/api/auth/verify', token)), trx);
-    });
+    await this.mailRequests.insert('verify', email);
+    this.deps.mailer.wake();
   }
 
   /** Email and password to tokens. Unknown email and wrong password are the same 401, in about the same time. */
@@ -126,15 +132,46 @@ export class CoreAuthService {
     return this.deps.refreshTokens.revoke(this.deps.db, token);
   }
 
-  /** Emails a reset link when the account exists; always looks the same from outside. */
+  /** Asks for a reset link: recorded like resendVerification, so a known and an unknown address cost the same. */
   async requestPasswordReset(email: string): Promise<void> {
-    await this.deps.db.transaction().execute(async (trx) => {
-      const user = await this.users.findByEmail(email, trx);
-      if (!user?.is_active) return;
-      await this.emailTokens.revokeOutstanding(user.id, 'reset', trx);
-      const token = await this.emailTokens.create(user.id, 'reset', this.linkTtlMs, trx);
-      await this.deps.mailer.enqueue(passwordResetMail(user.email, this.link('/reset-password', token)), trx);
-    });
+    await this.mailRequests.insert('reset', email);
+    this.deps.mailer.wake();
+  }
+
+  /**
+   * Turns recorded requests into mail (run by the mailer before each delivery pass): a reset link for an active
+   * account, a verification link for an active unverified one, nothing otherwise. Each batch is one transaction
+   * (tokens, outbox rows, removal of the requests), so a crash leaves the requests to be done again, never half
+   * done. Returns how many requests were handled.
+   */
+  async processMailRequests(): Promise<number> {
+    let handled = 0;
+    for (;;) {
+      const count = await this.deps.db.transaction().execute(async (trx) => {
+        const batch = await this.mailRequests.claim(trx, MAIL_REQUEST_BATCH);
+        for (const request of batch) await this.fulfil(request, trx);
+        await this.mailRequests.delete(
+          trx,
+          batch.map((request) => request.id),
+        );
+        return batch.length;
+      });
+      handled += count;
+      if (count < MAIL_REQUEST_BATCH) return handled;
+    }
+  }
+
+  private async fulfil(request: AccountMailRequest, trx: Kysely<CoreDatabase>): Promise<void> {
+    const user = await this.users.findByEmail(request.email, trx);
+    if (!user?.is_active) return;
+    if (request.kind === 'verify' && user.is_verified) return;
+    await this.emailTokens.revokeOutstanding(user.id, request.kind, trx);
+    const token = await this.emailTokens.create(user.id, request.kind, this.linkTtlMs, trx);
+    const mail =
+      request.kind === 'verify'
+        ? verificationMail(user.email, this.link('/api/auth/verify', token))
+        : passwordResetMail(user.email, this.link('/reset-password', token));
+    await this.deps.mailer.enqueue(mail, trx);
   }
 
   /**

@@ -8,14 +8,44 @@ import { slugFromName, suffixedSlug } from './slugs.js';
 export class OrganizationsRepository {
   constructor(private readonly db: Kysely<CoreDatabase>) {}
 
-  /** Inserts a new organization in `provisioning`; a live organization with the same slug is 409 SLUG_TAKEN. */
-  async insert(values: { name: string; slug: string; owner_id: number }): Promise<Organization> {
+  /**
+   * Inserts a new organization in `provisioning`; a live organization with the same slug is 409 SLUG_TAKEN.
+   * With `maxPerOwner`, an owner who already has that many organizations that are not deleted gets 403
+   * QUOTA_EXCEEDED. The owner's row is locked while counting, so concurrent creations by one owner queue up
+   * instead of all seeing room for one more.
+   */
+  async insert(
+    values: { name: string; slug: string; owner_id: number },
+    maxPerOwner: number | null = null,
+  ): Promise<Organization> {
     try {
-      return await this.db
-        .insertInto('organizations')
-        .values({ ...values, status: 'provisioning' })
-        .returningAll()
-        .executeTakeFirstOrThrow();
+      return await this.db.transaction().execute(async (trx) => {
+        if (maxPerOwner !== null) {
+          await trx
+            .selectFrom('core_users')
+            .select('id')
+            .where('id', '=', values.owner_id)
+            .forUpdate()
+            .execute();
+          const { live } = await trx
+            .selectFrom('organizations')
+            .select((eb) => eb.fn.countAll<string>().as('live'))
+            .where('owner_id', '=', values.owner_id)
+            .where('deleted_at', 'is', null)
+            .executeTakeFirstOrThrow();
+          if (Number(live) >= maxPerOwner) {
+            throw new AppError(
+              'QUOTA_EXCEEDED',
+              `An owner may have at most ${maxPerOwner} organizations: delete one to create another`,
+            );
+          }
+        }
+        return trx
+          .insertInto('organizations')
+          .values({ ...values, status: 'provisioning' })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+      });
     } catch (error) {
       if (isUniqueViolation(error)) throw new AppError('SLUG_TAKEN');
       throw error;
@@ -24,25 +54,29 @@ export class OrganizationsRepository {
 
   /**
    * Inserts with a given slug (422 when malformed, 409 when taken) or one derived from the name, made unique
-   * with a random suffix when the plain one is taken.
+   * with a random suffix when the plain one is taken. `maxPerOwner` as for `insert` (null: no quota).
    */
-  async insertWithSlug(ownerId: number, name: string, given: string | undefined): Promise<Organization> {
+  async insertWithSlug(
+    ownerId: number,
+    name: string,
+    given: string | undefined,
+    maxPerOwner: number | null = null,
+  ): Promise<Organization> {
     if (given !== undefined) {
       if (!SLUG_PATTERN.test(given)) {
         throw new AppError('VALIDATION_ERROR', 'Invalid body: /slug must match ^[a-z][a-z0-9-]{1,62}$', {
           errors: [{ path: '/slug', message: 'must match ^[a-z][a-z0-9-]{1,62}$' }],
         });
       }
-      return this.insert({ name, slug: given, owner_id: ownerId });
+      return this.insert({ name, slug: given, owner_id: ownerId }, maxPerOwner);
     }
     const base = slugFromName(name);
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.insert({
-          name,
-          slug: attempt === 0 ? base : suffixedSlug(base),
-          owner_id: ownerId,
-        });
+        return await this.insert(
+          { name, slug: attempt === 0 ? base : suffixedSlug(base), owner_id: ownerId },
+          maxPerOwner,
+        );
       } catch (error) {
         if (!(error instanceof AppError) || error.code !== 'SLUG_TAKEN' || attempt >= 5) throw error;
       }

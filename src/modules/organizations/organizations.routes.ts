@@ -1,8 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { authenticated as owner, requireCoreUser } from '../../http/auth-guards.js';
+import { noStore } from '../../http/no-store.js';
 import { PageQuery } from '../../http/pagination.js';
 import { BEARER_SECURITY, errorResponses, TokenResponse } from '../../http/schemas.js';
+import { perUserRateLimit } from '../../plugins/rate-limit.js';
 
 const Organization = Type.Object({
   id: Type.Integer(),
@@ -33,18 +35,22 @@ export const organizationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/organizations',
     {
       ...common,
+      // Each creation builds a database: ORGANIZATION_RATE_LIMIT per owner, whatever addresses they use.
+      preHandler: perUserRateLimit('org-create', app.config.organizationRateLimit, (r) => r.coreUser?.id),
       schema: {
         tags: ['organizations'],
         summary: 'Create an organization and its tenant database (verified owners)',
         description:
           'Answers once the tenant database exists, is migrated and holds the owner as a tenant user with role `owner`. ' +
-          'The slug is derived from the name when not given.',
+          'The slug is derived from the name when not given. An owner may have `MAX_ORGANIZATIONS_PER_OWNER` ' +
+          'organizations that are not deleted (403 QUOTA_EXCEEDED past it) and create `ORGANIZATION_RATE_LIMIT` ' +
+          'of them per window (429).',
         security: BEARER_SECURITY,
         body: Type.Object({
           name: Type.String({ minLength: 1, maxLength: 200 }),
           slug: Type.Optional(Type.String({ maxLength: 63 })),
         }),
-        response: { 201: Organization, ...errorResponses(400, 401, 403, 409, 422, 503) },
+        response: { 201: Organization, ...errorResponses(400, 401, 403, 409, 422, 429, 503) },
       },
     },
     async (request, reply) =>
@@ -128,6 +134,7 @@ export const organizationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/organizations/:id/token',
     {
       ...common,
+      onSend: noStore,
       schema: {
         tags: ['organizations'],
         summary: "A tenant token for the owner's user inside the organization (role owner)",

@@ -31,6 +31,8 @@ export interface OrganizationsDeps {
   provisioner: Provisioner;
   tenants: TenantGateway;
   tenantAuth: TenantAuthService;
+  /** MAX_ORGANIZATIONS_PER_OWNER: organizations that are not deleted, per owner (null: no quota). */
+  maxPerOwner: number | null;
 }
 
 /** Organizations of core owners, each with its own tenant database. */
@@ -43,7 +45,8 @@ export class OrganizationsService {
 
   /**
    * Creates an organization and provisions its database; answers only once the database exists, is migrated
-   * and holds the owner. A derived slug that is taken gets a random suffix; a given one answers 409.
+   * and holds the owner. A derived slug that is taken gets a random suffix; a given one answers 409. Past the
+   * owner's quota: 403 QUOTA_EXCEEDED.
    */
   async create(owner: CoreUser, input: { name: string; slug?: string }): Promise<OrganizationView> {
     if (!owner.is_owner) throw new AppError('NOT_OWNER');
@@ -54,7 +57,9 @@ export class OrganizationsService {
         errors: [{ path: '/name', message: 'must not be blank' }],
       });
     }
-    const org = await this.orgs.insertWithSlug(owner.id, name, input.slug);
+    const org = await this.orgs.insertWithSlug(owner.id, name, input.slug, this.deps.maxPerOwner);
+    // A cached "unknown" for this slug or id would answer 404 while the organization is being provisioned.
+    this.deps.tenants.invalidate(org.id, org.slug);
     const provisioned = await this.deps.provisioner.provision(org.id);
     this.deps.tenants.invalidate(org.id, org.slug);
     return toOrganizationView(provisioned);

@@ -1,11 +1,20 @@
 import { hashPassword, verifyPassword } from '../../auth/passwords.js';
 import type { RefreshTokens } from '../../auth/refresh-tokens.js';
-import type { TenantPrincipal, TenantRole } from '../../db/tenant-schema.js';
+import type { TenantPrincipal, TenantRole, TenantUser } from '../../db/tenant-schema.js';
 import { AppError } from '../../errors.js';
 import { decodeCursor, toPage } from '../../http/pagination.js';
 import type { TenantContext } from '../../tenancy/tenant-context.js';
 import { TenantUsersRepository } from './tenant-users.repository.js';
 import { toTenantUserView } from './tenant-user-view.js';
+
+/**
+ * The tenant user linked to the organization's core owner. It is how the owner enters the tenant (the token
+ * exchange looks it up by core user), so nobody inside the tenant may delete, demote or deactivate it: that
+ * would lock the owner out of their own organization.
+ */
+function isLinkedOwner(tenant: TenantContext, user: TenantUser): boolean {
+  return user.core_user_id !== null && user.core_user_id === tenant.ownerId;
+}
 
 /** Self-service and administration of the users of one tenant. */
 export class TenantUsersService {
@@ -62,8 +71,9 @@ export class TenantUsersService {
   }
 
   /**
-   * Changes a user's role or active flag. Only an owner may grant, revoke or touch the owner role; the last active
-   * owner can be neither demoted nor deactivated (409). Deactivation ends the user's sessions.
+   * Changes a user's role or active flag. Only an owner may grant, revoke or touch the owner role (403 first:
+   * permission comes before protection); the organization's linked owner (409 OWNER_PROTECTED) and the last
+   * active owner (409 LAST_OWNER) can be neither demoted nor deactivated. Deactivation ends the user's sessions.
    */
   async administer(
     tenant: TenantContext,
@@ -78,10 +88,11 @@ export class TenantUsersService {
       const touchesOwner = target.role === 'owner' || input.role === 'owner';
       if (touchesOwner && actor.role !== 'owner')
         throw new AppError('FORBIDDEN', 'Only an owner can change an owner');
+      const demotes = input.role !== undefined && input.role !== 'owner';
+      if (isLinkedOwner(tenant, target) && (demotes || input.is_active === false))
+        throw new AppError('OWNER_PROTECTED');
       const losesOwner =
-        target.role === 'owner' &&
-        target.is_active &&
-        ((input.role && input.role !== 'owner') || input.is_active === false);
+        target.role === 'owner' && target.is_active && (demotes || input.is_active === false);
       if (losesOwner && owners.length <= 1) throw new AppError('LAST_OWNER');
       const row = await this.users.update(trx, id, input);
       if (input.is_active === false) await this.refreshTokens.revokeAllForUser(trx, id);
@@ -95,10 +106,10 @@ export class TenantUsersService {
       const owners = await this.users.lockActiveOwners(trx);
       const target = await this.users.findById(trx, id);
       if (!target) throw new AppError('NOT_FOUND', 'User not found');
-      if (target.role === 'owner') {
-        if (actor.role !== 'owner') throw new AppError('FORBIDDEN', 'Only an owner can remove an owner');
-        if (target.is_active && owners.length <= 1) throw new AppError('LAST_OWNER');
-      }
+      if (target.role === 'owner' && actor.role !== 'owner')
+        throw new AppError('FORBIDDEN', 'Only an owner can remove an owner');
+      if (isLinkedOwner(tenant, target)) throw new AppError('OWNER_PROTECTED');
+      if (target.role === 'owner' && target.is_active && owners.length <= 1) throw new AppError('LAST_OWNER');
       // Refresh tokens go with the user (foreign key ON DELETE CASCADE).
       await this.users.delete(trx, id);
     });

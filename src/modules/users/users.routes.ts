@@ -184,7 +184,9 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['users'],
         summary: "Change a user's role or active flag (owners and admins; only owners touch owners)",
-        description: 'The last active owner cannot be demoted or deactivated (409 LAST_OWNER).',
+        description:
+          "The organization's owner (the user linked to its core owner) cannot be demoted or deactivated " +
+          '(409 OWNER_PROTECTED), nor the last active owner (409 LAST_OWNER). An admin acting on an owner: 403.',
         headers: TENANT_HEADER_REQUIRED,
         security: BEARER_SECURITY,
         params: UserId,
@@ -213,7 +215,8 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       preParsing: requireTenantAdmin,
       schema: {
         tags: ['users'],
-        summary: 'Delete a tenant user (owners and admins; the last owner cannot be deleted)',
+        summary:
+          'Delete a tenant user (owners and admins; never the organization owner: 409 OWNER_PROTECTED)',
         headers: TENANT_HEADER_REQUIRED,
         security: BEARER_SECURITY,
         params: UserId,
