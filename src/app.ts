@@ -5,6 +5,7 @@ import type { Config } from './config.js';
 import { openCoreDb, type CoreDb } from './db/core-database.js';
 import { migrateToLatest } from './db/migrator.js';
 import { clientErrorHandler, httpServerOptions } from './http/http-server.js';
+import { registerRouteInfo } from './http/route-info.js';
 import { registerTenantContext } from './http/tenant-context.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { opsRoutes } from './modules/ops/ops.routes.js';
@@ -127,6 +128,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     done(null, payload);
   });
 
+  registerRouteInfo(app);
   registerErrorHandling(app);
   registerRequestLogging(app);
   if (options.clusterWorker) registerWorkerIdentity(app);

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { AppError } from '../errors.js';
 import { tenantHeaderValue } from '../tenancy/tenant-header.js';
+import { addRouteHook } from './route-info.js';
 
 /**
  * Fixes the plane of every /api request before any other hook or handler runs, except the rate limit:
@@ -16,10 +17,7 @@ export function registerTenantContext(api: FastifyInstance): void {
   api.decorateRequest('coreUser', null);
   api.decorateRequest('tenant', null);
   api.decorateRequest('tenantUser', null);
-  api.addHook('onRoute', (route) => {
-    const hooks = route.onRequest;
-    route.onRequest = [...(Array.isArray(hooks) ? hooks : hooks ? [hooks] : []), bindTenant];
-  });
+  api.addHook('onRoute', (route) => addRouteHook(route, bindTenant));
 }
 
 /**
@@ -47,7 +45,7 @@ function bindTenant(request: FastifyRequest, _reply: FastifyReply, done: HookHan
 
 /** The X-TENANT value to resolve for this route, undefined when the request runs in the core plane. */
 function tenantHeaderFor(request: FastifyRequest): string | undefined {
-  const context = request.routeOptions.config.context;
+  const context = request.routeInfo?.context;
   if (!context) return undefined; // not found routes
   if (context === 'core') {
     const header = request.headers['x-tenant'];

@@ -56,7 +56,7 @@ export async function registerMetrics(app: FastifyInstance, options: MetricsOpti
   app.addHook('onResponse', (request, reply, done) => {
     const labels = {
       method: request.method,
-      route: request.routeOptions.url ?? UNMATCHED_ROUTE,
+      route: request.routeInfo?.url ?? UNMATCHED_ROUTE,
       status_code: String(reply.statusCode),
     };
     metrics.httpRequests.inc(labels);

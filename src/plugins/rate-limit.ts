@@ -1,8 +1,9 @@
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { RateLimit } from '../config.js';
 import { AppError } from '../errors.js';
+import { addRouteHook } from '../http/route-info.js';
 import { BatchedWindows } from './batched-windows.js';
 import { type FallbackCounters, FallbackStore } from './rate-limit-store.js';
 
@@ -65,14 +66,17 @@ function registerGlobalLimit(scope: FastifyInstance, limit: RateLimit, redis: Re
     done();
   });
   const max = String(limit.max);
-  scope.addHook('onRequest', (request, reply, done) => {
+  const count: onRequestHookHandler = (request, reply, done) => {
     const now = Date.now();
     const { count, resetAt } = windows.hit(request.ip, limit.windowMs, now);
     reply.header('ratelimit-limit', max);
     reply.header('ratelimit-remaining', String(Math.max(0, limit.max - count)));
     reply.header('ratelimit-reset', String(Math.max(1, Math.ceil((resetAt - now) / 1000))));
     done(count > limit.max ? rateLimited(resetAt - now) : undefined);
-  });
+  };
+  // A route hook (not a scope one), so that it runs after registerRouteInfo's: a refused request is still
+  // logged and measured under its route.
+  scope.addHook('onRoute', (route) => addRouteHook(route, count));
 }
 
 /**

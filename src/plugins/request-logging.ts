@@ -21,7 +21,7 @@ function userId(request: FastifyRequest): number | null {
 export function registerRequestLogging(app: FastifyInstance): void {
   const lineLog = app.log.child({}, { redact: [] });
   app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
-    const route = request.routeOptions.url ?? null;
+    const route = request.routeInfo?.url ?? null;
     const probe = route !== null && PROBES.has(route) && reply.statusCode < 400;
     const query = request.url.indexOf('?');
     lineLog[probe ? 'debug' : 'info'](
