@@ -5,7 +5,8 @@
  *
  *   npx tsx bench/tenant-throughput.ts [--quick] [--tenants 80] [--curve 10,20,40,80] [--duration 5]
  *       [--rounds 2] [--warmup 2] [--connections 50] [--server-cpus 0] [--load-cpus 1] [--no-peer]
- *       [--max-seconds 900] [--cpu-prof DIR] [--server-env NAME=VALUE ...] [--out bench/results]
+ *       [--max-seconds 900] [--cpu-prof DIR] [--server-env NAME=VALUE ...] [--node-arg FLAG ...]
+ *       [--out bench/results]
  *
  * Scenarios, each run once per round, rounds in alternating order (A B C …, … C B A) so that machine noise hits
  * all of them alike:
@@ -56,6 +57,7 @@ const { values } = parseArgs({
     'max-seconds': { type: 'string', default: '900' },
     'cpu-prof': { type: 'string' },
     'server-env': { type: 'string', multiple: true, default: [] },
+    'node-arg': { type: 'string', multiple: true, default: [] },
     out: { type: 'string', default: 'bench/results' },
   },
 });
@@ -162,6 +164,8 @@ async function main(): Promise<void> {
   }
 
   const pin = opts.serverCpus === undefined ? {} : { cpuList: opts.serverCpus };
+  const profile = (segment: string) =>
+    opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', join(opts.cpuProfDir, segment)] : [];
   const tenantry = (env: Record<string, string>, logged: boolean) => async (segment: string) =>
     startServer({
       name: 'tenantry',
@@ -171,7 +175,7 @@ async function main(): Promise<void> {
       readyPath: '/health/ready',
       ...pin,
       ...(logged ? { stdoutFile: join(dataDir, `${segment}.log`) } : {}),
-      nodeArgs: opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', join(opts.cpuProfDir, segment)] : [],
+      nodeArgs: [...profile(segment), ...values['node-arg']],
     });
   const scenarios: Scenario[] = [
     {
@@ -182,7 +186,7 @@ async function main(): Promise<void> {
       start: async (segment: string) =>
         startServer({
           name: 'baseline',
-          nodeArgs: opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', join(opts.cpuProfDir, segment)] : [],
+          nodeArgs: profile(segment),
           script: 'bench/baseline-server.ts',
           env: {
             NODE_ENV: 'production',

@@ -5,6 +5,7 @@ import type { Config } from './config.js';
 import { openCoreDb, type CoreDb } from './db/core-database.js';
 import { migrateToLatest } from './db/migrator.js';
 import { clientErrorHandler, httpServerOptions } from './http/http-server.js';
+import { useLazyRequestLoggers } from './http/lazy-child-logger.js';
 import { registerRouteInfo } from './http/route-info.js';
 import { registerTenantContext } from './http/tenant-context.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
@@ -78,6 +79,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     ajv: { customOptions: { allErrors: false, coerceTypes: 'array', removeAdditional: 'all' } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  useLazyRequestLoggers(app);
   app.decorate('config', config);
   app.decorate('core', core);
   // onClose hooks run in reverse order: the core database closes last, after everything that uses it.

@@ -5,6 +5,9 @@ import { processCpuSeconds } from './process-cpu.js';
 import { mean } from './report.js';
 import type { ServerProcess } from './server-process.js';
 
+/** Lines of a server's own output shown after its segment (BENCH_TAIL_LINES, default 5). */
+const TAIL_LINES = Number(process.env.BENCH_TAIL_LINES ?? 5);
+
 /** One server configuration under one load, measured once per round. */
 export interface Scenario {
   key: string;
@@ -112,7 +115,7 @@ export async function measureSegment(
     const tail = server.logTail();
     if (tail.length > 0) {
       process.stderr.write(
-        `  ${server.name} logged (last ${Math.min(5, tail.length)} lines):\n    ${tail.slice(-5).join('\n    ')}\n`,
+        `  ${server.name} logged (last ${Math.min(TAIL_LINES, tail.length)} lines):\n    ${tail.slice(-TAIL_LINES).join('\n    ')}\n`,
       );
     }
   }
