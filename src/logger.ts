@@ -1,4 +1,5 @@
 import type { FastifyServerOptions } from 'fastify';
+import pino from 'pino';
 import type { Config } from './config.js';
 
 /**
@@ -53,4 +54,21 @@ export function loggerOptions(
 /** `LOG_FORMAT` from the environment: `pretty` or anything else (JSON). */
 export function logFormat(env: Record<string, string | undefined> = process.env): LogFormat {
   return env.LOG_FORMAT === 'pretty' ? 'pretty' : 'json';
+}
+
+/** How long a log line may wait in the stdout buffer. */
+const LOG_FLUSH_MS = 250;
+
+/**
+ * The server's stdout for JSON logs, buffered: lines are gathered up to 4 KiB per write and flushed at least every
+ * LOG_FLUSH_MS, and at exit (pino flushes its destinations synchronously then). One write per log line was the
+ * largest cost of a request at production defaults on a machine with slow system calls (measured: ~100 µs of the
+ * server's CPU per request at `LOG_LEVEL=info`). The price: a process killed outright loses its last 250 ms of
+ * log lines.
+ *
+ * @example
+ * const app = await buildApp(config, { logger: { ...loggerOptions(config), stream: bufferedStdout() } });
+ */
+export function bufferedStdout(): pino.DestinationStream {
+  return pino.destination({ dest: 1, minLength: 4096, sync: false, periodicFlush: LOG_FLUSH_MS });
 }

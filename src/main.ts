@@ -5,7 +5,7 @@ import { buildApp } from './app.js';
 import { isReconcilingWorker, runPrimary, workerShare } from './cluster.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { productionWarnings } from './config-warnings.js';
-import { logFormat, loggerOptions } from './logger.js';
+import { bufferedStdout, logFormat, loggerOptions } from './logger.js';
 import { explainStartupError } from './startup-errors.js';
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -24,7 +24,12 @@ async function main(): Promise<void> {
     throw error;
   }
 
-  const logger = loggerOptions(config, logFormat());
+  const format = logFormat();
+  // JSON lines go to a buffered stdout (see bufferedStdout); pino-pretty (development) has its own transport.
+  const logger =
+    format === 'json'
+      ? { ...loggerOptions(config, format), stream: bufferedStdout() }
+      : loggerOptions(config, format);
   if (config.webConcurrency > 1 && cluster.isPrimary) {
     // The primary serves nothing; a bare Fastify instance just gives it the same logger as the workers.
     const log = Fastify({ logger }).log;
