@@ -8,16 +8,14 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
-import { guardRun, onCleanup, runMain } from './lib/cleanup.js';
+import { describeMachine, prepareBenchRun } from './lib/bench-run.js';
+import { guardRun, runMain } from './lib/cleanup.js';
 import { createFleet, type FleetTenant } from './lib/fleet.js';
-import { startJanitor } from './lib/janitor.js';
 import { runLoad } from './lib/load.js';
-import { benchServerUrl, createDatabase, dropDatabaseFamily, urlForDatabase } from './lib/postgres.js';
+import { urlForDatabase } from './lib/postgres.js';
 import { fixed, mean, table } from './lib/report.js';
 import { writeResults } from './lib/results.js';
 import { freePort, REPO_ROOT, startServer } from './lib/server-process.js';
@@ -75,19 +73,11 @@ async function bareLoop(): Promise<number> {
 
 async function main(): Promise<void> {
   guardRun({ maxSeconds: opts.maxSeconds });
-  const serverUrl = benchServerUrl();
-  const coreName = `tenantry_bench_${randomBytes(4).toString('hex')}`;
-  const dataDir = mkdtempSync(join(tmpdir(), 'tenantry-bench-'));
-  startJanitor({ serverUrl, coreName, dataDir });
-  onCleanup('remove the data directory', async () => rmSync(dataDir, { recursive: true, force: true }));
-  onCleanup('drop the benchmark databases', async () => {
-    await dropDatabaseFamily(serverUrl, coreName);
-  });
-  const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, Node ${process.version}, load average ${loadavg()[0]?.toFixed(2)} at start`;
+  const machine = describeMachine();
+  const { coreName, dataDir, serverUrl } = await prepareBenchRun();
   out(
     `login throughput: ${machine}; ${opts.connections} logins in flight, ${opts.rounds} rounds × ${opts.duration} s`,
   );
-  await createDatabase(serverUrl, coreName);
   const env = {
     NODE_ENV: 'production',
     DATABASE_URL: urlForDatabase(serverUrl, coreName),

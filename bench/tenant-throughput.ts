@@ -24,17 +24,16 @@
  * the servers) is removed at the end, also on failure, Ctrl-C or --max-seconds.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { describeMachine, prepareBenchRun } from './lib/bench-run.js';
 import { guardRun, onCleanup, runMain } from './lib/cleanup.js';
 import { createFleet, type FleetTenant } from './lib/fleet.js';
-import { startJanitor } from './lib/janitor.js';
 import type { LoadRequest } from './lib/load.js';
 import { checkFastapiPeer, startFastapiPeer } from './lib/peer-process.js';
 import { PgConnectionWatch } from './lib/pg-connections.js';
-import { benchServerUrl, createDatabase, dropDatabaseFamily, urlForDatabase } from './lib/postgres.js';
+import { urlForDatabase } from './lib/postgres.js';
 import { redisAnswers } from './lib/redis-check.js';
 import { fixed, table } from './lib/report.js';
 import { writeResults } from './lib/results.js';
@@ -109,27 +108,15 @@ function requestsFor(tenants: readonly FleetTenant[], path: string): LoadRequest
 async function main(): Promise<void> {
   guardRun({ maxSeconds: opts.maxSeconds });
   const started = performance.now();
-  const serverUrl = benchServerUrl();
-  const coreName = `tenantry_bench_${randomBytes(4).toString('hex')}`;
-  const dataDir = mkdtempSync(join(tmpdir(), 'tenantry-bench-'));
-  startJanitor({ serverUrl, coreName, dataDir });
-  onCleanup('remove the data directory', async () => rmSync(dataDir, { recursive: true, force: true }));
-  onCleanup('drop the benchmark databases', async () => {
-    const dropped = await dropDatabaseFamily(serverUrl, coreName);
-    out(`cleanup: dropped ${dropped} databases (${coreName} and ${coreName}_*)`);
-  });
-
-  const machine =
-    `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, Node ${process.version}, ` +
-    `load average ${loadavg()[0]?.toFixed(2)} at start`;
+  const machine = describeMachine();
   out(`tenant throughput: ${machine}`);
   out(
     `${opts.rounds} round(s) × ${opts.duration} s measured per scenario (+${opts.warmup} s warm-up), ` +
       `${opts.connections} connections; server on CPU ${opts.serverCpus ?? 'any'}, load generator on CPU ` +
       `${opts.loadCpus ?? 'any'}`,
   );
+  const { serverUrl, coreName, dataDir } = await prepareBenchRun(out);
   out(`core database ${coreName}; provisioning ${tenantCount} tenants…`);
-  await createDatabase(serverUrl, coreName);
   const common: Record<string, string> = {
     NODE_ENV: 'production',
     DATABASE_URL: urlForDatabase(serverUrl, coreName),
