@@ -33,7 +33,7 @@ describe('rate limiting while Redis goes away and comes back', () => {
     client.on('error', () => undefined);
     try {
       await client.connect();
-      const value = await client.get(`tenantry-rl:${ip}`);
+      const value = await client.get(`tenantry-rl:global:${ip}`);
       return value === null ? null : Number(value);
     } catch {
       return null;
@@ -55,16 +55,32 @@ describe('rate limiting while Redis goes away and comes back', () => {
     assert.deepEqual(seen, [...Array<number>(LIMIT).fill(401), 429]);
   }
 
+  /** Polls until `check` holds; RATE_LIMIT counts reach Redis in batches, every 100 ms. */
+  async function eventually(check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (await check()) return true;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return false;
+  }
+
   /** Polls with throwaway clients until the app counts in Redis again. */
   async function waitUntilCountingInRedis(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       const probe = clientIp();
       await request(probe);
-      if ((await countInRedis(probe)) === 1) return;
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      if (await eventually(async () => (await countInRedis(probe)) === 1, 1_000)) return;
     }
     assert.fail(`the app did not count in Redis again within ${timeoutMs} ms`);
+  }
+
+  /** The count Redis holds for `ip` once the app's next batch has reached it. */
+  async function syncedCount(ip: string, expected: number): Promise<number | null> {
+    let last: number | null = null;
+    await eventually(async () => (last = await countInRedis(ip)) === expected, 2_000);
+    return last;
   }
 
   before(async () => {
@@ -96,7 +112,7 @@ describe('rate limiting while Redis goes away and comes back', () => {
     await waitUntilCountingInRedis(10_000);
     const ip = clientIp();
     await expectLimited(ip);
-    assert.equal(await countInRedis(ip), LIMIT + 1);
+    assert.equal(await syncedCount(ip, LIMIT + 1), LIMIT + 1);
   });
 
   it('keeps limiting in-process, without a single 5xx, once Redis is stopped, and logs a warning', async () => {
@@ -106,7 +122,11 @@ describe('rate limiting while Redis goes away and comes back', () => {
     // Still refused on later requests: the in-process window holds.
     assert.equal(await request(ip), 429);
     assert.ok(
-      logs.some((line) => /"level":40/.test(line) && /Redis unavailable, counting in-process/.test(line)),
+      await eventually(
+        () =>
+          logs.some((line) => /"level":40/.test(line) && /Redis unavailable, counting in-process/.test(line)),
+        2_000,
+      ),
       'a warning says rate limiting fell back to in-process counting',
     );
     assert.deepEqual(
@@ -120,7 +140,7 @@ describe('rate limiting while Redis goes away and comes back', () => {
     await waitUntilCountingInRedis(20_000);
     const ip = clientIp();
     await expectLimited(ip);
-    assert.equal(await countInRedis(ip), LIMIT + 1);
+    assert.equal(await syncedCount(ip, LIMIT + 1), LIMIT + 1);
     assert.ok(logs.some((line) => /Redis available again, counters are shared/.test(line)));
     assert.deepEqual(
       statuses.filter((status) => status >= 500),
