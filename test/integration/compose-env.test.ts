@@ -120,6 +120,10 @@ describe('the compiled server with docker-compose.yml’s environment', { skip }
     const res = await freshGet(`${base}/health`);
     assert.equal(res.status, 200);
     assert.match(String(res.headers['x-worker-pid']), /^\d+$/);
+    // Log lines reach stdout in batches, at least every 250 ms (see bufferedStdout).
+    for (let waited = 0; !/"engine":"postgres"/.test(server.output()) && waited < 3_000; waited += 50) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     assert.match(server.output(), /"engine":"postgres"/);
     assert.doesNotMatch(server.output(), /redis unavailable/i);
   });
