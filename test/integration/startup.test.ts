@@ -55,23 +55,24 @@ describe('unsafe production defaults are named at start', () => {
       });
       try {
         await waitForHttp(`http://127.0.0.1:${port}/health`, server, 60_000);
-        const warnings = server
-          .output()
-          .split('\n')
-          .filter((line) => line.startsWith('{'))
-          .map((line) => JSON.parse(line) as { level: number; msg: string })
-          .filter((entry) => entry.level === 40)
-          .map((entry) => entry.msg);
-        for (const variable of ['SMTP_URL', 'PUBLIC_URL', 'METRICS_TOKEN']) {
-          assert.equal(
-            warnings.filter((msg) => msg.startsWith(`${variable} is`)).length,
-            1,
-            `${variable}: ${warnings.join('\n')}`,
-          );
-        }
       } finally {
         server.child.kill('SIGTERM');
         await server.exited;
+      }
+      // Read after exit: log lines reach stdout in batches, and all of them by the time the process has exited.
+      const warnings = server
+        .output()
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as { level: number; msg: string })
+        .filter((entry) => entry.level === 40)
+        .map((entry) => entry.msg);
+      for (const variable of ['SMTP_URL', 'PUBLIC_URL', 'METRICS_TOKEN']) {
+        assert.equal(
+          warnings.filter((msg) => msg.startsWith(`${variable} is`)).length,
+          1,
+          `${variable}: ${warnings.join('\n')}`,
+        );
       }
     });
   });
