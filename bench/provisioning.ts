@@ -20,6 +20,10 @@ import pg from 'pg';
 import { loadConfig, type Config } from '../src/config.js';
 import { openCoreDb } from '../src/db/core-database.js';
 import { migrateToLatest } from '../src/db/migrator.js';
+import { TenantUsersRepository } from '../src/modules/tenant-users/tenant-users.repository.js';
+import { TenantConnectionManager } from '../src/tenancy/connection-manager.js';
+import { createTenantConnector } from '../src/tenancy/connectors.js';
+import { TenantStorage } from '../src/tenancy/placement/tenant-storage.js';
 import { Provisioner } from '../src/tenancy/provisioner.js';
 import { createTenantStore } from '../src/tenancy/tenant-store.js';
 
@@ -152,7 +156,19 @@ async function run(): Promise<void> {
         return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
       },
     });
-    const provisioner = new Provisioner({ core: core.db, store: timedStore, log: quietLogger() });
+    const connections = new TenantConnectionManager(
+      createTenantConnector(config, timedStore),
+      config.tenantConnections,
+    );
+    const storage = new TenantStorage(timedStore, connections, {
+      sharedPerDatabase: config.tenantSharedPerDatabase,
+    });
+    const provisioner = new Provisioner({
+      core: core.db,
+      storage,
+      owners: new TenantUsersRepository(),
+      log: quietLogger(),
+    });
     const owner = await core.db
       .insertInto('core_users')
       .values({ email: 'bench-owner@example.com', password_hash: 'x', is_owner: true, is_verified: true })
@@ -185,7 +201,7 @@ async function run(): Promise<void> {
     const baseline = summary(baselineMs);
     const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
     const lines = [
-      `engine: ${engine}${engine === 'postgres' ? ` (${store.placement})` : ''}`,
+      `engine: ${engine}${engine === 'postgres' ? ` (${store.server})` : ''}`,
       `template prepared in ${fmt(prepareMs)} (first start: ${engine === 'postgres' ? 'create + migrate the template database' : 'initdb + migrate, in a child process'})`,
       `provision (org row → active, owner added), sequential, n=${provisioned.n}: median ${fmt(provisioned.median)}, p95 ${fmt(provisioned.p95)}`,
       `  of which the template copy (${engine === 'postgres' ? 'CREATE DATABASE … TEMPLATE' : 'file copy of the template directory'}): median ${fmt(copied.median)}, p95 ${fmt(copied.p95)}`,

@@ -35,6 +35,7 @@ export function workerShare(config: Config, workers: number = config.webConcurre
       ...limits,
       maxConnections: share(limits.maxConnections),
       maxPerTenant: share(limits.maxPerTenant),
+      maxPerSharedDatabase: share(limits.maxPerSharedDatabase),
       maxOpenTenants: share(limits.maxOpenTenants),
     }),
   });

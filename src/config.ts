@@ -2,6 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
+import type { PlacementKind } from './db/core-schema.js';
+
+const PLACEMENT_KINDS: readonly PlacementKind[] = ['dedicated', 'shared'];
 
 /** A rate limit such as `5/minute`; `null` when the variable says `off`. */
 export interface RateLimit {
@@ -64,6 +67,10 @@ export interface Config {
   readonly pglite: PgliteSettings;
   /** How long a resolved X-TENANT is trusted without asking the core database (changes invalidate it). */
   readonly tenantCacheTtlMs: number;
+  /** Where new organizations are placed: a database of their own, or a schema of a shared database. */
+  readonly tenantPlacement: PlacementKind;
+  /** Tenants per shared database before a new shared database is opened. */
+  readonly tenantSharedPerDatabase: number;
 }
 
 /** How every embedded (PGlite) instance of this process is started. */
@@ -77,6 +84,8 @@ export interface TenantConnectionLimits {
   /** All tenant connections of this server together (PGlite: open tenant instances). */
   readonly maxConnections: number;
   readonly maxPerTenant: number;
+  /** Connections to one shared database, all its tenants together. */
+  readonly maxPerSharedDatabase: number;
   readonly maxOpenTenants: number;
   readonly idleTimeoutMs: number;
   readonly acquireTimeoutMs: number;
@@ -249,6 +258,8 @@ export function loadConfig(env: Env = process.env): Config {
     tenantConnections: tenantConnectionLimits(read, databaseUrl !== null),
     pglite: { sharedBuffersMb: read.integer('PGLITE_SHARED_BUFFERS_MB', 16, 1, 1024) },
     tenantCacheTtlMs: read.integer('TENANT_CACHE_TTL_MS', 5_000, 0, 3_600_000),
+    tenantPlacement: read.oneOf('TENANT_PLACEMENT', 'dedicated', PLACEMENT_KINDS, (s) => s.toLowerCase()),
+    tenantSharedPerDatabase: read.integer('TENANT_SHARED_PER_DATABASE', 1_000, 1, 100_000),
   };
   if (config.webConcurrency > 1 && !databaseUrl) {
     read.problems.push('WEB_CONCURRENCY above 1 needs DATABASE_URL: one process owns an embedded database');
@@ -266,6 +277,9 @@ function tenantConnectionLimits(read: EnvReader, server: boolean): TenantConnect
   return {
     maxConnections,
     maxPerTenant: server ? read.integer('TENANT_MAX_CONNECTIONS_PER_TENANT', 4, 1, 1_000) : 1,
+    maxPerSharedDatabase: server
+      ? read.integer('TENANT_MAX_CONNECTIONS_PER_SHARED_DATABASE', 10, 1, 1_000)
+      : 1,
     maxOpenTenants: read.integer('TENANT_MAX_OPEN', maxConnections, 1, 10_000),
     idleTimeoutMs: read.integer('TENANT_IDLE_TIMEOUT_SECONDS', 60, 1, 86_400) * 1000,
     acquireTimeoutMs: read.integer('TENANT_ACQUIRE_TIMEOUT_MS', 5_000, 1, 120_000),

@@ -7,11 +7,14 @@ import type { CoreDb } from './db/core-database.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
 import { FallbackCounters } from './plugins/rate-limit-store.js';
 import { CoreAuthService } from './modules/core-auth/core-auth.service.js';
+import { OrganizationsRepository } from './modules/organizations/organizations.repository.js';
 import { OrganizationsService } from './modules/organizations/organizations.service.js';
 import { TenantAuthService } from './modules/tenant-auth/tenant-auth.service.js';
+import { TenantUsersRepository } from './modules/tenant-users/tenant-users.repository.js';
 import { TenantUsersService } from './modules/tenant-users/tenant-users.service.js';
 import { TenantConnectionManager } from './tenancy/connection-manager.js';
 import { createTenantConnector } from './tenancy/connectors.js';
+import { TenantStorage } from './tenancy/placement/tenant-storage.js';
 import { Provisioner } from './tenancy/provisioner.js';
 import { TenantGateway } from './tenancy/tenant-gateway.js';
 import { TenantResolver } from './tenancy/tenant-resolver.js';
@@ -23,6 +26,8 @@ export interface Services {
   mailer: Mailer;
   coreAuth: CoreAuthService;
   store: TenantStore;
+  /** Tenants' storage by placement (dedicated databases, shared schemas). */
+  storage: TenantStorage;
   provisioner: Provisioner;
   connections: TenantConnectionManager;
   tenants: TenantGateway;
@@ -52,18 +57,24 @@ export function createServices(
   // Verification and reset requests are recorded by the API and turned into mail by the sender.
   mailer.addProducer(() => coreAuth.processMailRequests());
   const store = createTenantStore(config, log);
-  const provisioner = new Provisioner({ core: core.db, store, log });
   const connections = new TenantConnectionManager(
     createTenantConnector(config, store),
     config.tenantConnections,
   );
-  const resolver = new TenantResolver(core.db, { ttlMs: config.tenantCacheTtlMs });
-  const tenants = new TenantGateway(resolver, connections, { redis, log });
+  const storage = new TenantStorage(store, connections, {
+    sharedPerDatabase: config.tenantSharedPerDatabase,
+  });
+  const tenantUsersRepository = new TenantUsersRepository();
+  const provisioner = new Provisioner({ core: core.db, storage, owners: tenantUsersRepository, log });
+  const resolver = new TenantResolver(core.db, { ttlMs: config.tenantCacheTtlMs, server: store.server });
+  const tenants = new TenantGateway(resolver, connections, { redis, log, sharedNames: store.sharedNames });
   const tenantRefreshTokens = new RefreshTokens('tenant_refresh_tokens', config.refreshTokenExpireDays);
   const tenantAuth = new TenantAuthService(accessTokens, tenantRefreshTokens);
   const tenantUsers = new TenantUsersService(tenantRefreshTokens);
   const organizations = new OrganizationsService({
-    db: core.db,
+    organizations: new OrganizationsRepository(core.db),
+    tenantUsers: tenantUsersRepository,
+    placement: config.tenantPlacement,
     provisioner,
     tenants,
     tenantAuth,
@@ -74,6 +85,7 @@ export function createServices(
     mailer,
     coreAuth,
     store,
+    storage,
     provisioner,
     connections,
     tenants,

@@ -1,3 +1,4 @@
+import { dedicatedPlacement } from '../../src/tenancy/placement/placement.js';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { onCleanup, throwIfAborted } from './cleanup.js';
@@ -81,7 +82,7 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
     const first = ids[0];
     if (first === undefined) throw new Error('no tenant to benchmark');
     const row = await app.services.tenants
-      .handle(app.services.store.databaseName(first))
+      .handle(dedicatedPlacement(app.services.store.server, app.services.store.databaseName(first)))
       .selectFrom('tenant_users')
       .select('id')
       .where('core_user_id', '=', owner.id)

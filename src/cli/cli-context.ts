@@ -5,6 +5,10 @@ import { openCoreDb, type CoreDb } from '../db/core-database.js';
 import { DirectoryLockedError } from '../db/dir-lock.js';
 import { createRedis } from '../redis.js';
 import { InvalidationBus } from '../tenancy/invalidation-bus.js';
+import { TenantUsersRepository } from '../modules/tenant-users/tenant-users.repository.js';
+import { TenantConnectionManager } from '../tenancy/connection-manager.js';
+import { createTenantConnector } from '../tenancy/connectors.js';
+import { TenantStorage } from '../tenancy/placement/tenant-storage.js';
 import { Provisioner } from '../tenancy/provisioner.js';
 import { createTenantStore, type TenantStore } from '../tenancy/tenant-store.js';
 import { CliError, EXIT } from './cli-error.js';
@@ -14,6 +18,8 @@ export interface CliContext {
   config: Config;
   core: CoreDb;
   store: TenantStore;
+  /** Tenants' storage by placement; shared databases are reached through a connection manager of the CLI's own. */
+  storage: TenantStorage;
   provisioner: Provisioner;
   log: FastifyBaseLogger;
   /** Tells running servers (through Redis, when configured) that an organization changed. */
@@ -43,6 +49,13 @@ export async function withCliContext<T>(fn: (context: CliContext) => Promise<T>)
     throw error;
   }
   const store = createTenantStore(config, log);
+  const connections = new TenantConnectionManager(
+    createTenantConnector(config, store),
+    config.tenantConnections,
+  );
+  const storage = new TenantStorage(store, connections, {
+    sharedPerDatabase: config.tenantSharedPerDatabase,
+  });
   const redis = config.redisUrl ? createRedis(config.redisUrl, log) : null;
   const bus = new InvalidationBus(() => undefined, redis, log);
   try {
@@ -50,11 +63,13 @@ export async function withCliContext<T>(fn: (context: CliContext) => Promise<T>)
       config,
       core,
       store,
-      provisioner: new Provisioner({ core: core.db, store, log }),
+      storage,
+      provisioner: new Provisioner({ core: core.db, storage, owners: new TenantUsersRepository(), log }),
       log,
       invalidate: (orgId, slug) => bus.invalidate(orgId, slug),
     });
   } finally {
+    await connections.close();
     await store.close();
     await core.close();
     if (redis) await redis.quit().catch(() => redis.disconnect());

@@ -4,6 +4,9 @@ type CreatedAt = ColumnType<Date, Date | undefined, never>;
 type Timestamp = ColumnType<Date, Date | undefined, Date>;
 type NullableTimestamp = ColumnType<Date | null, Date | null | undefined, Date | null>;
 
+/** How a tenant is stored: a database of its own, or a schema of a shared database (see tenancy/placement). */
+export type PlacementKind = 'dedicated' | 'shared';
+
 export type OrganizationStatus = 'provisioning' | 'active' | 'suspended' | 'deleting' | 'failed' | 'deleted';
 
 export interface CoreUsersTable {
@@ -26,8 +29,12 @@ export interface OrganizationsTable {
   allow_signup: Generated<boolean>;
   /** Name of the tenant database (PostgreSQL) or data directory (PGlite); set once provisioning starts. */
   tenant_db_name: string | null;
-  /** Where the tenant database lives: `pglite` or the PostgreSQL server it was created on. */
+  /** The server the tenant database is on: `pglite` or `postgres://host:port` (see tenancy/placement). */
   placement: string | null;
+  /** `dedicated` (a database of its own) or `shared` (a schema of a shared database). */
+  placement_kind: ColumnType<PlacementKind, PlacementKind | undefined, PlacementKind>;
+  /** The tenant's schema in a shared database; null for a dedicated one. */
+  tenant_schema: string | null;
   /** Last provisioning step completed, so a crashed provisioning can be finished or rolled back. */
   provisioning_step: string | null;
   provisioning_error: string | null;

@@ -1,4 +1,5 @@
 import { AppError } from '../errors.js';
+import type { DatabaseAddress } from './placement/placement.js';
 
 /** The query surface Kysely's PostgresDialect needs from a connection (a `pg.Client` has it). */
 export interface QueryClient {
@@ -15,7 +16,7 @@ export interface TenantConnection {
 
 /** Opens physical connections; one implementation per engine (a PostgreSQL client, or a PGlite instance). */
 export interface TenantConnector {
-  connect(dbName: string): Promise<TenantConnection>;
+  connect(database: DatabaseAddress): Promise<TenantConnection>;
 }
 
 /** Hard limits. They hold whatever the number of tenants: connections are counted, not pools. */
@@ -24,6 +25,8 @@ export interface ConnectionBudget {
   maxConnections: number;
   /** Connections open to any one tenant database. */
   maxPerTenant: number;
+  /** Connections open to any one shared database (its tenants together). */
+  maxPerSharedDatabase: number;
   /** Tenant databases with at least one open connection. */
   maxOpenTenants: number;
   /** An idle connection is closed after this long. */
@@ -37,6 +40,7 @@ export interface ConnectionBudget {
 export const DEFAULT_BUDGET: ConnectionBudget = {
   maxConnections: 40,
   maxPerTenant: 4,
+  maxPerSharedDatabase: 10,
   maxOpenTenants: 40,
   idleTimeoutMs: 60_000,
   acquireTimeoutMs: 5_000,
@@ -62,7 +66,9 @@ interface Waiter {
 
 /** Connections of one tenant database. */
 interface TenantSlot {
-  readonly dbName: string;
+  readonly address: DatabaseAddress;
+  /** Most connections this database may hold (per tenant, or per shared database). */
+  readonly max: number;
   idle: IdleConnection[];
   inUse: number;
   opening: number;
@@ -108,7 +114,7 @@ function busyError(): AppError {
  * connections are reaped.
  *
  * @example
- * const lease = await manager.acquire('app_tenant_42');
+ * const lease = await manager.acquire(placement.address);
  * try { await lease.client.query('select 1'); } finally { lease.release(); }
  */
 export class TenantConnectionManager {
@@ -133,6 +139,8 @@ export class TenantConnectionManager {
     this.budget = { ...DEFAULT_BUDGET, ...budget };
     if (this.budget.maxPerTenant > this.budget.maxConnections)
       this.budget.maxPerTenant = this.budget.maxConnections;
+    if (this.budget.maxPerSharedDatabase > this.budget.maxConnections)
+      this.budget.maxPerSharedDatabase = this.budget.maxConnections;
     this.reaper = setInterval(
       () => this.reapIdle(),
       Math.max(1_000, Math.min(this.budget.idleTimeoutMs / 2, 30_000)),
@@ -141,9 +149,9 @@ export class TenantConnectionManager {
   }
 
   /** Checks out a connection to a tenant database, opening one if the budget allows, else waiting for one. */
-  acquire(dbName: string): Promise<ConnectionLease> {
+  acquire(database: DatabaseAddress): Promise<ConnectionLease> {
     if (this.closed) return Promise.reject(new AppError('SERVICE_UNAVAILABLE', 'Server is shutting down'));
-    const slot = this.slot(dbName);
+    const slot = this.slot(database);
     if (slot.closing) return Promise.reject(new AppError('TENANT_NOT_FOUND'));
     slot.lastUsed = Date.now();
 
@@ -153,7 +161,7 @@ export class TenantConnectionManager {
       if (idle.connection.broken) {
         this.discard(slot, idle.connection);
         // Discarding may have forgotten an emptied slot: start again with a fresh one.
-        if (slot.idle.length === 0) return this.acquire(dbName);
+        if (slot.idle.length === 0) return this.acquire(database);
         continue;
       }
       slot.inUse++;
@@ -164,15 +172,16 @@ export class TenantConnectionManager {
     // above it (a tenant with none: of anyone, if need be), and is served when that close completes; a tenant at
     // its share waits for one of its own.
     const promise = this.enqueue(slot);
-    if (slot.promised === 0 && this.count(slot) < this.fairShare()) this.evictIdle(slot);
+    if (slot.promised === 0 && this.count(slot) < this.shareOf(slot)) this.evictIdle(slot);
     return promise;
   }
 
-  private slot(dbName: string): TenantSlot {
-    let slot = this.slots.get(dbName);
+  private slot(database: DatabaseAddress): TenantSlot {
+    let slot = this.slots.get(database.key);
     if (!slot) {
       slot = {
-        dbName,
+        address: database,
+        max: database.shared ? this.budget.maxPerSharedDatabase : this.budget.maxPerTenant,
         idle: [],
         inUse: 0,
         opening: 0,
@@ -182,7 +191,7 @@ export class TenantConnectionManager {
         closes: new Set(),
         promised: 0,
       };
-      this.slots.set(dbName, slot);
+      this.slots.set(database.key, slot);
     }
     return slot;
   }
@@ -202,14 +211,23 @@ export class TenantConnectionManager {
    * connections, at least 1 and at most `maxPerTenant`.
    */
   fairShare(): number {
+    return Math.min(this.budget.maxPerTenant, this.evenSplit());
+  }
+
+  /** The budget split evenly over the databases that hold or want connections (at least 1). */
+  private evenSplit(): number {
     let demanding = 0;
     for (const slot of this.slots.values()) if (this.count(slot) > 0 || slot.waiters.length > 0) demanding++;
-    const share = Math.floor(this.budget.maxConnections / Math.max(1, demanding));
-    return Math.min(this.budget.maxPerTenant, Math.max(1, share));
+    return Math.max(1, Math.floor(this.budget.maxConnections / Math.max(1, demanding)));
+  }
+
+  /** The fair share of one database, capped by its own limit (a shared database serves many tenants). */
+  private shareOf(slot: TenantSlot): number {
+    return Math.min(slot.max, this.evenSplit());
   }
 
   private withinTenantLimit(slot: TenantSlot): boolean {
-    return this.count(slot) < this.budget.maxPerTenant;
+    return this.count(slot) < slot.max;
   }
 
   private canOpen(slot: TenantSlot): boolean {
@@ -226,13 +244,12 @@ export class TenantConnectionManager {
    * moment a backend takes to exit.
    */
   private evictIdle(beneficiary: TenantSlot): boolean {
-    const share = this.fairShare();
     const cold = this.count(beneficiary) === 0;
     let victim: TenantSlot | undefined;
     let victimAbove = false;
     for (const slot of this.slots.values()) {
       if (slot === beneficiary || slot.idle.length === 0) continue;
-      const above = this.count(slot) > share;
+      const above = this.count(slot) > this.shareOf(slot);
       if (!above && !cold) continue;
       // Above-share victims first, then the least recently used.
       if (!victim || (above && !victimAbove) || (above === victimAbove && slot.lastUsed < victim.lastUsed)) {
@@ -248,8 +265,8 @@ export class TenantConnectionManager {
   }
 
   /** Whether any tenant holds more connections than its fair share (so a tenant below it can be made room for). */
-  private anyAboveShare(share: number): boolean {
-    for (const slot of this.slots.values()) if (this.count(slot) > share) return true;
+  private anyAboveShare(): boolean {
+    for (const slot of this.slots.values()) if (this.count(slot) > this.shareOf(slot)) return true;
     return false;
   }
 
@@ -259,7 +276,7 @@ export class TenantConnectionManager {
     slot.opening++;
     let connection: TenantConnection;
     try {
-      connection = await this.connector.connect(slot.dbName);
+      connection = await this.connector.connect(slot.address);
     } catch (error) {
       slot.opening--;
       this.open--;
@@ -301,15 +318,14 @@ export class TenantConnectionManager {
       slot.idle.push({ connection, idleSince: Date.now() });
       return;
     }
-    const share = this.fairShare();
     // Counted with this connection, which is still open.
-    const above = this.count(slot) + 1 > share;
+    const above = this.count(slot) + 1 > this.shareOf(slot);
     // A waiting tenant with no connection at all comes first (no tenant starves behind busy ones): this
     // connection's place goes to it when this tenant is above its share, or when no tenant is (more tenants than
     // budget). Then this tenant's own waiters get the connection as is (no reconnect). Then, if this tenant is
     // above its share, a waiting tenant below it gets the place, round-robin.
     const starving = this.starvingTenant(slot);
-    if (starving && (above || !this.anyAboveShare(share))) {
+    if (starving && (above || !this.anyAboveShare())) {
       this.discard(slot, connection, starving);
       return;
     }
@@ -321,7 +337,7 @@ export class TenantConnectionManager {
     }
     if (above) {
       for (const next of this.waitOrder.values()) {
-        if (next !== slot && this.count(next) < share && next.promised === 0) {
+        if (next !== slot && this.count(next) < this.shareOf(next) && next.promised === 0) {
           this.discard(slot, connection, next);
           return;
         }
@@ -363,7 +379,8 @@ export class TenantConnectionManager {
   }
 
   private forgetIfEmpty(slot: TenantSlot): void {
-    if (this.count(slot) === 0 && slot.waiters.length === 0 && !slot.closing) this.slots.delete(slot.dbName);
+    if (this.count(slot) === 0 && slot.waiters.length === 0 && !slot.closing)
+      this.slots.delete(slot.address.key);
   }
 
   private enqueue(slot: TenantSlot): Promise<ConnectionLease> {
@@ -380,7 +397,7 @@ export class TenantConnectionManager {
           if (index === -1) return;
           slot.waiters.splice(index, 1);
           this.waiting--;
-          if (slot.waiters.length === 0) this.waitOrder.delete(slot.dbName);
+          if (slot.waiters.length === 0) this.waitOrder.delete(slot.address.key);
           this.timeouts++;
           this.forgetIfEmpty(slot);
           reject(busyError());
@@ -388,7 +405,7 @@ export class TenantConnectionManager {
       };
       slot.waiters.push(waiter);
       this.waiting++;
-      if (!this.waitOrder.has(slot.dbName)) this.waitOrder.set(slot.dbName, slot);
+      if (!this.waitOrder.has(slot.address.key)) this.waitOrder.set(slot.address.key, slot);
     });
   }
 
@@ -398,8 +415,8 @@ export class TenantConnectionManager {
     clearTimeout(waiter.timer);
     this.waiting--;
     // Served: move this tenant to the back of the round-robin order.
-    this.waitOrder.delete(slot.dbName);
-    if (slot.waiters.length > 0) this.waitOrder.set(slot.dbName, slot);
+    this.waitOrder.delete(slot.address.key);
+    if (slot.waiters.length > 0) this.waitOrder.set(slot.address.key, slot);
     return waiter;
   }
 
@@ -428,7 +445,7 @@ export class TenantConnectionManager {
           progressed = true;
           break;
         }
-        if (slot.promised === 0 && this.count(slot) < this.fairShare()) this.evictIdle(slot);
+        if (slot.promised === 0 && this.count(slot) < this.shareOf(slot)) this.evictIdle(slot);
       }
     }
   }
@@ -448,8 +465,8 @@ export class TenantConnectionManager {
    * Refuses new connections to a tenant database, waits (up to `timeoutMs`) for the ones in use to come back,
    * and closes them all: done before the database is dropped. `reopen` lifts the refusal (a failed drop).
    */
-  async closeTenant(dbName: string, timeoutMs = 10_000): Promise<void> {
-    const slot = this.slots.get(dbName);
+  async closeTenant(database: DatabaseAddress, timeoutMs = 10_000): Promise<void> {
+    const slot = this.slots.get(database.key);
     if (!slot) return;
     slot.closing = true;
     for (const waiter of slot.waiters.splice(0)) {
@@ -457,7 +474,7 @@ export class TenantConnectionManager {
       this.waiting--;
       waiter.reject(new AppError('TENANT_NOT_FOUND'));
     }
-    this.waitOrder.delete(dbName);
+    this.waitOrder.delete(database.key);
     for (const idle of slot.idle.splice(0)) this.discard(slot, idle.connection);
     const deadline = Date.now() + timeoutMs;
     while ((slot.inUse > 0 || slot.opening > 0) && Date.now() < deadline) {
@@ -468,8 +485,8 @@ export class TenantConnectionManager {
   }
 
   /** Lets a tenant database be used again after closeTenant (for example when its drop failed). */
-  reopen(dbName: string): void {
-    const slot = this.slots.get(dbName);
+  reopen(database: DatabaseAddress): void {
+    const slot = this.slots.get(database.key);
     if (!slot) return;
     slot.closing = false;
     this.forgetIfEmpty(slot);

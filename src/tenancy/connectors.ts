@@ -8,12 +8,13 @@ import { openPglite, POOL_DEFAULTS } from '../db/pools.js';
 import { boundedQuery, endClient } from '../db/query-deadline.js';
 import { AppError, sqlState, SQLSTATE } from '../errors.js';
 import type { TenantConnection, TenantConnector } from './connection-manager.js';
-import { PGLITE_TENANT_NAME, urlForDatabase } from './tenant-names.js';
+import { PGLITE_SERVER, serverAddressOf, type DatabaseAddress } from './placement/placement.js';
+import { PGLITE_TENANT_NAME, pgliteSharedNumber, urlForDatabase } from './tenant-names.js';
 import type { TenantStore } from './tenant-store.js';
 
 /** A database the core lists as active but the server does not have is an outage, not a bad request. */
-function missingDatabase(dbName: string, cause?: unknown): AppError {
-  return new AppError('SERVICE_UNAVAILABLE', `Tenant database ${dbName} is unavailable`, {
+function missingDatabase(database: DatabaseAddress, cause?: unknown): AppError {
+  return new AppError('SERVICE_UNAVAILABLE', `Tenant database ${database.key} is unavailable`, {
     headers: { 'retry-after': '5' },
     cause,
   });
@@ -46,10 +47,13 @@ function wrapClient(
  * `queryTimeoutMs` (0: unbounded).
  */
 export function postgresConnector(serverUrl: string, queryTimeoutMs = 0): TenantConnector {
+  const server = serverAddressOf(serverUrl);
   return {
-    async connect(dbName) {
+    async connect(database) {
+      // One tenant server for now: a placement on any other is unreachable from this process.
+      if (database.server !== server) throw missingDatabase(database);
       const client = new pg.Client({
-        connectionString: urlForDatabase(serverUrl, dbName),
+        connectionString: urlForDatabase(serverUrl, database.database),
         connectionTimeoutMillis: POOL_DEFAULTS.connectionTimeoutMillis,
         application_name: 'tenantry-tenant',
       });
@@ -60,7 +64,7 @@ export function postgresConnector(serverUrl: string, queryTimeoutMs = 0): Tenant
         await client.connect();
       } catch (error) {
         await client.end().catch(() => undefined);
-        if (sqlState(error) === SQLSTATE.INVALID_CATALOG_NAME) throw missingDatabase(dbName, error);
+        if (sqlState(error) === SQLSTATE.INVALID_CATALOG_NAME) throw missingDatabase(database, error);
         throw error;
       }
       return connection;
@@ -75,17 +79,19 @@ export function postgresConnector(serverUrl: string, queryTimeoutMs = 0): Tenant
 export function pgliteConnector(dataDir: string, settings: PgliteSettings): TenantConnector {
   const root = join(dataDir, 'tenants');
   return {
-    async connect(dbName) {
-      if (!PGLITE_TENANT_NAME.test(dbName)) throw missingDatabase(dbName);
-      const dir = join(root, dbName);
+    async connect(database) {
+      const name = database.database;
+      const valid = PGLITE_TENANT_NAME.test(name) || pgliteSharedNumber(name) !== null;
+      if (database.server !== PGLITE_SERVER || !valid) throw missingDatabase(database);
+      const dir = join(root, name);
       // PGlite would initdb a fresh, empty database in a missing directory: refuse instead.
-      if (!existsSync(dir)) throw missingDatabase(dbName);
+      if (!existsSync(dir)) throw missingDatabase(database);
       let release: () => void;
       try {
-        release = acquireDirLock(join(root, `${dbName}.lock`));
+        release = acquireDirLock(join(root, `${name}.lock`));
       } catch (error) {
         // Another process (a CLI migration, say) has this embedded database open: busy, not broken.
-        if (error instanceof DirectoryLockedError) throw missingDatabase(dbName, error);
+        if (error instanceof DirectoryLockedError) throw missingDatabase(database, error);
         throw error;
       }
       try {

@@ -1,9 +1,11 @@
-import { NO_MIGRATIONS, sql, type Kysely, type MigrationResultSet } from 'kysely';
+import { NO_MIGRATIONS, sql, type Kysely } from 'kysely';
 import type { CoreDb } from '../db/core-database.js';
 import type { CoreDatabase, Organization } from '../db/core-schema.js';
 import { assertMigrated, createMigrator, migrateToLatest } from '../db/migrator.js';
 import { latestTenantMigration } from './tenant-migrations.js';
 import { parseTenantHeader } from './tenant-header.js';
+import { placementFromRow, type TenantPlacement } from './placement/placement.js';
+import type { TenantStorage } from './placement/tenant-storage.js';
 import type { TenantStore } from './tenant-store.js';
 
 /** Session advisory lock key held by a fleet run on PostgreSQL: "tenantry" in ASCII, read as a bigint. */
@@ -96,14 +98,18 @@ async function eachLimited<T>(
  * tenant is recorded and the run goes on, and a rerun resumes exactly what is still behind.
  *
  * @example
- * const report = await new FleetMigrator(core, store).migrate({ concurrency: 8 });
+ * const report = await new FleetMigrator(core, storage).migrate({ concurrency: 8 });
  * if (report.failed.length) process.exitCode = 1;
  */
 export class FleetMigrator {
+  private readonly store: TenantStore;
+
   constructor(
     private readonly core: CoreDb,
-    private readonly store: TenantStore,
-  ) {}
+    private readonly storage: TenantStorage,
+  ) {
+    this.store = storage.store;
+  }
 
   /**
    * Holds the fleet lock for the duration of `fn`: a PostgreSQL session advisory lock on the core database.
@@ -186,13 +192,7 @@ export class FleetMigrator {
   private async migrateTenant(org: Organization, latest: string): Promise<TenantOutcome> {
     const started = performance.now();
     try {
-      if (!org.tenant_db_name) throw new Error('organization has no tenant database name');
-      const handle = await this.store.open(org.tenant_db_name, { maxConnections: 1 });
-      try {
-        assertMigrated('tenant', await createMigrator(handle.db, 'tenant').migrateToLatest());
-      } finally {
-        await handle.close();
-      }
+      await this.storage.migrate(this.placementOf(org), org.id);
       await this.record(org.id, { schema_version: latest, migration_state: 'ok', migration_error: null });
       return { id: org.id, slug: org.slug, ok: true, ms: Math.round(performance.now() - started) };
     } catch (error) {
@@ -206,6 +206,12 @@ export class FleetMigrator {
         ms: Math.round(performance.now() - started),
       };
     }
+  }
+
+  private placementOf(org: Organization): TenantPlacement {
+    const placement = placementFromRow(org, this.store.server);
+    if (!placement) throw new Error('organization has no placement');
+    return placement;
   }
 
   private async record(
@@ -246,21 +252,7 @@ export class FleetMigrator {
       await eachLimited(orgs, options.concurrency ?? this.defaultConcurrency(), async (org) => {
         const began = performance.now();
         try {
-          if (!org.tenant_db_name) throw new Error('organization has no tenant database name');
-          const handle = await this.store.open(org.tenant_db_name, { maxConnections: 1 });
-          let version: string | null;
-          try {
-            const migrator = createMigrator(handle.db, 'tenant');
-            const result: MigrationResultSet =
-              options.to === undefined
-                ? await migrator.migrateDown()
-                : await migrator.migrateTo(options.to === 'none' ? NO_MIGRATIONS : options.to);
-            assertMigrated('tenant', result);
-            const executed = (await migrator.getMigrations()).filter((m) => m.executedAt !== undefined);
-            version = executed[executed.length - 1]?.name ?? null;
-          } finally {
-            await handle.close();
-          }
+          const version = await this.storage.rollback(this.placementOf(org), org.id, options.to);
           await this.record(org.id, {
             schema_version: version,
             migration_state: 'ok',

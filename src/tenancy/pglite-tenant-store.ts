@@ -12,7 +12,14 @@ import type { TenantDatabase } from '../db/tenant-schema.js';
 import { HandleRegistry } from './handle-registry.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { latestTenantMigration } from './tenant-migrations.js';
-import { PGLITE_TENANT_NAME, pgliteTenantName } from './tenant-names.js';
+import { PGLITE_SERVER } from './placement/placement.js';
+import {
+  PGLITE_TENANT_NAME,
+  pgliteSharedName,
+  pgliteSharedNumber,
+  pgliteTenantName,
+  SharedTenantNames,
+} from './tenant-names.js';
 import { TenantDatabaseMissingError, TenantNamingError } from './tenant-store-errors.js';
 import type { TenantDbHandle, TenantStore } from './tenant-store.js';
 
@@ -20,6 +27,10 @@ import type { TenantDbHandle, TenantStore } from './tenant-store.js';
 const COPY_SLOT = 'copy';
 /** Temporary entries (half-made or half-dropped tenants, half-written templates) start with this. */
 const TMP = '.tmp-';
+/** The template of shared databases: an empty database, copied for each new one. */
+const SHARED_TEMPLATE = '.shared-template';
+/** Prefix of role names; an embedded database's roles are its own, so no deployment prefix is needed. */
+const ROLE_PREFIX = 'tenantry';
 
 export interface PgliteTenantStoreOptions {
   dataDir: string;
@@ -50,7 +61,8 @@ function assertName(name: string): string {
  */
 export class PgliteTenantStore implements TenantStore {
   readonly engine = 'pglite' as const;
-  readonly placement = 'pglite';
+  readonly server = PGLITE_SERVER;
+  readonly sharedNames = new SharedTenantNames(ROLE_PREFIX);
   /** `DATA_DIR/tenants`. */
   readonly root: string;
   private readonly log: FastifyBaseLogger;
@@ -60,6 +72,8 @@ export class PgliteTenantStore implements TenantStore {
   private readonly inUse = new Set<string>();
   /** The template directory for the latest migration, once it is on disk. */
   private template: Promise<string> | undefined;
+  /** The shared databases' template directory, once it is on disk. */
+  private sharedTemplate: Promise<string> | undefined;
 
   constructor(options: PgliteTenantStoreOptions) {
     this.root = join(options.dataDir, 'tenants');
@@ -75,6 +89,40 @@ export class PgliteTenantStore implements TenantStore {
     await this.templateDir();
   }
 
+  sharedDatabaseName(n: number): string {
+    return pgliteSharedName(n);
+  }
+
+  sharedDatabaseNumber(name: string): number | null {
+    return pgliteSharedNumber(name);
+  }
+
+  async ensureSharedDatabase(name: string): Promise<void> {
+    if (pgliteSharedNumber(name) === null)
+      throw new TenantNamingError(`"${name}" is not a shared database name`);
+    await this.mutex.run(name, async () => {
+      if (await this.isDirectory(this.dir(name))) return;
+      this.sharedTemplate ??= this.ensureSharedTemplate().catch((error: unknown) => {
+        this.sharedTemplate = undefined;
+        throw error;
+      });
+      const template = await this.sharedTemplate;
+      await this.mutex.run(COPY_SLOT, () => this.copyTemplate(name, template));
+      this.log.info({ database: name }, 'shared tenant database created');
+    });
+  }
+
+  async listSharedDatabases(): Promise<string[]> {
+    const entries = await readdir(this.root, { withFileTypes: true }).catch((error: unknown) => {
+      if (isMissing(error)) return [];
+      throw error;
+    });
+    return entries
+      .filter((entry) => entry.isDirectory() && pgliteSharedNumber(entry.name) !== null)
+      .map((entry) => entry.name)
+      .sort((a, b) => (pgliteSharedNumber(a) ?? 0) - (pgliteSharedNumber(b) ?? 0));
+  }
+
   async create(name: string): Promise<void> {
     assertName(name);
     const template = await this.templateDir();
@@ -86,12 +134,35 @@ export class PgliteTenantStore implements TenantStore {
   }
 
   async exists(name: string): Promise<boolean> {
+    return this.isDirectory(this.dir(assertName(name)));
+  }
+
+  private async isDirectory(path: string): Promise<boolean> {
     try {
-      return (await stat(this.dir(assertName(name)))).isDirectory();
+      return (await stat(path)).isDirectory();
     } catch (error) {
       if (isMissing(error)) return false;
       throw error;
     }
+  }
+
+  /** Builds the shared databases' template once (initdb in a child process, ~2 s), unless it is on disk. */
+  private async ensureSharedTemplate(): Promise<string> {
+    await mkdir(this.root, { recursive: true });
+    const dir = join(this.root, SHARED_TEMPLATE);
+    if (await this.isDirectory(dir)) return dir;
+    const partial = `${dir}${TMP}${randomBytes(4).toString('hex')}`;
+    try {
+      await runChildProcessJob(siblingModule(import.meta.url, 'tenant-template.child'), {
+        dataDir: partial,
+        settings: this.settings,
+        shared: true,
+      });
+      await rename(partial, dir);
+    } finally {
+      await rm(partial, { recursive: true, force: true });
+    }
+    return dir;
   }
 
   async drop(name: string): Promise<void> {

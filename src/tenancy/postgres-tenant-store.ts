@@ -10,14 +10,15 @@ import { SQLSTATE, sqlState } from '../errors.js';
 import { HandleRegistry } from './handle-registry.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { ensureTenantSchema, latestTenantMigration } from './tenant-migrations.js';
+import { serverAddressOf, type ServerAddress } from './placement/placement.js';
 import {
   databaseNameFromUrl,
-  placementOf,
   PostgresTenantNames,
   quoteIdent,
+  SharedTenantNames,
   urlForDatabase,
 } from './tenant-names.js';
-import { MissingPrivilegeError } from './tenant-store-errors.js';
+import { MissingPrivilegeError, TenantNamingError } from './tenant-store-errors.js';
 import type { OpenOptions, TenantDbHandle, TenantStore } from './tenant-store.js';
 
 /** SQLSTATE object_in_use: CREATE DATABASE … TEMPLATE while someone is connected to the template. */
@@ -56,7 +57,8 @@ function advisoryKey(text: string): string {
  */
 export class PostgresTenantStore implements TenantStore {
   readonly engine = 'postgres' as const;
-  readonly placement: string;
+  readonly server: ServerAddress;
+  readonly sharedNames: SharedTenantNames;
   private readonly names: PostgresTenantNames;
   private readonly log: FastifyBaseLogger;
   /** The maintenance connection for CREATE/DROP DATABASE; it never connects to the template or a tenant. */
@@ -71,7 +73,8 @@ export class PostgresTenantStore implements TenantStore {
 
   constructor(private readonly options: PostgresTenantStoreOptions) {
     this.names = new PostgresTenantNames(databaseNameFromUrl(options.coreDatabaseUrl));
-    this.placement = placementOf(options.serverUrl);
+    this.server = serverAddressOf(options.serverUrl);
+    this.sharedNames = new SharedTenantNames(this.names.coreDatabase);
     this.log = options.log;
     this.lockKey = advisoryKey(`tenantry:${this.names.template}`);
     this.admin = createServerPool(options.serverUrl, { max: 2, application_name: 'tenantry-tenants' });
@@ -88,6 +91,53 @@ export class PostgresTenantStore implements TenantStore {
 
   databaseName(orgId: number): string {
     return this.names.tenant(orgId);
+  }
+
+  sharedDatabaseName(n: number): string {
+    return this.names.shared(n);
+  }
+
+  sharedDatabaseNumber(name: string): number | null {
+    return this.names.sharedNumber(name);
+  }
+
+  async ensureSharedDatabase(name: string): Promise<void> {
+    if (this.names.sharedNumber(name) === null)
+      throw new TenantNamingError(`"${name}" is not a shared database name`);
+    const { rowCount } = await this.adminQuery('select 1 from pg_database where datname = $1', [name]);
+    if (rowCount === 1) return;
+    // From template0: nothing an operator added to template1 ends up next to the tenants.
+    await this.adminQuery(`create database ${quoteIdent(name)} template template0`).catch(
+      (error: unknown) => {
+        if (
+          sqlState(error) !== SQLSTATE.DUPLICATE_DATABASE &&
+          sqlState(error) !== SQLSTATE.UNIQUE_VIOLATION
+        ) {
+          throw error;
+        }
+      },
+    );
+    // Tenants' roles see only their own schema: nothing in `public` for anyone.
+    const client = new pg.Client({ connectionString: urlForDatabase(this.options.serverUrl, name) });
+    await client.connect();
+    try {
+      await client.query('revoke all on schema public from public');
+    } finally {
+      await client.end();
+    }
+    this.log.info({ database: name }, 'shared tenant database created');
+  }
+
+  async listSharedDatabases(): Promise<string[]> {
+    const prefix = `${this.names.coreDatabase}_shared_`;
+    const { rows } = await this.adminQuery<{ datname: string }>(
+      'select datname from pg_database where left(datname, length($1)) = $1',
+      [prefix],
+    );
+    return rows
+      .map((row) => row.datname)
+      .filter((name) => this.names.sharedNumber(name) !== null)
+      .sort((a, b) => (this.names.sharedNumber(a) ?? 0) - (this.names.sharedNumber(b) ?? 0));
   }
 
   async prepare(): Promise<void> {
@@ -152,12 +202,19 @@ export class PostgresTenantStore implements TenantStore {
   }
 
   private async checkPrivilege(): Promise<void> {
-    const { rows } = await this.adminQuery<{ role: string; allowed: boolean }>(
+    const { rows } = await this.adminQuery<{ role: string; allowed: boolean; roles: boolean }>(
       `select current_user as role,
-              coalesce((select rolsuper or rolcreatedb from pg_roles where rolname = current_user), false) as allowed`,
+              coalesce((select rolsuper or rolcreatedb from pg_roles where rolname = current_user), false) as allowed,
+              coalesce((select rolsuper or rolcreaterole from pg_roles where rolname = current_user), false) as roles`,
     );
     const row = rows[0];
-    if (!row?.allowed) throw new MissingPrivilegeError(row?.role ?? 'current_user', this.placement);
+    if (!row?.allowed) throw new MissingPrivilegeError(row?.role ?? 'current_user', this.server);
+    if (!row.roles) {
+      this.log.warn(
+        { role: row.role },
+        'the tenant server role lacks CREATEROLE: shared tenants (a role each) cannot be provisioned',
+      );
+    }
   }
 
   /** Runs `fn` on one admin connection holding the cross-process template lock. */

@@ -4,8 +4,14 @@ import { sql } from 'kysely';
 import type { CoreDatabase, Organization, OrganizationUpdate } from '../db/core-schema.js';
 import type { TenantDatabase } from '../db/tenant-schema.js';
 import { AppError } from '../errors.js';
-import { ensureTenantSchema } from './tenant-migrations.js';
-import type { TenantStore } from './tenant-store.js';
+import {
+  placementColumns,
+  databaseAddress,
+  placementFromRow,
+  sharedPlacement,
+  type TenantPlacement,
+} from './placement/placement.js';
+import type { TenantStorage } from './placement/tenant-storage.js';
 
 /** Provisioning steps, in order, as recorded in organizations.provisioning_step once completed. */
 export const PROVISIONING_STEPS = ['named', 'database_created', 'owner_added'] as const;
@@ -30,13 +36,22 @@ export interface ReconcileReport {
   failed: number[];
   /** Organizations stuck in `deleting` that are now `deleted`. */
   deleted: number[];
-  /** Databases dropped because no live organization owns them (unknown, deleted or failed organizations). */
+  /**
+   * Databases, and shared tenants' schemas (`<database>/<schema>`), dropped because no live organization owns
+   * them (unknown, deleted or failed organizations).
+   */
   orphansDropped: string[];
+}
+
+/** Writes the owner's row into a new tenant (the tenant users repository). */
+export interface TenantOwnerWriter {
+  insertOwner(db: Kysely<TenantDatabase>, owner: { email: string; coreUserId: number }): Promise<void>;
 }
 
 export interface ProvisionerDeps {
   core: Kysely<CoreDatabase>;
-  store: TenantStore;
+  storage: TenantStorage;
+  owners: TenantOwnerWriter;
   log: FastifyBaseLogger;
   /** Test hook: throw a SimulatedCrashError right after recording this step. Defaults to $TENANTRY_FAIL_AFTER_STEP. */
   failAfterStep?: string;
@@ -82,18 +97,19 @@ function errorText(error: unknown): string {
  * Provisions and deprovisions tenant databases as a state machine recorded in the core database, so that
  * a crash at any point can be finished or rolled back by `reconcile()`.
  *
- * provision: `named` (tenant_db_name + placement recorded, before anything exists) → `database_created`
- * (copied from the template) → `owner_added` (the owner as a tenant user, role owner) → status `active`.
- * A failure drops the database again and leaves the organization `failed` with `provisioning_error`;
- * calling `provision()` again retries from a clean slate.
+ * provision: `named` (the placement recorded, before anything exists) → `database_created` (a dedicated
+ * database copied from the template, or a shared tenant's role and migrated schema) → `owner_added` (the owner as
+ * a tenant user, role owner) → status `active`. A failure drops what was made and leaves the organization
+ * `failed` with `provisioning_error`; calling `provision()` again retries from a clean slate.
  *
  * @example
- * const provisioner = new Provisioner({ core: core.db, store, log: app.log });
+ * const provisioner = new Provisioner({ core: core.db, storage, owners: new TenantUsersRepository(), log });
  * const org = await provisioner.provision(orgId); // throws AppError('PROVISIONING_FAILED') on failure
  */
 export class Provisioner {
   private readonly core: Kysely<CoreDatabase>;
-  private readonly store: TenantStore;
+  private readonly storage: TenantStorage;
+  private readonly owners: TenantOwnerWriter;
   private readonly log: FastifyBaseLogger;
   private readonly failAfterStep: ProvisioningStep | undefined;
   /** Provisionings running in this process, so concurrent calls for one organization share one run. */
@@ -101,7 +117,8 @@ export class Provisioner {
 
   constructor(deps: ProvisionerDeps) {
     this.core = deps.core;
-    this.store = deps.store;
+    this.storage = deps.storage;
+    this.owners = deps.owners;
     this.log = deps.log;
     const hook = deps.failAfterStep ?? (process.env[FAIL_AFTER_STEP_ENV] || undefined);
     if (hook !== undefined && stepIndex(hook) < 0) {
@@ -129,10 +146,13 @@ export class Provisioner {
   }
 
   /**
-   * status → 'deleting', drop the tenant database, status → 'deleted' + deleted_at. Idempotent. Callers
-   * close their pools to it first via `onBeforeDrop` (the store also closes the handles it opened).
+   * status → 'deleting', drop the tenant's storage, status → 'deleted' + deleted_at. Idempotent. Callers
+   * close their connections to it first via `onBeforeDrop` (the store also closes the handles it opened).
    */
-  async deprovision(orgId: number, onBeforeDrop?: (dbName: string) => Promise<void>): Promise<void> {
+  async deprovision(
+    orgId: number,
+    onBeforeDrop?: (placement: TenantPlacement) => Promise<void>,
+  ): Promise<void> {
     await this.running.get(orgId)?.catch(() => undefined);
     const org = await this.load(orgId);
     if (org.status === 'deleted') return;
@@ -142,16 +162,19 @@ export class Provisioner {
       .where('id', '=', orgId)
       .where('status', '<>', 'deleted')
       .execute();
-    const name = org.tenant_db_name ?? this.store.databaseName(orgId);
-    await onBeforeDrop?.(name);
-    await this.store.drop(name);
+    // Nothing exists before a placement is recorded (`named`), so a row without one has nothing to drop.
+    const placement = this.placementOf(org);
+    if (placement) {
+      await onBeforeDrop?.(placement);
+      await this.storage.drop(placement, orgId);
+    }
     await this.core
       .updateTable('organizations')
       .set({ status: 'deleted', deleted_at: NOW, updated_at: NOW })
       .where('id', '=', orgId)
       .where('status', '=', 'deleting')
       .execute();
-    this.log.info({ orgId, database: name }, 'tenant deprovisioned');
+    this.log.info({ orgId, placement: placement?.key }, 'tenant deprovisioned');
   }
 
   /**
@@ -226,23 +249,21 @@ export class Provisioner {
 
   private async runSteps(initial: Organization): Promise<Organization> {
     let org = initial;
-    const done = org.tenant_db_name === null ? -1 : stepIndex(org.provisioning_step);
-    // Named before anything exists, so every tenant database has a core row naming it (orphan detection).
-    const name = org.tenant_db_name ?? this.store.databaseName(org.id);
-    if (done < 0) {
-      org = await this.record(org.id, 'named', { tenant_db_name: name, placement: this.store.placement });
-    }
+    const existing = this.placementOf(org);
+    const done = existing === null ? -1 : stepIndex(org.provisioning_step);
+    // Placed before anything exists, so every tenant database or schema has a core row naming it (orphans).
+    if (existing === null) org = await this.name(org);
+    const placement = this.placementOf(org) as TenantPlacement;
     if (done < 1) {
-      await this.store.create(name);
-      // Placement again: the store may have moved since the name was recorded (TENANT_DATABASE_URL).
-      org = await this.record(org.id, 'database_created', { placement: this.store.placement });
+      await this.storage.create(placement, org.id);
+      org = await this.record(org.id, 'database_created');
     }
     let version: string;
     if (done < 2) {
-      version = await this.addOwner(org, name);
+      version = await this.addOwner(org, placement);
       org = await this.record(org.id, 'owner_added');
     } else {
-      version = await this.withTenant(name, (db) => ensureTenantSchema(db));
+      ({ version } = await this.storage.migrate(placement, org.id));
     }
     const active = await this.core
       .updateTable('organizations')
@@ -260,8 +281,29 @@ export class Provisioner {
       .returningAll()
       .executeTakeFirst();
     if (!active) throw await this.conflict(org.id);
-    this.log.info({ orgId: org.id, database: name }, 'tenant provisioned');
+    this.log.info({ orgId: org.id, placement: placement.key }, 'tenant provisioned');
     return active;
+  }
+
+  /** Step `named`: chooses the placement (of the kind the row asks for) and records it in one transaction. */
+  private async name(org: Organization): Promise<Organization> {
+    const named = await this.core.transaction().execute(async (trx) => {
+      const placement = await this.storage.place(trx, org.id, org.placement_kind);
+      return trx
+        .updateTable('organizations')
+        .set({ ...placementColumns(placement), provisioning_step: 'named', updated_at: NOW })
+        .where('id', '=', org.id)
+        .where('status', '=', 'provisioning')
+        .returningAll()
+        .executeTakeFirst();
+    });
+    if (!named) throw await this.conflict(org.id);
+    if (this.failAfterStep === 'named') throw new SimulatedCrashError('named');
+    return named;
+  }
+
+  private placementOf(org: Organization): TenantPlacement | null {
+    return placementFromRow(org, this.storage.store.server);
   }
 
   /** Records a completed step (only while still provisioning), then fires the crash hook if armed. */
@@ -283,54 +325,29 @@ export class Provisioner {
   }
 
   /** Ensures the tenant schema is current and the owner is a tenant user (role owner, no password). */
-  private async addOwner(org: Organization, name: string): Promise<string> {
+  private async addOwner(org: Organization, placement: TenantPlacement): Promise<string> {
     const owner = await this.core
       .selectFrom('core_users')
       .select(['id', 'email'])
       .where('id', '=', org.owner_id)
       .executeTakeFirstOrThrow();
-    return this.withTenant(name, async (db) => {
-      const version = await ensureTenantSchema(db);
-      await db
-        .insertInto('tenant_users')
-        .values({
-          email: owner.email.toLowerCase(),
-          role: 'owner',
-          core_user_id: owner.id,
-          password_hash: null,
-        })
-        .onConflict((conflict) => conflict.doNothing())
-        .execute();
-      // ON CONFLICT DO NOTHING makes a re-run a no-op; make sure the row really is the owner.
-      const row = await db
-        .selectFrom('tenant_users')
-        .select('role')
-        .where('core_user_id', '=', owner.id)
-        .executeTakeFirst();
-      if (row?.role !== 'owner') throw new Error(`Owner ${owner.id} could not be added to tenant "${name}"`);
-      return version;
+    const { version } = await this.storage.migrate(placement, org.id);
+    await this.storage.withTenant(placement, async (db) => {
+      await this.owners.insertOwner(db, { email: owner.email, coreUserId: owner.id });
     });
-  }
-
-  private async withTenant<T>(name: string, fn: (db: Kysely<TenantDatabase>) => Promise<T>): Promise<T> {
-    // Bounded: a database that stopped answering fails provisioning (503) rather than holding the request.
-    const handle = await this.store.open(name, { maxConnections: 1, bounded: true });
-    try {
-      return await fn(handle.db);
-    } finally {
-      await handle.close();
-    }
+    return version;
   }
 
   /** A failed organization being retried: drop whatever is left, then provisioning from `named`. */
   private async restart(org: Organization): Promise<Organization> {
-    if (org.tenant_db_name) await this.store.drop(org.tenant_db_name);
+    const placement = this.placementOf(org);
+    if (placement) await this.storage.drop(placement, org.id);
     const restarted = await this.core
       .updateTable('organizations')
       .set({
         status: 'provisioning',
         provisioning_error: null,
-        provisioning_step: org.tenant_db_name ? 'named' : null,
+        provisioning_step: placement ? 'named' : null,
         updated_at: NOW,
       })
       .where('id', '=', org.id)
@@ -351,9 +368,10 @@ export class Provisioner {
     try {
       const org = await this.load(orgId);
       let step = org.provisioning_step;
-      if (org.tenant_db_name) {
+      const placement = this.placementOf(org);
+      if (placement) {
         try {
-          await this.store.drop(org.tenant_db_name);
+          await this.storage.drop(placement, orgId);
           step = 'named';
         } catch (dropError) {
           message = `${message}; rollback failed: ${errorText(dropError)}`.slice(0, MAX_ERROR_LENGTH);
@@ -371,55 +389,117 @@ export class Provisioner {
     }
   }
 
-  /**
-   * Drops tenant databases no live organization names. The databases are listed before the rows are
-   * read: a database is always named in the core before it is created, so one that appears meanwhile
-   * is not in the list, and one in the list has its row visible.
-   */
+  /** Drops dedicated databases and shared tenants' schemas that no live organization names; returns them. */
   private async dropOrphans(graceMs: number): Promise<string[]> {
-    const existing = await this.store.list();
+    const dropped = await this.dropOrphanDatabases(graceMs);
+    for (const database of await this.storage.store.listSharedDatabases()) {
+      dropped.push(...(await this.dropOrphanSchemas(database, graceMs)));
+    }
+    return dropped;
+  }
+
+  /**
+   * Drops dedicated tenant databases no live organization names. The databases are listed before the rows are
+   * read: a database is always named in the core before it is created, so one that appears meanwhile is not in
+   * the list, and one in the list has its row visible.
+   */
+  private async dropOrphanDatabases(graceMs: number): Promise<string[]> {
+    const existing = await this.storage.store.list();
     if (existing.length === 0) return [];
     const rows = await this.core
       .selectFrom('organizations')
       .select(['id', 'status', 'tenant_db_name', recentlyUpdated(graceMs).as('recent')])
       // One array parameter rather than a parameter per database: there may be more than PostgreSQL's 65535.
       .where(sql<boolean>`tenant_db_name = any(${existing}::text[])`)
+      .where('placement_kind', '=', 'dedicated')
       .execute();
-    const keep = new Set<string>();
-    for (const row of rows) {
-      const busy = this.running.has(row.id) || row.recent;
-      if (row.tenant_db_name && (busy || (LIVE_STATUSES as readonly string[]).includes(row.status))) {
-        keep.add(row.tenant_db_name);
-      }
-    }
+    const keep = this.liveRows(rows, (row) => row.tenant_db_name);
     const dropped: string[] = [];
     for (const name of existing) {
       if (keep.has(name)) continue;
       try {
-        await this.store.drop(name);
+        await this.storage.store.drop(name);
         dropped.push(name);
         this.log.warn({ database: name }, 'dropped a tenant database no live organization owns');
       } catch (error) {
         this.log.error({ err: error, database: name }, 'could not drop an orphan tenant database');
       }
     }
-    // Failed organizations whose database was just dropped: retries start from `named`.
-    const failedDropped = rows.filter(
-      (row) => row.status === 'failed' && dropped.includes(row.tenant_db_name ?? ''),
-    );
-    if (failedDropped.length > 0) {
-      await this.core
-        .updateTable('organizations')
-        .set({ provisioning_step: 'named', updated_at: NOW })
-        .where(
-          'id',
-          'in',
-          failedDropped.map((row) => row.id),
-        )
-        .where('status', '=', 'failed')
-        .execute();
-    }
+    await this.restartFailed(rows.filter((row) => dropped.includes(row.tenant_db_name ?? '')));
     return dropped;
+  }
+
+  /**
+   * Drops shared tenants' schemas (and roles) in one shared database that no live organization places there;
+   * listed before the rows are read, as for databases. Then the tenant roles left without a live tenant.
+   */
+  private async dropOrphanSchemas(database: string, graceMs: number): Promise<string[]> {
+    const server = this.storage.store.server;
+    const schemas = this.storage.schemas;
+    const address = databaseAddress(server, database, true);
+    const existing = await schemas.listSchemas(address);
+    const roles = await schemas.listRoles(address);
+    const ids = [...new Set([...existing.map((s) => s.orgId), ...roles.map((r) => r.orgId)])];
+    if (ids.length === 0) return [];
+    const rows = await this.core
+      .selectFrom('organizations')
+      .select(['id', 'status', 'tenant_db_name', 'tenant_schema', recentlyUpdated(graceMs).as('recent')])
+      .where(sql<boolean>`id = any(${ids}::int[])`)
+      .where('placement_kind', '=', 'shared')
+      .where('placement', '=', server)
+      .execute();
+    const keep = this.liveRows(rows, (row) => `${row.tenant_db_name}/${row.tenant_schema}`);
+    const liveIds = new Set(
+      rows.filter((row) => keep.has(`${row.tenant_db_name}/${row.tenant_schema}`)).map((r) => r.id),
+    );
+    const dropped: string[] = [];
+    for (const { orgId, schema } of existing) {
+      if (keep.has(`${database}/${schema}`)) continue;
+      const placement = sharedPlacement(server, database, schema);
+      try {
+        await schemas.drop(placement, orgId);
+        dropped.push(`${database}/${schema}`);
+        this.log.warn({ database, schema }, 'dropped a shared tenant schema no live organization owns');
+      } catch (error) {
+        this.log.error({ err: error, database, schema }, 'could not drop an orphan tenant schema');
+      }
+    }
+    // Roles of no live tenant (their schema is gone): ones still owning objects elsewhere are dropped with those.
+    for (const { orgId, role } of roles) {
+      if (!liveIds.has(orgId) && (await schemas.dropRole(address, role))) {
+        this.log.warn({ role }, 'dropped a tenant role no live organization owns');
+      }
+    }
+    await this.restartFailed(
+      rows.filter((row) => dropped.includes(`${row.tenant_db_name}/${row.tenant_schema}`)),
+    );
+    return dropped;
+  }
+
+  /** The storage keys (by `keyOf`) of rows that are live, or busy in this process, or changed within the grace. */
+  private liveRows<R extends { id: number; status: string; recent: boolean }>(
+    rows: R[],
+    keyOf: (row: R) => string | null,
+  ): Set<string> {
+    const keep = new Set<string>();
+    for (const row of rows) {
+      const key = keyOf(row);
+      const busy = this.running.has(row.id) || row.recent;
+      if (key && (busy || (LIVE_STATUSES as readonly string[]).includes(row.status))) keep.add(key);
+    }
+    return keep;
+  }
+
+  /** Failed organizations whose storage was just dropped: retries start from `named`. */
+  private async restartFailed(rows: { id: number; status: string }[]): Promise<void> {
+    const failed = rows.filter((row) => row.status === 'failed').map((row) => row.id);
+    if (failed.length === 0) return;
+    await this.core
+      .updateTable('organizations')
+      .set({ provisioning_step: 'named', updated_at: NOW })
+      .where('id', 'in', failed)
+      .where('status', '=', 'failed')
+      .execute();
   }
 
   private async load(orgId: number): Promise<Organization> {

@@ -1,13 +1,15 @@
 import type { Kysely } from 'kysely';
 import type { TenantDatabase, TenantPrincipal } from '../db/tenant-schema.js';
+import type { TenantPlacement } from './placement/placement.js';
 import type { ResolvedTenant } from './tenant-resolver.js';
 
 /**
- * The tenant a request is bound to: resolved from X-TENANT before any handler runs, with a database handle for
- * that tenant's database only. It lives on the request object, never in module state.
+ * The tenant a request is bound to: resolved from X-TENANT before any handler runs, with a handle on that
+ * tenant's tables only (its database, or its schema of a shared database). It lives on the request object,
+ * never in module state.
  */
 export interface TenantContext extends ResolvedTenant {
-  readonly dbName: string;
+  readonly placement: TenantPlacement;
   readonly db: Kysely<TenantDatabase>;
 }
 

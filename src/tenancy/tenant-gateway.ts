@@ -5,8 +5,11 @@ import type { TenantDatabase } from '../db/tenant-schema.js';
 import { AppError } from '../errors.js';
 import type { ConnectionLease, QueryClient, TenantConnectionManager } from './connection-manager.js';
 import { InvalidationBus } from './invalidation-bus.js';
+import type { TenantPlacement } from './placement/placement.js';
+import { bindConnection, type SchemaBinding } from './shared/schema-binding.js';
+import type { SharedTenantNames } from './tenant-names.js';
 import type { TenantContext } from './tenant-context.js';
-import type { ResolvedTenant, TenantResolver } from './tenant-resolver.js';
+import type { ResolvableRow, ResolvedTenant, TenantResolver } from './tenant-resolver.js';
 
 const MAX_HANDLES = 10_000;
 
@@ -21,12 +24,25 @@ interface ManagedClient {
  * A Kysely "pool" whose every checkout goes through the connection manager, so each query (or transaction)
  * holds a budgeted connection only while it runs. A physical connection always comes back as the same client
  * object: Kysely keys its connection wrappers by that object, and would otherwise make a new one per query.
+ * A shared tenant's checkout is bound to its role and schema first (shared/schema-binding.ts).
  */
-function managedPool(manager: TenantConnectionManager, dbName: string): PostgresPool {
+function managedPool(
+  manager: TenantConnectionManager,
+  placement: TenantPlacement,
+  binding: SchemaBinding | null,
+): PostgresPool {
   const clients = new WeakMap<QueryClient, ManagedClient>();
   return {
     async connect() {
-      const lease = await manager.acquire(dbName);
+      const lease = await manager.acquire(placement.address);
+      if (binding) {
+        try {
+          await bindConnection(lease.client, binding);
+        } catch (error) {
+          lease.release();
+          throw error;
+        }
+      }
       let client = clients.get(lease.client);
       if (!client) {
         const managed: ManagedClient = {
@@ -51,6 +67,22 @@ function managedPool(manager: TenantConnectionManager, dbName: string): Postgres
 }
 
 /**
+ * A Kysely handle on one tenant's tables through the connection manager: its database, or for a shared tenant its
+ * schema, every checkout bound to the tenant's role so that no other tenant's schema can be read or written.
+ */
+export function openTenantHandle(
+  manager: TenantConnectionManager,
+  placement: TenantPlacement,
+  sharedNames: SharedTenantNames,
+): Kysely<TenantDatabase> {
+  const binding =
+    placement.schema === null ? null : { placement, role: sharedNames.roleForSchema(placement.schema) };
+  return new Kysely<TenantDatabase>({
+    dialect: new PostgresDialect({ pool: managedPool(manager, placement, binding) }),
+  });
+}
+
+/**
  * The only way into a tenant database: resolves X-TENANT and hands back a context whose `db` reaches that
  * tenant's database and no other.
  */
@@ -61,11 +93,14 @@ export class TenantGateway {
 
   private readonly bus: InvalidationBus;
 
+  private readonly sharedNames: SharedTenantNames;
+
   constructor(
     private readonly resolver: TenantResolver,
     private readonly manager: TenantConnectionManager,
-    options: { redis?: Redis | null; log: FastifyBaseLogger },
+    options: { redis?: Redis | null; log: FastifyBaseLogger; sharedNames: SharedTenantNames },
   ) {
+    this.sharedNames = options.sharedNames;
     this.bus = new InvalidationBus(
       (orgId, slug) => resolver.invalidate(orgId, slug),
       options.redis ?? null,
@@ -107,24 +142,31 @@ export class TenantGateway {
   }
 
   /** A context for an organization already known to be active (e.g. the owner's token exchange). */
-  contextFor(tenant: Omit<TenantContext, 'db' | 'dbName'> & { dbName: string | null }): TenantContext {
-    const { dbName } = tenant;
-    if (!dbName) throw new AppError('TENANT_NOT_READY', undefined, { headers: { 'retry-after': '5' } });
-    return { ...tenant, dbName, db: this.handle(dbName) };
+  contextFor(tenant: ResolvedTenant): TenantContext {
+    const { placement } = tenant;
+    if (!placement) throw new AppError('TENANT_NOT_READY', undefined, { headers: { 'retry-after': '5' } });
+    return { ...tenant, placement, db: this.handle(placement) };
   }
 
-  /** A Kysely handle on one tenant database (cached; it holds no connection of its own). */
-  handle(dbName: string): Kysely<TenantDatabase> {
-    let db = this.handles.get(dbName);
+  /** A context for an organization row already read and known to be active (the owner's token exchange). */
+  contextForOrganization(row: ResolvableRow): TenantContext {
+    return this.contextFor(this.resolver.fromRow(row));
+  }
+
+  /**
+   * A Kysely handle on one tenant's tables (cached; it holds no connection of its own): its database, or for a
+   * shared tenant its schema, bound to its role so that no other tenant's schema can be read or written.
+   */
+  handle(placement: TenantPlacement): Kysely<TenantDatabase> {
+    const key = placement.key;
+    let db = this.handles.get(key);
     if (db) {
-      this.handles.delete(dbName);
-      this.handles.set(dbName, db);
+      this.handles.delete(key);
+      this.handles.set(key, db);
       return db;
     }
-    db = new Kysely<TenantDatabase>({
-      dialect: new PostgresDialect({ pool: managedPool(this.manager, dbName) }),
-    });
-    this.handles.set(dbName, db);
+    db = openTenantHandle(this.manager, placement, this.sharedNames);
+    this.handles.set(key, db);
     if (this.handles.size > MAX_HANDLES) {
       const oldest = this.handles.keys().next().value;
       if (oldest !== undefined) this.handles.delete(oldest);
@@ -132,11 +174,14 @@ export class TenantGateway {
     return db;
   }
 
-  /** Closes a tenant database's connections before it is dropped, and forgets it. */
-  async close(orgId: number, dbName: string): Promise<void> {
+  /**
+   * Before a tenant's data is dropped: forgets it, and closes its dedicated database's connections (a shared
+   * database's connections serve its neighbours and stay).
+   */
+  async close(orgId: number, placement: TenantPlacement): Promise<void> {
     this.invalidate(orgId);
-    this.handles.delete(dbName);
-    await this.manager.closeTenant(dbName);
+    this.handles.delete(placement.key);
+    if (placement.kind === 'dedicated') await this.manager.closeTenant(placement.address);
   }
 
   get connections(): TenantConnectionManager {

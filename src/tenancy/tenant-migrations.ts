@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Migration } from 'kysely';
 import { FolderMigrationProvider, migrateToLatest, migrationFolder } from '../db/migrator.js';
 import { SQLSTATE, sqlState } from '../errors.js';
 
@@ -9,7 +9,7 @@ let shipped: Promise<string[]> | undefined;
 
 /** Names of the tenant migrations shipped with this code, oldest first. */
 function shippedMigrations(): Promise<string[]> {
-  shipped ??= new FolderMigrationProvider(migrationFolder('tenant')).getMigrations().then((migrations) => {
+  shipped ??= tenantMigrationModules().then((migrations) => {
     const names = Object.keys(migrations).sort();
     if (names.length === 0) throw new Error(`No tenant migrations in ${migrationFolder('tenant')}`);
     return names;
@@ -50,3 +50,14 @@ export async function ensureTenantSchema<DB>(db: Kysely<DB>): Promise<string> {
   }
   return latestTenantMigration();
 }
+
+let modules: Promise<Record<string, Migration>> | undefined;
+
+/** The tenant migration modules shipped with this code, by name (loaded once). */
+export function tenantMigrationModules(): Promise<Record<string, Migration>> {
+  modules ??= new FolderMigrationProvider(migrationFolder('tenant')).getMigrations();
+  return modules;
+}
+
+/** The table tenant migrations are recorded in (same layout as Kysely's Migrator keeps). */
+export const TENANT_MIGRATION_TABLE = MIGRATION_TABLE;

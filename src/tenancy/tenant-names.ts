@@ -42,6 +42,19 @@ export class PostgresTenantNames {
     this.tenantPattern = new RegExp(`^${coreDatabase}_tenant_[1-9][0-9]*$`);
   }
 
+  /** The name of shared database number `n` (n ≥ 1): `<core>_shared_<n>`. */
+  shared(n: number): string {
+    assertSharedNumber(n);
+    return `${this.coreDatabase}_shared_${n}`;
+  }
+
+  /** The number of a shared database of this core database, or null for any other name. */
+  sharedNumber(name: string): number | null {
+    const prefix = `${this.coreDatabase}_shared_`;
+    if (!DATABASE_NAME.test(name) || !name.startsWith(prefix)) return null;
+    return parseSharedNumber(name.slice(prefix.length));
+  }
+
   /** The database name of an organization. */
   tenant(orgId: number): string {
     assertOrgId(orgId);
@@ -58,6 +71,92 @@ export class PostgresTenantNames {
     if (!this.isTenant(name)) throw new TenantNamingError(`"${name}" is not a tenant database name`);
     return name;
   }
+}
+
+const MAX_SHARED_NUMBER = 99_999;
+
+function assertSharedNumber(n: number): void {
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_SHARED_NUMBER) {
+    throw new TenantNamingError(`Invalid shared database number ${String(n)}`);
+  }
+}
+
+function parseSharedNumber(digits: string): number | null {
+  if (!/^[1-9][0-9]{0,4}$/.test(digits)) return null;
+  return Number(digits);
+}
+
+/** PGlite shared databases: `DATA_DIR/tenants/shared_<n>`. */
+export function pgliteSharedName(n: number): string {
+  assertSharedNumber(n);
+  return `shared_${n}`;
+}
+
+/** The number of a PGlite shared database directory name, or null for any other name. */
+export function pgliteSharedNumber(name: string): number | null {
+  return name.startsWith('shared_') ? parseSharedNumber(name.slice('shared_'.length)) : null;
+}
+
+/**
+ * Names inside shared databases: a tenant's schema `t_<orgId>` and its role `<prefix>_t_<orgId>`. Roles belong
+ * to the whole PostgreSQL server (not one database), so they carry the core database's name like tenant
+ * databases do, keeping deployments that share a server apart.
+ *
+ * @example
+ * const names = new SharedTenantNames('tenantry');
+ * names.schema(42); // 't_42'
+ * names.role(42); // 'tenantry_t_42'
+ */
+export class SharedTenantNames {
+  private readonly rolePrefix: string;
+
+  constructor(prefix: string) {
+    this.rolePrefix = `${prefix}_t_`;
+    const longest = `${this.rolePrefix}${MAX_ORG_ID}`;
+    if (!DATABASE_NAME.test(longest)) {
+      throw new TenantNamingError(`"${prefix}" cannot prefix tenant role names ("${longest}" is too long)`);
+    }
+  }
+
+  schema(orgId: number): string {
+    assertOrgId(orgId);
+    return `t_${orgId}`;
+  }
+
+  role(orgId: number): string {
+    assertOrgId(orgId);
+    return `${this.rolePrefix}${orgId}`;
+  }
+
+  /** The role of the tenant owning a schema. */
+  roleForSchema(schema: string): string {
+    const orgId = this.schemaOrgId(schema);
+    if (orgId === null) throw new TenantNamingError(`"${schema}" is not a tenant schema name`);
+    return this.role(orgId);
+  }
+
+  /** The organization id a tenant schema name belongs to, or null when it is not one. */
+  schemaOrgId(name: string): number | null {
+    return orgIdAfter(name, 't_');
+  }
+
+  /** The organization id a tenant role name belongs to, or null when it is not one of this deployment's. */
+  roleOrgId(name: string): number | null {
+    return orgIdAfter(name, this.rolePrefix);
+  }
+
+  /** The prefix every tenant role of this deployment starts with (for listing them). */
+  get rolesPrefix(): string {
+    return this.rolePrefix;
+  }
+}
+
+function orgIdAfter(name: string, prefix: string): number | null {
+  if (!name.startsWith(prefix)) return null;
+  const digits = name.slice(prefix.length);
+  if (!/^[1-9][0-9]{0,9}$/.test(digits)) return null;
+  const id = Number(digits);
+  return id <= MAX_ORG_ID ? id : null;
 }
 
 /** PGlite tenant directories are named by the organization id alone: `DATA_DIR/tenants/<orgId>`. */
@@ -82,13 +181,6 @@ export function urlForDatabase(url: string, database: string): string {
   const parsed = new URL(url);
   parsed.pathname = `/${encodeURIComponent(database)}`;
   return parsed.toString();
-}
-
-/** `postgres://host:port`, without credentials or database: what organizations.placement records. */
-export function placementOf(url: string): string {
-  const parsed = new URL(url);
-  const host = parsed.hostname || parsed.searchParams.get('host') || 'localhost';
-  return `postgres://${host}:${parsed.port || '5432'}`;
 }
 
 /** Quotes an identifier for SQL text (names are validated before, this is belt and braces). */

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
-import type { CoreDatabase, OrganizationStatus } from '../db/core-schema.js';
+import type { CoreDatabase, Organization, OrganizationStatus } from '../db/core-schema.js';
 import { AppError } from '../errors.js';
+import { placementFromRow, type ServerAddress, type TenantPlacement } from './placement/placement.js';
 import { parseTenantHeader, type TenantRef } from './tenant-header.js';
 import { TtlCache } from './ttl-cache.js';
 
@@ -11,14 +12,31 @@ export interface ResolvedTenant {
   readonly status: OrganizationStatus;
   readonly allowSignup: boolean;
   readonly ownerId: number;
-  readonly dbName: string | null;
+  /** Where its data lives; null until provisioning has named it. */
+  readonly placement: TenantPlacement | null;
 }
+
+/** The organization columns a resolution reads. */
+export type ResolvableRow = Pick<
+  Organization,
+  | 'id'
+  | 'slug'
+  | 'status'
+  | 'allow_signup'
+  | 'owner_id'
+  | 'placement_kind'
+  | 'placement'
+  | 'tenant_db_name'
+  | 'tenant_schema'
+>;
 
 export interface TenantResolverOptions {
   /** How long a lookup is trusted; invalidation makes changes in this process visible at once. */
   ttlMs?: number;
   /** Most cached lookups (known and unknown ones each); the oldest are dropped beyond it. */
   maxEntries?: number;
+  /** The tenant server, for rows that recorded none. */
+  server: ServerAddress;
 }
 
 /**
@@ -40,11 +58,13 @@ const MISS_TTL_MS = 2_000;
 export class TenantResolver {
   private readonly hits: TtlCache<ResolvedTenant>;
   private readonly misses: TtlCache<null>;
+  private readonly server: ServerAddress;
 
   constructor(
     private readonly db: Kysely<CoreDatabase>,
-    options: TenantResolverOptions = {},
+    options: TenantResolverOptions,
   ) {
+    this.server = options.server;
     const ttlMs = options.ttlMs ?? 5_000;
     const maxEntries = options.maxEntries ?? 10_000;
     this.hits = new TtlCache(ttlMs, maxEntries);
@@ -74,7 +94,17 @@ export class TenantResolver {
     if (cached) return cached.value;
     const row = await this.db
       .selectFrom('organizations')
-      .select(['id', 'slug', 'status', 'allow_signup', 'owner_id', 'tenant_db_name'])
+      .select([
+        'id',
+        'slug',
+        'status',
+        'allow_signup',
+        'owner_id',
+        'placement_kind',
+        'placement',
+        'tenant_db_name',
+        'tenant_schema',
+      ])
       .where(ref.kind === 'id' ? 'id' : 'slug', '=', ref.kind === 'id' ? ref.id : ref.slug)
       .where('deleted_at', 'is', null)
       .executeTakeFirst();
@@ -82,16 +112,21 @@ export class TenantResolver {
       this.misses.set(key, null);
       return null;
     }
-    const tenant: ResolvedTenant = {
+    const tenant = this.fromRow(row);
+    this.hits.set(key, tenant);
+    return tenant;
+  }
+
+  /** What a request needs of an organization row already read (e.g. by the organizations service). */
+  fromRow(row: ResolvableRow): ResolvedTenant {
+    return {
       id: row.id,
       slug: row.slug,
       status: row.status,
       allowSignup: row.allow_signup,
       ownerId: row.owner_id,
-      dbName: row.tenant_db_name,
+      placement: placementFromRow(row, this.server),
     };
-    this.hits.set(key, tenant);
-    return tenant;
   }
 
   /**

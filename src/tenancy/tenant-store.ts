@@ -3,6 +3,8 @@ import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
 import type { TenantDatabase } from '../db/tenant-schema.js';
 import { PgliteTenantStore } from './pglite-tenant-store.js';
+import type { ServerAddress } from './placement/placement.js';
+import type { SharedTenantNames } from './tenant-names.js';
 import { PostgresTenantStore } from './postgres-tenant-store.js';
 
 export {
@@ -18,14 +20,17 @@ export interface TenantDbHandle {
 }
 
 /**
- * Creates, lists, opens and drops tenant databases: the only engine-specific part of tenancy. Names come
- * from `databaseName(orgId)`; every method validates the name it is given and refuses anything else
- * (the template, the core database, user input).
+ * Creates, lists, opens and drops the databases of one tenant server: the only engine-specific part of tenancy.
+ * Dedicated tenant databases are named by `databaseName(orgId)`, shared ones by `sharedDatabaseName(n)`; every
+ * method validates the name it is given and refuses anything else (the template, the core database, user input).
+ * What lives inside a shared database (tenant schemas and roles) is engine-independent SQL: shared/shared-schemas.ts.
  */
 export interface TenantStore {
   readonly engine: 'pglite' | 'postgres';
-  /** Where new tenant databases are placed (stored in organizations.placement): 'pglite' or e.g. 'postgres://host:port' without credentials. */
-  readonly placement: string;
+  /** The server new tenant databases are placed on (recorded in organizations.placement). */
+  readonly server: ServerAddress;
+  /** Schema and role names of shared tenants on this server. */
+  readonly sharedNames: SharedTenantNames;
   /** Checks privileges (CREATEDB) and brings the template to the latest tenant migration. Idempotent. */
   prepare(): Promise<void>;
   /** The database name for an organization id. */
@@ -37,6 +42,17 @@ export interface TenantStore {
   drop(name: string): Promise<void>;
   /** Names of every tenant database that exists (for orphan detection). */
   list(): Promise<string[]>;
+  /** The name of shared database number `n` (n ≥ 1). */
+  sharedDatabaseName(n: number): string;
+  /** The number of a shared database name of this store, or null when it is not one. */
+  sharedDatabaseNumber(name: string): number | null;
+  /**
+   * Creates a shared database (empty: tenants get schemas in it) unless it exists, with nothing granted to PUBLIC
+   * on its `public` schema. Idempotent.
+   */
+  ensureSharedDatabase(name: string): Promise<void>;
+  /** Names of every shared database that exists. */
+  listSharedDatabases(): Promise<string[]>;
   /** Opens a handle on one tenant database. PostgreSQL: a pg.Pool of at most `maxConnections` (default 4). PGlite: the instance (+ its dir lock). */
   open(name: string, options?: OpenOptions): Promise<TenantDbHandle>;
   /** Closes every handle it opened and its own connections. */

@@ -1,6 +1,7 @@
 /**
- * Child process entry (see db/child-process-job.ts): builds the PGlite tenant template in `dataDir`, a database
- * with every tenant migration applied, shut down cleanly so that copies of the directory are ready to open.
+ * Child process entry (see db/child-process-job.ts): builds a PGlite template in `dataDir`, shut down cleanly so
+ * that copies of the directory are ready to open: the tenant template (every tenant migration applied), or with
+ * `shared` the template of shared databases (empty, nothing granted to PUBLIC on `public`).
  */
 import { Kysely, PostgresDialect } from 'kysely';
 import type { PgliteSettings } from '../config.js';
@@ -9,9 +10,19 @@ import { createPglitePool, openPglite } from '../db/pools.js';
 import type { TenantDatabase } from '../db/tenant-schema.js';
 import { ensureTenantSchema } from './tenant-migrations.js';
 
-runAsChildProcessJob<{ dataDir: string; settings: PgliteSettings }>(async ({ dataDir, settings }) => {
+interface TemplateJob {
+  dataDir: string;
+  settings: PgliteSettings;
+  shared?: boolean;
+}
+
+runAsChildProcessJob<TemplateJob>(async ({ dataDir, settings, shared }) => {
   const pglite = await openPglite(settings, { dataDir });
   try {
+    if (shared) {
+      await pglite.exec('revoke all on schema public from public');
+      return;
+    }
     const db = new Kysely<TenantDatabase>({
       dialect: new PostgresDialect({ pool: createPglitePool(pglite) }),
     });

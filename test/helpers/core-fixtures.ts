@@ -4,6 +4,11 @@ import { openCoreDb, type CoreDb } from '../../src/db/core-database.js';
 import type { CoreDatabase, NewOrganization, Organization } from '../../src/db/core-schema.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
 import type { TenantUser } from '../../src/db/tenant-schema.js';
+import { TenantUsersRepository } from '../../src/modules/tenant-users/tenant-users.repository.js';
+import { TenantConnectionManager } from '../../src/tenancy/connection-manager.js';
+import { createTenantConnector } from '../../src/tenancy/connectors.js';
+import { TenantStorage } from '../../src/tenancy/placement/tenant-storage.js';
+import { Provisioner } from '../../src/tenancy/provisioner.js';
 import { createTenantStore, type TenantStore } from '../../src/tenancy/tenant-store.js';
 import { createTestEnv, type TestEnv } from './test-env.js';
 
@@ -28,6 +33,12 @@ export function silentLogger(): FastifyBaseLogger {
 export interface TenancyFixture extends TestEnv {
   core: CoreDb;
   store: TenantStore;
+  /** The connection manager shared tenants are reached through. */
+  connections: TenantConnectionManager;
+  /** Tenants' storage by placement, over `store` and `connections`. */
+  storage: TenantStorage;
+  /** A provisioner over this fixture's storage (a faulty store may stand in for the real one). */
+  provisioner(options?: { store?: TenantStore; failAfterStep?: string }): Provisioner;
   /** Closes the store and the core, then drops everything the env created. */
   close(): Promise<void>;
 }
@@ -45,12 +56,31 @@ export async function createTenancyFixture(
   const core = await openCoreDb(env.config);
   await migrateToLatest(core.db, 'core');
   const store = createTenantStore(env.config, silentLogger());
+  const connections = new TenantConnectionManager(
+    createTenantConnector(env.config, store),
+    env.config.tenantConnections,
+  );
+  const storageOver = (over: TenantStore) =>
+    new TenantStorage(over, connections, { sharedPerDatabase: env.config.tenantSharedPerDatabase });
+  const storage = storageOver(store);
   return {
     ...env,
     core,
     store,
+    connections,
+    storage,
+    provisioner(options = {}) {
+      return new Provisioner({
+        core: core.db,
+        storage: options.store ? storageOver(options.store) : storage,
+        owners: new TenantUsersRepository(),
+        log: silentLogger(),
+        ...(options.failAfterStep === undefined ? {} : { failAfterStep: options.failAfterStep }),
+      });
+    },
     async close() {
       try {
+        await connections.close();
         await store.close();
         await core.close();
       } finally {

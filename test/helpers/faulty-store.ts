@@ -14,8 +14,28 @@ export class FaultyStore implements TenantStore {
     return this.inner.engine;
   }
 
-  get placement(): string {
-    return this.inner.placement;
+  get server(): TenantStore['server'] {
+    return this.inner.server;
+  }
+
+  get sharedNames(): TenantStore['sharedNames'] {
+    return this.inner.sharedNames;
+  }
+
+  sharedDatabaseName(n: number): string {
+    return this.inner.sharedDatabaseName(n);
+  }
+
+  sharedDatabaseNumber(name: string): number | null {
+    return this.inner.sharedDatabaseNumber(name);
+  }
+
+  ensureSharedDatabase(name: string): Promise<void> {
+    return this.inner.ensureSharedDatabase(name);
+  }
+
+  listSharedDatabases(): Promise<string[]> {
+    return this.inner.listSharedDatabases();
   }
 
   prepare(): Promise<void> {

@@ -1,3 +1,4 @@
+import { databaseAddress } from '../../src/tenancy/placement/placement.js';
 import type { FastifyInstance } from 'fastify';
 
 /** Everything a tenant database holds, in a comparable form. */
@@ -30,7 +31,8 @@ const iso = (value: Date | null): string | null => (value === null ? null : valu
  */
 export async function snapshotTenant(app: FastifyInstance, dbName: string): Promise<TenantSnapshot> {
   const { connections, store } = app.services;
-  await connections.closeTenant(dbName);
+  const address = databaseAddress(store.server, dbName);
+  await connections.closeTenant(address);
   try {
     const handle = await store.open(dbName, { maxConnections: 1 });
     try {
@@ -59,6 +61,6 @@ export async function snapshotTenant(app: FastifyInstance, dbName: string): Prom
       await handle.close();
     }
   } finally {
-    connections.reopen(dbName);
+    connections.reopen(address);
   }
 }

@@ -77,6 +77,13 @@ export async function createTestEnv(
         for (const { datname } of rows as { datname: string }[]) {
           await adminQuery(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
         }
+        // Shared tenants' roles belong to the server, not a database: named after the core database too.
+        const roles = await adminQuery(`SELECT rolname FROM pg_roles WHERE rolname LIKE $1`, [
+          `${database}\\_t\\_%`,
+        ]);
+        for (const { rolname } of roles.rows as { rolname: string }[]) {
+          await adminQuery(`DROP ROLE IF EXISTS "${rolname}"`);
+        }
       }
       rmSync(dataDir, { recursive: true, force: true });
     },

@@ -1,3 +1,4 @@
+import { dedicatedPlacement } from '../../src/tenancy/placement/placement.js';
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -93,7 +94,9 @@ before(
       }
       // Every tenant database is a copy of one template, so the owner is the same tenant user id everywhere.
       const first = await app.services.tenants
-        .handle(app.services.store.databaseName(ids[0] as number))
+        .handle(
+          dedicatedPlacement(app.services.store.server, app.services.store.databaseName(ids[0] as number)),
+        )
         .selectFrom('tenant_users')
         .select('id')
         .where('core_user_id', '=', owner.id)

@@ -7,7 +7,6 @@ import pg from 'pg';
 import { openCoreDb } from '../../src/db/core-database.js';
 import { migrationFolder } from '../../src/db/migrator.js';
 import { createTenantStore } from '../../src/tenancy/tenant-store.js';
-import { Provisioner } from '../../src/tenancy/provisioner.js';
 import {
   createTenancyFixture,
   insertOrganization,
@@ -104,7 +103,7 @@ before(async () => {
   migrations = prepareMigrations();
   fx = await createTenancyFixture();
   await fx.store.prepare();
-  const provisioner = new Provisioner({ core: fx.core.db, store: fx.store, log: silentLogger() });
+  const provisioner = fx.provisioner();
   const owner = await insertOwner(fx.core.db);
   for (let i = 0; i < TENANTS; i += 10) {
     const batch = await Promise.all(

@@ -1,3 +1,4 @@
+import { databaseAddress, PGLITE_SERVER } from '../../src/tenancy/placement/placement.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -49,7 +50,9 @@ describe('embedded engine settings (PGLITE_SHARED_BUFFERS_MB)', () => {
       } finally {
         await handle.close();
       }
-      const connection = await pgliteConnector(dataDir, settings).connect(name);
+      const connection = await pgliteConnector(dataDir, settings).connect(
+        databaseAddress(PGLITE_SERVER, name),
+      );
       try {
         const result = (await connection.client.query('show shared_buffers')) as {
           rows: { shared_buffers: string }[];

@@ -4,7 +4,7 @@ import { AppError } from '../../src/errors.js';
 import {
   FAIL_AFTER_STEP_ENV,
   PROVISIONING_STEPS,
-  Provisioner,
+  type Provisioner,
   SimulatedCrashError,
 } from '../../src/tenancy/provisioner.js';
 import { latestTenantMigration } from '../../src/tenancy/tenant-migrations.js';
@@ -13,7 +13,6 @@ import {
   expectedDatabases,
   insertOrganization,
   organization,
-  silentLogger,
   tenantUsers,
   type TenancyFixture,
 } from '../helpers/core-fixtures.js';
@@ -25,12 +24,12 @@ let provisioner: Provisioner;
 before(async () => {
   fx = await createTenancyFixture();
   await fx.store.prepare();
-  provisioner = new Provisioner({ core: fx.core.db, store: fx.store, log: silentLogger() });
+  provisioner = fx.provisioner();
 });
 after(() => fx.close());
 
 function provisionerWith(options: { store?: FaultyStore; failAfterStep?: string } = {}): Provisioner {
-  return new Provisioner({ core: fx.core.db, store: fx.store, log: silentLogger(), ...options });
+  return fx.provisioner(options);
 }
 
 function hasCode(code: string) {
@@ -47,7 +46,9 @@ async function assertActive(orgId: number): Promise<void> {
   const org = await organization(fx.core.db, orgId);
   assert.equal(org.status, 'active');
   assert.equal(org.tenant_db_name, fx.store.databaseName(orgId));
-  assert.equal(org.placement, fx.store.placement);
+  assert.equal(org.placement, fx.store.server);
+  assert.equal(org.placement_kind, 'dedicated');
+  assert.equal(org.tenant_schema, null);
   assert.equal(org.provisioning_step, 'owner_added');
   assert.equal(org.provisioning_error, null);
   assert.equal(org.schema_version, await latestTenantMigration());
@@ -81,7 +82,8 @@ describe(`provisioner (${TEST_ENGINE})`, () => {
     assert.equal((await tenantUsers(fx.store, name)).length, 1, 'a second provision adds nothing');
 
     const calls: { name: string; existed: boolean }[] = [];
-    await provisioner.deprovision(id, async (dbName) => {
+    await provisioner.deprovision(id, async (placement) => {
+      const dbName = placement.address.database;
       calls.push({ name: dbName, existed: await fx.store.exists(dbName) });
     });
     assert.deepEqual(calls, [{ name, existed: true }], 'onBeforeDrop runs before the drop');
@@ -161,11 +163,7 @@ describe(`provisioner (${TEST_ENGINE})`, () => {
     );
     const faulty = new FaultyStore(fx.store);
     faulty.failOpen = 1;
-    const report = await new Provisioner({
-      core: fx.core.db,
-      store: faulty,
-      log: silentLogger(),
-    }).reconcile();
+    const report = await fx.provisioner({ store: faulty }).reconcile();
     assert.ok(report.failed.includes(id), JSON.stringify(report));
     const failed = await organization(fx.core.db, id);
     assert.equal(failed.status, 'failed');
@@ -187,7 +185,7 @@ describe(`provisioner (${TEST_ENGINE})`, () => {
     const { id } = await insertOrganization(fx.core.db);
     const faulty = new FaultyStore(fx.store);
     faulty.failCreate = 1;
-    const withFaults = new Provisioner({ core: fx.core.db, store: faulty, log: silentLogger() });
+    const withFaults = fx.provisioner({ store: faulty });
     await assert.rejects(withFaults.provision(id), (error: unknown) => {
       assert.ok(error instanceof AppError);
       assert.equal(error.code, 'PROVISIONING_FAILED');
@@ -210,7 +208,7 @@ describe(`provisioner (${TEST_ENGINE})`, () => {
     const { id } = await insertOrganization(fx.core.db);
     const faulty = new FaultyStore(fx.store);
     faulty.failOpen = 1;
-    const withFaults = new Provisioner({ core: fx.core.db, store: faulty, log: silentLogger() });
+    const withFaults = fx.provisioner({ store: faulty });
     await assert.rejects(withFaults.provision(id), hasCode('PROVISIONING_FAILED'));
     assert.equal((await organization(fx.core.db, id)).status, 'failed');
     assert.equal(await fx.store.exists(fx.store.databaseName(id)), false);

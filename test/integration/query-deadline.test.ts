@@ -1,3 +1,4 @@
+import { databaseAddress, serverAddressOf } from '../../src/tenancy/placement/placement.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
@@ -80,7 +81,7 @@ describe('query deadlines (PostgreSQL)', () => {
   it('a tenant connection past its deadline is refused with 503 and marked broken at once', async () => {
     const dbName = new URL(url).pathname.slice(1);
     const connector = postgresConnector(url, DEADLINE_MS);
-    const connection = await connector.connect(dbName);
+    const connection = await connector.connect(databaseAddress(serverAddressOf(url), dbName));
     try {
       assert.equal(connection.broken, false);
       await connection.client.query('select 1');
@@ -95,7 +96,7 @@ describe('query deadlines (PostgreSQL)', () => {
 
   it('0 means no deadline', async () => {
     const dbName = new URL(url).pathname.slice(1);
-    const connection = await postgresConnector(url, 0).connect(dbName);
+    const connection = await postgresConnector(url, 0).connect(databaseAddress(serverAddressOf(url), dbName));
     try {
       await connection.client.query('select pg_sleep(0.5)');
       assert.equal(connection.broken, false);

@@ -82,7 +82,11 @@ describe('unknown X-TENANT values are cached briefly, apart from known tenants',
         },
         transformResult: async (args) => args.result,
       };
-      const resolver = new TenantResolver(fx.core.db.withPlugin(counting), { ttlMs: 60_000, maxEntries: 3 });
+      const resolver = new TenantResolver(fx.core.db.withPlugin(counting), {
+        ttlMs: 60_000,
+        maxEntries: 3,
+        server: fx.store.server,
+      });
       const known = await insertOrganization(fx.core.db, { status: 'active' });
       assert.equal((await resolver.lookup({ kind: 'slug', slug: known.slug }))?.status, 'active');
 

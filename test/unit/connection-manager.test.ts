@@ -1,4 +1,9 @@
 import assert from 'node:assert/strict';
+import {
+  databaseAddress,
+  type DatabaseAddress,
+  type ServerAddress,
+} from '../../src/tenancy/placement/placement.js';
 import { describe, it } from 'node:test';
 import { AppError } from '../../src/errors.js';
 import {
@@ -26,7 +31,8 @@ class CountingConnector implements TenantConnector {
     return total;
   }
 
-  async connect(dbName: string): Promise<TenantConnection> {
+  async connect(database: DatabaseAddress): Promise<TenantConnection> {
+    const dbName = database.database;
     await new Promise((resolve) => setImmediate(resolve));
     if (this.failNext) {
       this.failNext = false;
@@ -48,6 +54,11 @@ class CountingConnector implements TenantConnector {
   }
 }
 
+/** A database of the test's one fake server. */
+function db(name: string): DatabaseAddress {
+  return databaseAddress('postgres://fake:5432' as ServerAddress, name);
+}
+
 function manager(budget: Partial<ConnectionBudget>) {
   const connector = new CountingConnector();
   return { connector, manager: new TenantConnectionManager(connector, { idleTimeoutMs: 60_000, ...budget }) };
@@ -58,7 +69,7 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 describe('TenantConnectionManager', () => {
   it('reuses an idle connection instead of opening a new one', async () => {
     const { connector, manager: m } = manager({ maxConnections: 4 });
-    for (let i = 0; i < 5; i++) (await m.acquire('t1')).release();
+    for (let i = 0; i < 5; i++) (await m.acquire(db('t1'))).release();
     assert.equal(connector.opened, 1);
     assert.equal(m.stats().idle, 1);
     await m.close();
@@ -72,7 +83,7 @@ describe('TenantConnectionManager', () => {
     });
     let peakPerTenant = 0;
     const work = Array.from({ length: 300 }, async (_, i) => {
-      const lease = await m.acquire(`t${i % 60}`);
+      const lease = await m.acquire(db(`t${i % 60}`));
       for (const count of connector.open.values()) peakPerTenant = Math.max(peakPerTenant, count);
       assert.ok(m.stats().connections <= 5);
       await pause(1 + (i % 3));
@@ -92,9 +103,9 @@ describe('TenantConnectionManager', () => {
 
   it('bounds the number of open tenants', async () => {
     const { connector, manager: m } = manager({ maxConnections: 10, maxOpenTenants: 2 });
-    (await m.acquire('a')).release();
-    (await m.acquire('b')).release();
-    (await m.acquire('c')).release();
+    (await m.acquire(db('a'))).release();
+    (await m.acquire(db('b'))).release();
+    (await m.acquire(db('c'))).release();
     assert.equal([...connector.open.values()].filter((n) => n > 0).length, 2);
     assert.equal(m.stats().openTenants, 2);
     assert.equal(m.stats().evictions, 1);
@@ -103,8 +114,8 @@ describe('TenantConnectionManager', () => {
 
   it('answers 503 with Retry-After past the deadline, and when the queue is full', async () => {
     const { manager: m } = manager({ maxConnections: 1, acquireTimeoutMs: 20, maxWaiters: 1 });
-    const held = await m.acquire('a');
-    const outcomes = await Promise.allSettled([m.acquire('b'), m.acquire('c')]);
+    const held = await m.acquire(db('a'));
+    const outcomes = await Promise.allSettled([m.acquire(db('b')), m.acquire(db('c'))]);
     for (const outcome of outcomes) {
       assert.equal(outcome.status, 'rejected');
       const error: unknown = outcome.status === 'rejected' ? outcome.reason : undefined;
@@ -114,17 +125,19 @@ describe('TenantConnectionManager', () => {
     }
     assert.equal(m.stats().timeouts, 2);
     held.release();
-    (await m.acquire('b')).release();
+    (await m.acquire(db('b'))).release();
     await m.close();
   });
 
   it('serves waiting tenants round-robin, so one busy tenant cannot starve another', async () => {
     const { manager: m } = manager({ maxConnections: 1, maxPerTenant: 1, acquireTimeoutMs: 5_000 });
-    const first = await m.acquire('busy');
+    const first = await m.acquire(db('busy'));
     const order: string[] = [];
     const waits = [
-      ...Array.from({ length: 5 }, () => m.acquire('busy').then((l) => (order.push('busy'), l.release()))),
-      m.acquire('quiet').then((l) => (order.push('quiet'), l.release())),
+      ...Array.from({ length: 5 }, () =>
+        m.acquire(db('busy')).then((l) => (order.push('busy'), l.release())),
+      ),
+      m.acquire(db('quiet')).then((l) => (order.push('quiet'), l.release())),
     ];
     await pause(5);
     first.release();
@@ -138,9 +151,9 @@ describe('TenantConnectionManager', () => {
 
   it('a tenant with busy connections waits for one of its own rather than closing a warm one', async () => {
     const { connector, manager: m } = manager({ maxConnections: 2, maxPerTenant: 2 });
-    (await m.acquire('b')).release(); // b keeps a warm idle connection
-    const first = await m.acquire('a');
-    const second = m.acquire('a');
+    (await m.acquire(db('b'))).release(); // b keeps a warm idle connection
+    const first = await m.acquire(db('a'));
+    const second = m.acquire(db('a'));
     setTimeout(() => first.release(), 5); // back well before the grow delay
     (await second).release();
     assert.equal(connector.opened, 2, 'no reconnect');
@@ -150,10 +163,10 @@ describe('TenantConnectionManager', () => {
 
   it('a tenant at its fair share waits for its own, and answers 503 rather than close a warm neighbour', async () => {
     const { connector, manager: m } = manager({ maxConnections: 2, maxPerTenant: 2, acquireTimeoutMs: 50 });
-    (await m.acquire('b')).release(); // b: one warm idle connection, its share
-    const held = await m.acquire('a'); // a: one connection, its share (2 tenants, budget 2)
+    (await m.acquire(db('b'))).release(); // b: one warm idle connection, its share
+    const held = await m.acquire(db('a')); // a: one connection, its share (2 tenants, budget 2)
     await assert.rejects(
-      m.acquire('a'),
+      m.acquire(db('a')),
       (error: unknown) => error instanceof AppError && error.statusCode === 503,
     );
     assert.equal(m.stats().evictions, 0);
@@ -164,16 +177,21 @@ describe('TenantConnectionManager', () => {
 
   it('a tenant below its fair share grows at the expense of a tenant above it, and no further', async () => {
     const { connector, manager: m } = manager({ maxConnections: 4, maxPerTenant: 4, acquireTimeoutMs: 50 });
-    const grown = await Promise.all([m.acquire('a'), m.acquire('a'), m.acquire('a'), m.acquire('a')]);
+    const grown = await Promise.all([
+      m.acquire(db('a')),
+      m.acquire(db('a')),
+      m.acquire(db('a')),
+      m.acquire(db('a')),
+    ]);
     for (const lease of grown) lease.release(); // a: 4 idle connections, all of the free budget
-    const first = await m.acquire('b'); // share is now 2: a is above it
-    const second = await m.acquire('b');
+    const first = await m.acquire(db('b')); // share is now 2: a is above it
+    const second = await m.acquire(db('b'));
     assert.equal(connector.open.get('a'), 2);
     assert.equal(connector.open.get('b'), 2);
     assert.equal(m.stats().evictions, 2);
     // b is at its share: a third request waits for b's own connections instead of closing a's.
     await assert.rejects(
-      m.acquire('b'),
+      m.acquire(db('b')),
       (error: unknown) => error instanceof AppError && error.statusCode === 503,
     );
     assert.equal(connector.open.get('a'), 2);
@@ -188,8 +206,8 @@ describe('TenantConnectionManager', () => {
       maxPerTenant: 2,
       acquireTimeoutMs: 5_000,
     });
-    const busy = await Promise.all([m.acquire('a'), m.acquire('a')]); // nothing idle to take
-    const waiting = m.acquire('b');
+    const busy = await Promise.all([m.acquire(db('a')), m.acquire(db('a'))]); // nothing idle to take
+    const waiting = m.acquire(db('b'));
     busy[0]?.release();
     (await waiting).release();
     assert.equal(connector.open.get('a'), 1);
@@ -204,7 +222,7 @@ describe('TenantConnectionManager', () => {
     await Promise.all(
       Array.from({ length: workers }, async () => {
         for (let i = 0; i < rounds; i++) {
-          const lease = await m.acquire(`t${Math.floor(Math.random() * tenants)}`);
+          const lease = await m.acquire(db(`t${Math.floor(Math.random() * tenants)}`));
           await new Promise((resolve) => setImmediate(resolve));
           lease.release();
           served++;
@@ -218,7 +236,7 @@ describe('TenantConnectionManager', () => {
     for (const tenants of [10, 40]) {
       const { connector, manager: m } = manager({ maxConnections: 40, maxPerTenant: 4 });
       // Warm-up: every tenant gets connections; early ones grow into free budget and give it back.
-      for (let t = 0; t < tenants; t++) (await m.acquire(`t${t}`)).release();
+      for (let t = 0; t < tenants; t++) (await m.acquire(db(`t${t}`))).release();
       await randomLoad(m, tenants, 50, 40);
       const { opened, closed } = connector;
       const evictions = m.stats().evictions;
@@ -245,42 +263,42 @@ describe('TenantConnectionManager', () => {
 
   it('discards broken connections and recovers from a failed connect', async () => {
     const { connector, manager: m } = manager({ maxConnections: 2 });
-    const broken = await m.acquire('a');
+    const broken = await m.acquire(db('a'));
     assert.ok(connector.last);
     connector.last.broken = true; // e.g. the server terminated the backend
     broken.release();
     assert.equal(connector.total, 0, 'a broken connection is closed, not kept idle');
-    const lease = await m.acquire('a');
+    const lease = await m.acquire(db('a'));
     assert.equal(connector.opened, 2);
     connector.failNext = true;
-    await assert.rejects(m.acquire('b'), /connection refused/);
+    await assert.rejects(m.acquire(db('b')), /connection refused/);
     assert.equal(m.stats().connections, 1, 'a failed connect gives its place back');
     lease.release();
-    (await m.acquire('b')).release();
+    (await m.acquire(db('b'))).release();
     assert.ok(m.stats().connections <= 2);
     await m.close();
   });
 
   it('closeTenant refuses new work, waits for in-flight work, and closes its connections', async () => {
     const { connector, manager: m } = manager({ maxConnections: 4 });
-    const inflight = await m.acquire('doomed');
-    const closing = m.closeTenant('doomed');
+    const inflight = await m.acquire(db('doomed'));
+    const closing = m.closeTenant(db('doomed'));
     await assert.rejects(
-      m.acquire('doomed'),
+      m.acquire(db('doomed')),
       (error: unknown) => error instanceof AppError && error.code === 'TENANT_NOT_FOUND',
     );
     setTimeout(() => inflight.release(), 20);
     await closing;
     assert.equal(connector.open.get('doomed'), 0);
-    m.reopen('doomed');
-    (await m.acquire('doomed')).release();
+    m.reopen(db('doomed'));
+    (await m.acquire(db('doomed'))).release();
     await m.close();
   });
 
   it('reaps idle connections after the idle timeout', async () => {
     const connector = new CountingConnector();
     const m = new TenantConnectionManager(connector, { idleTimeoutMs: 1 });
-    (await m.acquire('a')).release();
+    (await m.acquire(db('a'))).release();
     assert.equal(connector.total, 1);
     await pause(1_200); // the reaper runs at least every second
     assert.equal(connector.total, 0);

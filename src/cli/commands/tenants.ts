@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Organization } from '../../db/core-schema.js';
 import { AppError } from '../../errors.js';
 import { OrganizationsRepository } from '../../modules/organizations/organizations.repository.js';
+import { isPlacementKind } from '../../tenancy/placement/placement.js';
 import { parseTenantHeader } from '../../tenancy/tenant-header.js';
 import { withCliContext, type CliContext } from '../cli-context.js';
 import { CliError, EXIT } from '../cli-error.js';
@@ -14,6 +15,7 @@ const COLUMNS = [
   'name',
   'status',
   'owner_id',
+  'placement',
   'tenant_db_name',
   'schema_version',
   'migration_state',
@@ -26,12 +28,16 @@ function view(org: Organization) {
     name: org.name,
     status: org.status,
     owner_id: org.owner_id,
+    placement: org.placement_kind,
+    server: org.placement,
     tenant_db_name: org.tenant_db_name,
-    placement: org.placement,
+    tenant_schema: org.tenant_schema,
     schema_version: org.schema_version,
     migration_state: org.migration_state,
     migration_error: org.migration_error,
-    provisioning_step: org.provisioning_step,
+    // Only meaningful while provisioning (or after it failed): an active organization's step is history.
+    provisioning_step:
+      org.status === 'provisioning' || org.status === 'failed' ? org.provisioning_step : null,
     provisioning_error: org.provisioning_error,
     allow_signup: org.allow_signup,
     created_at: org.created_at.toISOString(),
@@ -81,11 +87,13 @@ export const tenants: Command = {
 
   tenants list [--status S]                       every organization (not deleted)
   tenants show <id|slug>                          one organization, with its provisioning and migration state
-  tenants create --name N --owner <email> [--slug S]
+  tenants create --name N --owner <email> [--slug S] [--placement dedicated|shared]
                                                   create and provision an organization for a core owner
+                                                  (placement: TENANT_PLACEMENT unless given)
   tenants suspend <id|slug>                       requests to it answer 403 TENANT_SUSPENDED
   tenants resume <id|slug>                        back to active
-  tenants delete <id|slug>                        drop its database; its id and slug then answer 404
+  tenants delete <id|slug>                        drop its database (shared: its schema and role); its id
+                                                  and slug then answer 404
 
 With REDIS_URL set, running servers learn of suspend/resume/delete at once; otherwise within TENANT_CACHE_TTL_MS.
 Exit codes: 0 done, 1 failed, 2 bad usage, 4 no such organization.`,
@@ -94,6 +102,7 @@ Exit codes: 0 done, 1 failed, 2 bad usage, 4 no such organization.`,
     name: { type: 'string' },
     owner: { type: 'string' },
     slug: { type: 'string' },
+    placement: { type: 'string' },
   },
   async run({ values, positionals, out }) {
     const [action, ref] = positionals;
@@ -125,6 +134,10 @@ Exit codes: 0 done, 1 failed, 2 bad usage, 4 no such organization.`,
           const ownerEmail = stringOption(values, 'owner')?.trim().toLowerCase();
           const slug = stringOption(values, 'slug');
           if (!name || !ownerEmail) throw new CliError('tenants create needs --name and --owner', EXIT.USAGE);
+          const placement = stringOption(values, 'placement') ?? context.config.tenantPlacement;
+          if (!isPlacementKind(placement)) {
+            throw new CliError(`--placement must be dedicated or shared (got "${placement}")`, EXIT.USAGE);
+          }
           const owner = await context.core.db
             .selectFrom('core_users')
             .selectAll()
@@ -133,7 +146,9 @@ Exit codes: 0 done, 1 failed, 2 bad usage, 4 no such organization.`,
           if (!owner?.is_owner) throw new CliError(`No core owner account ${ownerEmail}`, EXIT.NOT_FOUND);
           let org: Organization;
           try {
-            org = await new OrganizationsRepository(context.core.db).insertWithSlug(owner.id, name, slug);
+            org = await new OrganizationsRepository(context.core.db).insertWithSlug(owner.id, name, slug, {
+              placement,
+            });
           } catch (error) {
             if (error instanceof AppError) throw new CliError(error.message, EXIT.FAILED);
             throw error;

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { CoreDatabase, Organization } from '../../db/core-schema.js';
+import type { CoreDatabase, Organization, PlacementKind } from '../../db/core-schema.js';
 import { AppError, isUniqueViolation } from '../../errors.js';
 import { SLUG_PATTERN } from '../../tenancy/tenant-header.js';
 import { slugFromName, suffixedSlug } from './slugs.js';
@@ -15,7 +15,7 @@ export class OrganizationsRepository {
    * instead of all seeing room for one more.
    */
   async insert(
-    values: { name: string; slug: string; owner_id: number },
+    values: { name: string; slug: string; owner_id: number; placement_kind?: PlacementKind },
     maxPerOwner: number | null = null,
   ): Promise<Organization> {
     try {
@@ -54,27 +54,30 @@ export class OrganizationsRepository {
 
   /**
    * Inserts with a given slug (422 when malformed, 409 when taken) or one derived from the name, made unique
-   * with a random suffix when the plain one is taken. `maxPerOwner` as for `insert` (null: no quota).
+   * with a random suffix when the plain one is taken. `maxPerOwner` as for `insert` (null: no quota); `placement`
+   * is how it will be stored (provisioning places it).
    */
   async insertWithSlug(
     ownerId: number,
     name: string,
     given: string | undefined,
-    maxPerOwner: number | null = null,
+    options: { maxPerOwner?: number | null; placement?: PlacementKind } = {},
   ): Promise<Organization> {
+    const maxPerOwner = options.maxPerOwner ?? null;
+    const placement_kind = options.placement ?? 'dedicated';
     if (given !== undefined) {
       if (!SLUG_PATTERN.test(given)) {
         throw new AppError('VALIDATION_ERROR', 'Invalid body: /slug must match ^[a-z][a-z0-9-]{1,62}$', {
           errors: [{ path: '/slug', message: 'must match ^[a-z][a-z0-9-]{1,62}$' }],
         });
       }
-      return this.insert({ name, slug: given, owner_id: ownerId }, maxPerOwner);
+      return this.insert({ name, slug: given, owner_id: ownerId, placement_kind }, maxPerOwner);
     }
     const base = slugFromName(name);
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.insert(
-          { name, slug: attempt === 0 ? base : suffixedSlug(base), owner_id: ownerId },
+          { name, slug: attempt === 0 ? base : suffixedSlug(base), owner_id: ownerId, placement_kind },
           maxPerOwner,
         );
       } catch (error) {

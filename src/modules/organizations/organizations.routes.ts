@@ -18,6 +18,10 @@ const Organization = Type.Object({
     Type.Literal('deleting'),
     Type.Literal('failed'),
   ]),
+  placement: Type.Union([Type.Literal('dedicated'), Type.Literal('shared')], {
+    description:
+      'dedicated: a database of its own; shared: a schema in a shared database (chosen by the server)',
+  }),
   tenant_db_name: Type.Union([Type.String(), Type.Null()]),
   owner_id: Type.Integer(),
   allow_signup: Type.Boolean(),

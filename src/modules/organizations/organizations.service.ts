@@ -1,13 +1,12 @@
-import type { Kysely } from 'kysely';
-import type { CoreDatabase, CoreUser, Organization } from '../../db/core-schema.js';
+import type { CoreUser, Organization, PlacementKind } from '../../db/core-schema.js';
 import { AppError } from '../../errors.js';
 import { decodeCursor, toPage } from '../../http/pagination.js';
 import type { TokenResponse } from '../../http/schemas.js';
 import type { Provisioner } from '../../tenancy/provisioner.js';
 import type { TenantGateway } from '../../tenancy/tenant-gateway.js';
 import type { TenantAuthService } from '../tenant-auth/tenant-auth.service.js';
-import { TenantUsersRepository } from '../tenant-users/tenant-users.repository.js';
-import { OrganizationsRepository } from './organizations.repository.js';
+import type { TenantUsersRepository } from '../tenant-users/tenant-users.repository.js';
+import type { OrganizationsRepository } from './organizations.repository.js';
 
 /** The public shape of an organization; `organization_id` repeats `id` for clients of the old service. */
 export function toOrganizationView(org: Organization) {
@@ -18,6 +17,7 @@ export function toOrganizationView(org: Organization) {
     slug: org.slug,
     // Deleted organizations are never shown: every query that feeds this view filters them out.
     status: org.status as Exclude<Organization['status'], 'deleted'>,
+    placement: org.placement_kind,
     tenant_db_name: org.tenant_db_name,
     owner_id: org.owner_id,
     allow_signup: org.allow_signup,
@@ -27,20 +27,23 @@ export function toOrganizationView(org: Organization) {
 export type OrganizationView = ReturnType<typeof toOrganizationView>;
 
 export interface OrganizationsDeps {
-  db: Kysely<CoreDatabase>;
   provisioner: Provisioner;
   tenants: TenantGateway;
   tenantAuth: TenantAuthService;
   /** MAX_ORGANIZATIONS_PER_OWNER: organizations that are not deleted, per owner (null: no quota). */
   maxPerOwner: number | null;
+  /** TENANT_PLACEMENT: how new organizations are stored (callers do not choose). */
+  placement: PlacementKind;
+  organizations: OrganizationsRepository;
+  tenantUsers: TenantUsersRepository;
 }
 
-/** Organizations of core owners, each with its own tenant database. */
+/** Organizations of core owners, each with its own tenant storage (a database, or a schema of a shared one). */
 export class OrganizationsService {
   private readonly orgs: OrganizationsRepository;
 
   constructor(private readonly deps: OrganizationsDeps) {
-    this.orgs = new OrganizationsRepository(deps.db);
+    this.orgs = deps.organizations;
   }
 
   /**
@@ -57,7 +60,10 @@ export class OrganizationsService {
         errors: [{ path: '/name', message: 'must not be blank' }],
       });
     }
-    const org = await this.orgs.insertWithSlug(owner.id, name, input.slug, this.deps.maxPerOwner);
+    const org = await this.orgs.insertWithSlug(owner.id, name, input.slug, {
+      maxPerOwner: this.deps.maxPerOwner,
+      placement: this.deps.placement,
+    });
     // A cached "unknown" for this slug or id would answer 404 while the organization is being provisioned.
     this.deps.tenants.invalidate(org.id, org.slug);
     const provisioned = await this.deps.provisioner.provision(org.id);
@@ -107,7 +113,7 @@ export class OrganizationsService {
   async delete(owner: CoreUser, id: number): Promise<void> {
     await this.owned(owner, id);
     this.deps.tenants.invalidate(id);
-    await this.deps.provisioner.deprovision(id, (dbName) => this.deps.tenants.close(id, dbName));
+    await this.deps.provisioner.deprovision(id, (placement) => this.deps.tenants.close(id, placement));
     this.deps.tenants.invalidate(id);
   }
 
@@ -117,15 +123,8 @@ export class OrganizationsService {
     if (org.status === 'suspended') throw new AppError('TENANT_SUSPENDED');
     if (org.status !== 'active')
       throw new AppError('TENANT_NOT_READY', undefined, { headers: { 'retry-after': '5' } });
-    const tenant = this.deps.tenants.contextFor({
-      id: org.id,
-      slug: org.slug,
-      status: org.status,
-      allowSignup: org.allow_signup,
-      ownerId: org.owner_id,
-      dbName: org.tenant_db_name,
-    });
-    const user = await new TenantUsersRepository().findByCoreUser(tenant.db, owner.id);
+    const tenant = this.deps.tenants.contextForOrganization(org);
+    const user = await this.deps.tenantUsers.findByCoreUser(tenant.db, owner.id);
     if (!user?.is_active)
       throw new AppError('FORBIDDEN', 'The owner has no active user in this organization');
     return this.deps.tenantAuth.issueTokens(tenant, user);

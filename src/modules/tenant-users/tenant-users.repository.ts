@@ -34,6 +34,30 @@ export class TenantUsersRepository {
     return result.rows[0];
   }
 
+  /**
+   * Adds an organization's owner as a tenant user (role owner, no password: they enter by token exchange).
+   * Idempotent (a provisioning step may run again after a crash); throws if the row is not the owner's.
+   */
+  async insertOwner(db: TenantDb, owner: { email: string; coreUserId: number }): Promise<void> {
+    await db
+      .insertInto('tenant_users')
+      .values({
+        email: owner.email.toLowerCase(),
+        role: 'owner',
+        core_user_id: owner.coreUserId,
+        password_hash: null,
+      })
+      .onConflict((conflict) => conflict.doNothing())
+      .execute();
+    // ON CONFLICT DO NOTHING makes a re-run a no-op; make sure the row really is the owner.
+    const row = await db
+      .selectFrom('tenant_users')
+      .select('role')
+      .where('core_user_id', '=', owner.coreUserId)
+      .executeTakeFirst();
+    if (row?.role !== 'owner') throw new Error(`Owner ${owner.coreUserId} could not be added to the tenant`);
+  }
+
   findByEmail(db: TenantDb, email: string): Promise<TenantUser | undefined> {
     return db.selectFrom('tenant_users').selectAll().where('email', '=', email).executeTakeFirst();
   }

@@ -1,0 +1,146 @@
+import { NO_MIGRATIONS, sql, type Kysely } from 'kysely';
+import type { CoreDatabase, PlacementKind } from '../../db/core-schema.js';
+import type { TenantDatabase } from '../../db/tenant-schema.js';
+import type { TenantConnectionManager } from '../connection-manager.js';
+import { SharedSchemas } from '../shared/shared-schemas.js';
+import { openTenantHandle } from '../tenant-gateway.js';
+import { assertMigrated, createMigrator } from '../../db/migrator.js';
+import { latestTenantMigration } from '../tenant-migrations.js';
+import type { TenantStore } from '../tenant-store.js';
+import { dedicatedPlacement, sharedPlacement, type TenantPlacement } from './placement.js';
+
+/** Advisory lock key (on the core database) held while a shared database is chosen for a new tenant. */
+const CHOOSE_LOCK_KEY = '8387229622868211322';
+
+export interface TenantStorageOptions {
+  /** Tenants per shared database before the next one is opened (TENANT_SHARED_PER_DATABASE). */
+  sharedPerDatabase: number;
+}
+
+/**
+ * A tenant's storage by placement: the one place that branches on dedicated vs shared. Dedicated tenants are
+ * whole databases of the tenant store (copied from its template); shared tenants are a schema and a role inside
+ * a shared database (SharedSchemas), reached through the connection manager.
+ *
+ * @example
+ * const placement = await storage.place(trx, org.id, 'shared'); // e.g. tenantry_shared_1 / t_42
+ * await storage.create(placement, org.id);
+ */
+export class TenantStorage {
+  readonly schemas: SharedSchemas;
+
+  constructor(
+    readonly store: TenantStore,
+    private readonly manager: TenantConnectionManager,
+    private readonly options: TenantStorageOptions,
+  ) {
+    this.schemas = new SharedSchemas(manager, store.sharedNames);
+  }
+
+  /**
+   * Chooses where a new tenant goes. Dedicated: its own database, named by its id. Shared: its schema in the
+   * lowest-numbered shared database of this server holding fewer than `sharedPerDatabase` live tenants (a new one
+   * when all are full). Call inside the core transaction that records the placement: the count is taken under a
+   * lock, so concurrent provisionings never overfill a shared database.
+   */
+  async place(core: Kysely<CoreDatabase>, orgId: number, kind: PlacementKind): Promise<TenantPlacement> {
+    const server = this.store.server;
+    if (kind === 'dedicated') return dedicatedPlacement(server, this.store.databaseName(orgId));
+    await sql`select pg_advisory_xact_lock(${CHOOSE_LOCK_KEY}::bigint)`.execute(core);
+    const rows = await core
+      .selectFrom('organizations')
+      .select(['tenant_db_name', (eb) => eb.fn.countAll<string>().as('tenants')])
+      .where('placement_kind', '=', 'shared')
+      .where('placement', '=', server)
+      .where('status', '<>', 'deleted')
+      .where('tenant_db_name', 'is not', null)
+      .where('id', '<>', orgId)
+      .groupBy('tenant_db_name')
+      .execute();
+    const counts = new Map<number, number>();
+    for (const row of rows) {
+      const n = row.tenant_db_name === null ? null : this.store.sharedDatabaseNumber(row.tenant_db_name);
+      if (n !== null) counts.set(n, Number(row.tenants));
+    }
+    let n = 1;
+    while ((counts.get(n) ?? 0) >= this.options.sharedPerDatabase) n++;
+    return sharedPlacement(server, this.store.sharedDatabaseName(n), this.store.sharedNames.schema(orgId));
+  }
+
+  /** Creates the tenant's storage at the latest tenant migration; idempotent. */
+  async create(placement: TenantPlacement, orgId: number): Promise<void> {
+    if (placement.kind === 'dedicated') return this.store.create(placement.address.database);
+    await this.store.ensureSharedDatabase(placement.address.database);
+    await this.schemas.create(placement, orgId);
+  }
+
+  /** Drops the tenant's storage and nothing else; idempotent. */
+  async drop(placement: TenantPlacement, orgId: number): Promise<void> {
+    if (placement.kind === 'dedicated') return this.store.drop(placement.address.database);
+    if (!(await this.sharedDatabaseExists(placement))) return;
+    await this.schemas.drop(placement, orgId);
+  }
+
+  async exists(placement: TenantPlacement): Promise<boolean> {
+    if (placement.kind === 'dedicated') return this.store.exists(placement.address.database);
+    return (await this.sharedDatabaseExists(placement)) && this.schemas.exists(placement);
+  }
+
+  /** Brings the tenant to the latest tenant migration; returns what was applied and the version it is at. */
+  async migrate(placement: TenantPlacement, orgId: number): Promise<{ applied: string[]; version: string }> {
+    if (placement.kind === 'shared') return this.schemas.migrate(placement, orgId);
+    // Unbounded: a long migration is not an outage.
+    const handle = await this.store.open(placement.address.database, { maxConnections: 1 });
+    try {
+      const applied = assertMigrated('tenant', await createMigrator(handle.db, 'tenant').migrateToLatest());
+      return { applied, version: await latestTenantMigration() };
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /**
+   * Rolls the tenant back one migration, or to `to` (a migration name, or "none"); returns the version it is at
+   * afterwards (null: none applied).
+   */
+  async rollback(placement: TenantPlacement, orgId: number, to?: string): Promise<string | null> {
+    if (placement.kind === 'shared') return this.schemas.rollback(placement, orgId, to);
+    const handle = await this.store.open(placement.address.database, { maxConnections: 1 });
+    try {
+      const migrator = createMigrator(handle.db, 'tenant');
+      const result =
+        to === undefined
+          ? await migrator.migrateDown()
+          : await migrator.migrateTo(to === 'none' ? NO_MIGRATIONS : to);
+      assertMigrated('tenant', result);
+      const executed = (await migrator.getMigrations()).filter((m) => m.executedAt !== undefined);
+      return executed[executed.length - 1]?.name ?? null;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /**
+   * Runs `fn` with a handle on the tenant's tables. Dedicated: a connection of its own, each statement bounded by
+   * DATABASE_DDL_TIMEOUT_MS (provisioning is on a request's path). Shared: through the connection manager, bound
+   * to the tenant's role and schema like any request.
+   */
+  async withTenant<T>(
+    placement: TenantPlacement,
+    fn: (db: Kysely<TenantDatabase>) => Promise<T>,
+  ): Promise<T> {
+    if (placement.kind === 'shared') {
+      return fn(openTenantHandle(this.manager, placement, this.store.sharedNames));
+    }
+    const handle = await this.store.open(placement.address.database, { maxConnections: 1, bounded: true });
+    try {
+      return await fn(handle.db);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private async sharedDatabaseExists(placement: TenantPlacement): Promise<boolean> {
+    return (await this.store.listSharedDatabases()).includes(placement.address.database);
+  }
+}
