@@ -101,6 +101,27 @@ describe('TenantConnectionManager', () => {
     assert.equal(connector.total, 0, 'close() closes everything');
   });
 
+  it('lets a shared database (many tenants) hold up to its own cap, above the per-tenant one', async () => {
+    const { connector, manager: m } = manager({
+      maxConnections: 10,
+      maxPerTenant: 2,
+      maxPerSharedDatabase: 6,
+    });
+    const shared = databaseAddress('postgres://fake:5432' as ServerAddress, 'app_shared_1', true);
+    const leases = await Promise.all(Array.from({ length: 6 }, () => m.acquire(shared)));
+    assert.equal(connector.open.get('app_shared_1'), 6);
+    // The seventh waits for one of the six: the cap holds.
+    const seventh = m.acquire(shared);
+    await pause(20);
+    assert.equal(connector.open.get('app_shared_1'), 6);
+    leases[0]?.release();
+    (await seventh).release();
+    const dedicated = await Promise.all([m.acquire(db('t1')), m.acquire(db('t1'))]);
+    assert.equal(connector.open.get('t1'), 2, 'a dedicated database keeps the per-tenant cap');
+    for (const lease of [...leases.slice(1), ...dedicated]) lease.release();
+    await m.close();
+  });
+
   it('bounds the number of open tenants', async () => {
     const { connector, manager: m } = manager({ maxConnections: 10, maxOpenTenants: 2 });
     (await m.acquire(db('a'))).release();
