@@ -20,6 +20,8 @@ import pg from 'pg';
 import { loadConfig, type Config } from '../src/config.js';
 import { openCoreDb } from '../src/db/core-database.js';
 import { migrateToLatest } from '../src/db/migrator.js';
+import { CoreUsersRepository } from '../src/modules/core-auth/core-users.repository.js';
+import { OrganizationsRepository } from '../src/modules/organizations/organizations.repository.js';
 import { TenantUsersRepository } from '../src/modules/tenant-users/tenant-users.repository.js';
 import { TenantConnectionManager } from '../src/tenancy/connection-manager.js';
 import { createTenantConnector } from '../src/tenancy/connectors.js';
@@ -164,9 +166,10 @@ async function run(): Promise<void> {
       sharedPerDatabase: config.tenantSharedPerDatabase,
     });
     const provisioner = new Provisioner({
-      core: core.db,
+      organizations: new OrganizationsRepository(core.db),
       storage,
-      owners: new TenantUsersRepository(),
+      coreUsers: new CoreUsersRepository(core.db),
+      tenantUsers: new TenantUsersRepository(),
       log: quietLogger(),
     });
     const owner = await core.db

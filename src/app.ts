@@ -109,7 +109,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     timer.unref();
     app.addHook('preClose', async () => clearInterval(timer));
     // Tenants are migrated by `tenantry migrate`, never implicitly at start (a deploy must not wait on a fleet).
-    const { behind } = await new FleetMigrator(core, services.storage).status();
+    const { behind } = await new FleetMigrator(core, services.storage, services.organizationRows).status();
     if (behind > 0)
       app.log.warn({ behind }, 'tenants are behind the latest tenant migration: run `tenantry migrate`');
   }

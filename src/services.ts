@@ -7,6 +7,7 @@ import type { CoreDb } from './db/core-database.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
 import { FallbackCounters } from './plugins/rate-limit-store.js';
 import { CoreAuthService } from './modules/core-auth/core-auth.service.js';
+import { CoreUsersRepository } from './modules/core-auth/core-users.repository.js';
 import { OrganizationsRepository } from './modules/organizations/organizations.repository.js';
 import { OrganizationsService } from './modules/organizations/organizations.service.js';
 import { TenantAuthService } from './modules/tenant-auth/tenant-auth.service.js';
@@ -26,6 +27,8 @@ export interface Services {
   mailer: Mailer;
   coreAuth: CoreAuthService;
   store: TenantStore;
+  /** The core's organization rows (one repository for everyone who reads or writes them). */
+  organizationRows: OrganizationsRepository;
   /** Tenants' storage by placement (dedicated databases, shared schemas). */
   storage: TenantStorage;
   provisioner: Provisioner;
@@ -64,15 +67,25 @@ export function createServices(
   const storage = new TenantStorage(store, connections, {
     sharedPerDatabase: config.tenantSharedPerDatabase,
   });
+  const organizationsRepository = new OrganizationsRepository(core.db);
   const tenantUsersRepository = new TenantUsersRepository();
-  const provisioner = new Provisioner({ core: core.db, storage, owners: tenantUsersRepository, log });
-  const resolver = new TenantResolver(core.db, { ttlMs: config.tenantCacheTtlMs, server: store.server });
+  const provisioner = new Provisioner({
+    organizations: organizationsRepository,
+    storage,
+    coreUsers: new CoreUsersRepository(core.db),
+    tenantUsers: tenantUsersRepository,
+    log,
+  });
+  const resolver = new TenantResolver(organizationsRepository, {
+    ttlMs: config.tenantCacheTtlMs,
+    server: store.server,
+  });
   const tenants = new TenantGateway(resolver, connections, { redis, log, sharedNames: store.sharedNames });
   const tenantRefreshTokens = new RefreshTokens('tenant_refresh_tokens', config.refreshTokenExpireDays);
   const tenantAuth = new TenantAuthService(accessTokens, tenantRefreshTokens);
   const tenantUsers = new TenantUsersService(tenantRefreshTokens);
   const organizations = new OrganizationsService({
-    organizations: new OrganizationsRepository(core.db),
+    organizations: organizationsRepository,
     tenantUsers: tenantUsersRepository,
     placement: config.tenantPlacement,
     provisioner,
@@ -85,6 +98,7 @@ export function createServices(
     mailer,
     coreAuth,
     store,
+    organizationRows: organizationsRepository,
     storage,
     provisioner,
     connections,

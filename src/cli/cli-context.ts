@@ -5,6 +5,8 @@ import { openCoreDb, type CoreDb } from '../db/core-database.js';
 import { DirectoryLockedError } from '../db/dir-lock.js';
 import { createRedis } from '../redis.js';
 import { InvalidationBus } from '../tenancy/invalidation-bus.js';
+import { CoreUsersRepository } from '../modules/core-auth/core-users.repository.js';
+import { OrganizationsRepository } from '../modules/organizations/organizations.repository.js';
 import { TenantUsersRepository } from '../modules/tenant-users/tenant-users.repository.js';
 import { TenantConnectionManager } from '../tenancy/connection-manager.js';
 import { createTenantConnector } from '../tenancy/connectors.js';
@@ -21,6 +23,8 @@ export interface CliContext {
   /** Tenants' storage by placement; shared databases are reached through a connection manager of the CLI's own. */
   storage: TenantStorage;
   provisioner: Provisioner;
+  /** The core's organization rows. */
+  organizations: OrganizationsRepository;
   log: FastifyBaseLogger;
   /** Tells running servers (through Redis, when configured) that an organization changed. */
   invalidate(orgId: number, slug?: string): void;
@@ -53,6 +57,7 @@ export async function withCliContext<T>(fn: (context: CliContext) => Promise<T>)
     createTenantConnector(config, store),
     config.tenantConnections,
   );
+  const organizations = new OrganizationsRepository(core.db);
   const storage = new TenantStorage(store, connections, {
     sharedPerDatabase: config.tenantSharedPerDatabase,
   });
@@ -64,7 +69,14 @@ export async function withCliContext<T>(fn: (context: CliContext) => Promise<T>)
       core,
       store,
       storage,
-      provisioner: new Provisioner({ core: core.db, storage, owners: new TenantUsersRepository(), log }),
+      provisioner: new Provisioner({
+        organizations,
+        storage,
+        coreUsers: new CoreUsersRepository(core.db),
+        tenantUsers: new TenantUsersRepository(),
+        log,
+      }),
+      organizations,
       log,
       invalidate: (orgId, slug) => bus.invalidate(orgId, slug),
     });

@@ -1,6 +1,11 @@
-import { NO_MIGRATIONS, sql, type Kysely } from 'kysely';
+import { NO_MIGRATIONS, sql } from 'kysely';
 import type { CoreDb } from '../db/core-database.js';
-import type { CoreDatabase, Organization } from '../db/core-schema.js';
+import type { Organization } from '../db/core-schema.js';
+import {
+  MIGRATABLE,
+  type MigrationRecord,
+  type OrganizationsRepository,
+} from '../modules/organizations/organizations.repository.js';
 import { assertMigrated, createMigrator, migrateToLatest } from '../db/migrator.js';
 import { latestTenantMigration } from './tenant-migrations.js';
 import { parseTenantHeader } from './tenant-header.js';
@@ -11,8 +16,6 @@ import type { TenantStore } from './tenant-store.js';
 /** Session advisory lock key held by a fleet run on PostgreSQL: "tenantry" in ASCII, read as a bigint. */
 const FLEET_LOCK_KEY = '8387229622868211321';
 const MAX_ERROR_LENGTH = 2_000;
-/** Organizations whose database exists and is in use. Provisioning ones are migrated by their provisioning. */
-const MIGRATABLE = ['active', 'suspended'] as const;
 
 /** Another fleet run holds the lock. */
 export class FleetLockedError extends Error {
@@ -98,7 +101,7 @@ async function eachLimited<T>(
  * tenant is recorded and the run goes on, and a rerun resumes exactly what is still behind.
  *
  * @example
- * const report = await new FleetMigrator(core, storage).migrate({ concurrency: 8 });
+ * const report = await new FleetMigrator(core, storage, organizations).migrate({ concurrency: 8 });
  * if (report.failed.length) process.exitCode = 1;
  */
 export class FleetMigrator {
@@ -107,6 +110,7 @@ export class FleetMigrator {
   constructor(
     private readonly core: CoreDb,
     private readonly storage: TenantStorage,
+    private readonly orgs: OrganizationsRepository,
   ) {
     this.store = storage.store;
   }
@@ -130,17 +134,8 @@ export class FleetMigrator {
     });
   }
 
-  private async organizations(tenant: string | undefined): Promise<Organization[]> {
-    let query = this.core.db
-      .selectFrom('organizations')
-      .selectAll()
-      .where('status', 'in', MIGRATABLE)
-      .orderBy('id');
-    if (tenant !== undefined) {
-      const ref = parseTenantHeader(tenant);
-      query = ref.kind === 'id' ? query.where('id', '=', ref.id) : query.where('slug', '=', ref.slug);
-    }
-    return query.execute();
+  private organizations(tenant: string | undefined): Promise<Organization[]> {
+    return this.orgs.listMigratable(tenant === undefined ? undefined : parseTenantHeader(tenant));
   }
 
   /** Core migrations, then the template, then every tenant behind; see the class comment. */
@@ -214,20 +209,8 @@ export class FleetMigrator {
     return placement;
   }
 
-  private async record(
-    orgId: number,
-    values: {
-      schema_version?: string | null;
-      migration_state: 'ok' | 'failed';
-      migration_error: string | null;
-    },
-    db: Kysely<CoreDatabase> = this.core.db,
-  ): Promise<void> {
-    await db
-      .updateTable('organizations')
-      .set({ ...values, migrated_at: new Date(), updated_at: new Date() })
-      .where('id', '=', orgId)
-      .execute();
+  private record(orgId: number, values: MigrationRecord): Promise<void> {
+    return this.orgs.recordMigration(orgId, values);
   }
 
   /**
@@ -300,28 +283,15 @@ export class FleetMigrator {
   async status(): Promise<FleetStatus> {
     const coreMigrations = await createMigrator(this.core.db, 'core').getMigrations();
     const latest = await latestTenantMigration();
-    const groups = await this.core.db
-      .selectFrom('organizations')
-      .select(['schema_version', 'migration_state', 'status', (eb) => eb.fn.countAll<number>().as('count')])
-      .where('status', '<>', 'deleted')
-      .groupBy(['schema_version', 'migration_state', 'status'])
-      .orderBy('status')
-      .orderBy('schema_version')
-      .execute();
-    const failed = await this.core.db
-      .selectFrom('organizations')
-      .select(['id', 'slug', 'schema_version', 'migration_error', 'migrated_at'])
-      .where('migration_state', '=', 'failed')
-      .where('status', 'in', MIGRATABLE)
-      .orderBy('id')
-      .execute();
+    const groups = await this.orgs.migrationGroups();
+    const failed = await this.orgs.listMigrationFailures();
     return {
       core: {
         applied: coreMigrations.filter((m) => m.executedAt !== undefined).map((m) => m.name),
         pending: coreMigrations.filter((m) => m.executedAt === undefined).map((m) => m.name),
       },
       latest,
-      groups: groups.map((group) => ({ ...group, count: Number(group.count) })),
+      groups,
       behind: groups
         .filter(
           (g) =>

@@ -1,12 +1,15 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
-import { sql } from 'kysely';
-import type { CoreDatabase, Organization, OrganizationUpdate } from '../db/core-schema.js';
+import type { Organization, OrganizationUpdate } from '../db/core-schema.js';
 import type { TenantDatabase } from '../db/tenant-schema.js';
 import { AppError } from '../errors.js';
+import type {
+  OrganizationsRepository,
+  StorageOwner,
+} from '../modules/organizations/organizations.repository.js';
 import {
-  placementColumns,
   databaseAddress,
+  placementColumns,
   placementFromRow,
   sharedPlacement,
   type TenantPlacement,
@@ -43,15 +46,21 @@ export interface ReconcileReport {
   orphansDropped: string[];
 }
 
+/** The owner's core account (the core users repository). */
+export interface CoreOwnerReader {
+  findById(id: number): Promise<{ id: number; email: string } | undefined>;
+}
+
 /** Writes the owner's row into a new tenant (the tenant users repository). */
 export interface TenantOwnerWriter {
   insertOwner(db: Kysely<TenantDatabase>, owner: { email: string; coreUserId: number }): Promise<void>;
 }
 
 export interface ProvisionerDeps {
-  core: Kysely<CoreDatabase>;
+  organizations: OrganizationsRepository;
   storage: TenantStorage;
-  owners: TenantOwnerWriter;
+  coreUsers: CoreOwnerReader;
+  tenantUsers: TenantOwnerWriter;
   log: FastifyBaseLogger;
   /** Test hook: throw a SimulatedCrashError right after recording this step. Defaults to $TENANTRY_FAIL_AFTER_STEP. */
   failAfterStep?: string;
@@ -69,15 +78,6 @@ export interface ReconcileOptions {
 /** Statuses whose tenant database must be kept. */
 const LIVE_STATUSES = ['provisioning', 'active', 'suspended', 'deleting'] as const;
 const MAX_ERROR_LENGTH = 2_000;
-/** Timestamps come from the database clock, the one `graceMs` is measured against. */
-const NOW = sql<Date>`now()`;
-
-/** True for rows changed within the last `graceMs` (never when it is 0). */
-function recentlyUpdated(graceMs: number) {
-  return graceMs > 0
-    ? sql<boolean>`(updated_at > now() - ${graceMs} * interval '1 millisecond')`
-    : sql<boolean>`false`;
-}
 
 function stepIndex(step: string | null): number {
   return PROVISIONING_STEPS.indexOf(step as ProvisioningStep);
@@ -103,22 +103,24 @@ function errorText(error: unknown): string {
  * `failed` with `provisioning_error`; calling `provision()` again retries from a clean slate.
  *
  * @example
- * const provisioner = new Provisioner({ core: core.db, storage, owners: new TenantUsersRepository(), log });
+ * const provisioner = new Provisioner({ organizations, storage, coreUsers, tenantUsers, log });
  * const org = await provisioner.provision(orgId); // throws AppError('PROVISIONING_FAILED') on failure
  */
 export class Provisioner {
-  private readonly core: Kysely<CoreDatabase>;
+  private readonly orgs: OrganizationsRepository;
   private readonly storage: TenantStorage;
-  private readonly owners: TenantOwnerWriter;
+  private readonly coreUsers: CoreOwnerReader;
+  private readonly tenantUsers: TenantOwnerWriter;
   private readonly log: FastifyBaseLogger;
   private readonly failAfterStep: ProvisioningStep | undefined;
   /** Provisionings running in this process, so concurrent calls for one organization share one run. */
   private readonly running = new Map<number, Promise<Organization>>();
 
   constructor(deps: ProvisionerDeps) {
-    this.core = deps.core;
+    this.orgs = deps.organizations;
     this.storage = deps.storage;
-    this.owners = deps.owners;
+    this.coreUsers = deps.coreUsers;
+    this.tenantUsers = deps.tenantUsers;
     this.log = deps.log;
     const hook = deps.failAfterStep ?? (process.env[FAIL_AFTER_STEP_ENV] || undefined);
     if (hook !== undefined && stepIndex(hook) < 0) {
@@ -156,24 +158,14 @@ export class Provisioner {
     await this.running.get(orgId)?.catch(() => undefined);
     const org = await this.load(orgId);
     if (org.status === 'deleted') return;
-    await this.core
-      .updateTable('organizations')
-      .set({ status: 'deleting', updated_at: NOW })
-      .where('id', '=', orgId)
-      .where('status', '<>', 'deleted')
-      .execute();
+    await this.orgs.markDeleting(orgId);
     // Nothing exists before a placement is recorded (`named`), so a row without one has nothing to drop.
     const placement = this.placementOf(org);
     if (placement) {
       await onBeforeDrop?.(placement);
       await this.storage.drop(placement, orgId);
     }
-    await this.core
-      .updateTable('organizations')
-      .set({ status: 'deleted', deleted_at: NOW, updated_at: NOW })
-      .where('id', '=', orgId)
-      .where('status', '=', 'deleting')
-      .execute();
+    await this.orgs.markDeleted(orgId);
     this.log.info({ orgId, placement: placement?.key }, 'tenant deprovisioned');
   }
 
@@ -192,13 +184,7 @@ export class Provisioner {
   async reconcile(options: ReconcileOptions = {}): Promise<ReconcileReport> {
     const report: ReconcileReport = { completed: [], failed: [], deleted: [], orphansDropped: [] };
     const graceMs = options.graceMs ?? 0;
-    const stuck = await this.core
-      .selectFrom('organizations')
-      .select(['id', 'status'])
-      .where('status', 'in', ['provisioning', 'deleting'])
-      .where(recentlyUpdated(graceMs), '=', false)
-      .orderBy('id')
-      .execute();
+    const stuck = await this.orgs.listStuck(graceMs);
     for (const { id, status } of stuck) {
       if (status === 'deleting') {
         try {
@@ -265,21 +251,7 @@ export class Provisioner {
     } else {
       ({ version } = await this.storage.migrate(placement, org.id));
     }
-    const active = await this.core
-      .updateTable('organizations')
-      .set({
-        status: 'active',
-        schema_version: version,
-        migration_state: 'ok',
-        migration_error: null,
-        migrated_at: NOW,
-        provisioning_error: null,
-        updated_at: NOW,
-      })
-      .where('id', '=', org.id)
-      .where('status', '=', 'provisioning')
-      .returningAll()
-      .executeTakeFirst();
+    const active = await this.orgs.activate(org.id, version);
     if (!active) throw await this.conflict(org.id);
     this.log.info({ orgId: org.id, placement: placement.key }, 'tenant provisioned');
     return active;
@@ -287,16 +259,9 @@ export class Provisioner {
 
   /** Step `named`: chooses the placement (of the kind the row asks for) and records it in one transaction. */
   private async name(org: Organization): Promise<Organization> {
-    const named = await this.core.transaction().execute(async (trx) => {
-      const placement = await this.storage.place(trx, org.id, org.placement_kind);
-      return trx
-        .updateTable('organizations')
-        .set({ ...placementColumns(placement), provisioning_step: 'named', updated_at: NOW })
-        .where('id', '=', org.id)
-        .where('status', '=', 'provisioning')
-        .returningAll()
-        .executeTakeFirst();
-    });
+    const named = await this.orgs.recordPlacement(org.id, this.storage.store.server, (sharedTenants) =>
+      placementColumns(this.storage.place(org.id, org.placement_kind, sharedTenants)),
+    );
     if (!named) throw await this.conflict(org.id);
     if (this.failAfterStep === 'named') throw new SimulatedCrashError('named');
     return named;
@@ -312,13 +277,7 @@ export class Provisioner {
     step: ProvisioningStep,
     extra: OrganizationUpdate = {},
   ): Promise<Organization> {
-    const org = await this.core
-      .updateTable('organizations')
-      .set({ ...extra, provisioning_step: step, updated_at: NOW })
-      .where('id', '=', orgId)
-      .where('status', '=', 'provisioning')
-      .returningAll()
-      .executeTakeFirst();
+    const org = await this.orgs.recordStep(orgId, step, extra);
     if (!org) throw await this.conflict(orgId);
     if (this.failAfterStep === step) throw new SimulatedCrashError(step);
     return org;
@@ -326,14 +285,11 @@ export class Provisioner {
 
   /** Ensures the tenant schema is current and the owner is a tenant user (role owner, no password). */
   private async addOwner(org: Organization, placement: TenantPlacement): Promise<string> {
-    const owner = await this.core
-      .selectFrom('core_users')
-      .select(['id', 'email'])
-      .where('id', '=', org.owner_id)
-      .executeTakeFirstOrThrow();
+    const owner = await this.coreUsers.findById(org.owner_id);
+    if (!owner) throw new Error(`The owner ${org.owner_id} of organization ${org.id} does not exist`);
     const { version } = await this.storage.migrate(placement, org.id);
     await this.storage.withTenant(placement, async (db) => {
-      await this.owners.insertOwner(db, { email: owner.email, coreUserId: owner.id });
+      await this.tenantUsers.insertOwner(db, { email: owner.email, coreUserId: owner.id });
     });
     return version;
   }
@@ -342,18 +298,7 @@ export class Provisioner {
   private async restart(org: Organization): Promise<Organization> {
     const placement = this.placementOf(org);
     if (placement) await this.storage.drop(placement, org.id);
-    const restarted = await this.core
-      .updateTable('organizations')
-      .set({
-        status: 'provisioning',
-        provisioning_error: null,
-        provisioning_step: placement ? 'named' : null,
-        updated_at: NOW,
-      })
-      .where('id', '=', org.id)
-      .where('status', '=', 'failed')
-      .returningAll()
-      .executeTakeFirst();
+    const restarted = await this.orgs.retry(org.id, placement ? 'named' : null);
     if (!restarted) throw await this.conflict(org.id);
     return restarted;
   }
@@ -377,12 +322,7 @@ export class Provisioner {
           message = `${message}; rollback failed: ${errorText(dropError)}`.slice(0, MAX_ERROR_LENGTH);
         }
       }
-      await this.core
-        .updateTable('organizations')
-        .set({ status: 'failed', provisioning_error: message, provisioning_step: step, updated_at: NOW })
-        .where('id', '=', orgId)
-        .where('status', '=', 'provisioning')
-        .execute();
+      await this.orgs.markFailed(orgId, message, step);
     } catch (recordError) {
       // The core itself is failing: the row stays `provisioning` and reconcile() settles it later.
       this.log.error({ err: recordError, orgId }, 'could not record the provisioning failure');
@@ -406,13 +346,7 @@ export class Provisioner {
   private async dropOrphanDatabases(graceMs: number): Promise<string[]> {
     const existing = await this.storage.store.list();
     if (existing.length === 0) return [];
-    const rows = await this.core
-      .selectFrom('organizations')
-      .select(['id', 'status', 'tenant_db_name', recentlyUpdated(graceMs).as('recent')])
-      // One array parameter rather than a parameter per database: there may be more than PostgreSQL's 65535.
-      .where(sql<boolean>`tenant_db_name = any(${existing}::text[])`)
-      .where('placement_kind', '=', 'dedicated')
-      .execute();
+    const rows = await this.orgs.ownersOfDatabases(existing, graceMs);
     const keep = this.liveRows(rows, (row) => row.tenant_db_name);
     const dropped: string[] = [];
     for (const name of existing) {
@@ -441,13 +375,7 @@ export class Provisioner {
     const roles = await schemas.listRoles(address);
     const ids = [...new Set([...existing.map((s) => s.orgId), ...roles.map((r) => r.orgId)])];
     if (ids.length === 0) return [];
-    const rows = await this.core
-      .selectFrom('organizations')
-      .select(['id', 'status', 'tenant_db_name', 'tenant_schema', recentlyUpdated(graceMs).as('recent')])
-      .where(sql<boolean>`id = any(${ids}::int[])`)
-      .where('placement_kind', '=', 'shared')
-      .where('placement', '=', server)
-      .execute();
+    const rows = await this.orgs.sharedOwners(ids, server, graceMs);
     const keep = this.liveRows(rows, (row) => `${row.tenant_db_name}/${row.tenant_schema}`);
     const liveIds = new Set(
       rows.filter((row) => keep.has(`${row.tenant_db_name}/${row.tenant_schema}`)).map((r) => r.id),
@@ -477,10 +405,7 @@ export class Provisioner {
   }
 
   /** The storage keys (by `keyOf`) of rows that are live, or busy in this process, or changed within the grace. */
-  private liveRows<R extends { id: number; status: string; recent: boolean }>(
-    rows: R[],
-    keyOf: (row: R) => string | null,
-  ): Set<string> {
+  private liveRows(rows: StorageOwner[], keyOf: (row: StorageOwner) => string | null): Set<string> {
     const keep = new Set<string>();
     for (const row of rows) {
       const key = keyOf(row);
@@ -491,23 +416,12 @@ export class Provisioner {
   }
 
   /** Failed organizations whose storage was just dropped: retries start from `named`. */
-  private async restartFailed(rows: { id: number; status: string }[]): Promise<void> {
-    const failed = rows.filter((row) => row.status === 'failed').map((row) => row.id);
-    if (failed.length === 0) return;
-    await this.core
-      .updateTable('organizations')
-      .set({ provisioning_step: 'named', updated_at: NOW })
-      .where('id', 'in', failed)
-      .where('status', '=', 'failed')
-      .execute();
+  private async restartFailed(rows: StorageOwner[]): Promise<void> {
+    await this.orgs.resetFailedToNamed(rows.filter((row) => row.status === 'failed').map((row) => row.id));
   }
 
   private async load(orgId: number): Promise<Organization> {
-    const org = await this.core
-      .selectFrom('organizations')
-      .selectAll()
-      .where('id', '=', orgId)
-      .executeTakeFirst();
+    const org = await this.orgs.findById(orgId);
     if (!org) throw new AppError('TENANT_NOT_FOUND', `Organization ${orgId} not found`);
     return org;
   }

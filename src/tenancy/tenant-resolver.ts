@@ -1,5 +1,8 @@
-import type { Kysely } from 'kysely';
-import type { CoreDatabase, Organization, OrganizationStatus } from '../db/core-schema.js';
+import type { OrganizationStatus } from '../db/core-schema.js';
+import type {
+  OrganizationsRepository,
+  ResolvableOrganization,
+} from '../modules/organizations/organizations.repository.js';
 import { AppError } from '../errors.js';
 import { placementFromRow, type ServerAddress, type TenantPlacement } from './placement/placement.js';
 import { parseTenantHeader, type TenantRef } from './tenant-header.js';
@@ -17,18 +20,7 @@ export interface ResolvedTenant {
 }
 
 /** The organization columns a resolution reads. */
-export type ResolvableRow = Pick<
-  Organization,
-  | 'id'
-  | 'slug'
-  | 'status'
-  | 'allow_signup'
-  | 'owner_id'
-  | 'placement_kind'
-  | 'placement'
-  | 'tenant_db_name'
-  | 'tenant_schema'
->;
+export type ResolvableRow = ResolvableOrganization;
 
 export interface TenantResolverOptions {
   /** How long a lookup is trusted; invalidation makes changes in this process visible at once. */
@@ -61,7 +53,7 @@ export class TenantResolver {
   private readonly server: ServerAddress;
 
   constructor(
-    private readonly db: Kysely<CoreDatabase>,
+    private readonly organizations: OrganizationsRepository,
     options: TenantResolverOptions,
   ) {
     this.server = options.server;
@@ -92,22 +84,7 @@ export class TenantResolver {
     const key = cacheKey(ref);
     const cached = this.hits.get(key) ?? this.misses.get(key);
     if (cached) return cached.value;
-    const row = await this.db
-      .selectFrom('organizations')
-      .select([
-        'id',
-        'slug',
-        'status',
-        'allow_signup',
-        'owner_id',
-        'placement_kind',
-        'placement',
-        'tenant_db_name',
-        'tenant_schema',
-      ])
-      .where(ref.kind === 'id' ? 'id' : 'slug', '=', ref.kind === 'id' ? ref.id : ref.slug)
-      .where('deleted_at', 'is', null)
-      .executeTakeFirst();
+    const row = await this.organizations.findResolvable(ref);
     if (!row) {
       this.misses.set(key, null);
       return null;

@@ -4,6 +4,8 @@ import { openCoreDb, type CoreDb } from '../../src/db/core-database.js';
 import type { CoreDatabase, NewOrganization, Organization } from '../../src/db/core-schema.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
 import type { TenantUser } from '../../src/db/tenant-schema.js';
+import { CoreUsersRepository } from '../../src/modules/core-auth/core-users.repository.js';
+import { OrganizationsRepository } from '../../src/modules/organizations/organizations.repository.js';
 import { TenantUsersRepository } from '../../src/modules/tenant-users/tenant-users.repository.js';
 import { TenantConnectionManager } from '../../src/tenancy/connection-manager.js';
 import { createTenantConnector } from '../../src/tenancy/connectors.js';
@@ -71,9 +73,10 @@ export async function createTenancyFixture(
     storage,
     provisioner(options = {}) {
       return new Provisioner({
-        core: core.db,
+        organizations: new OrganizationsRepository(core.db),
         storage: options.store ? storageOver(options.store) : storage,
-        owners: new TenantUsersRepository(),
+        coreUsers: new CoreUsersRepository(core.db),
+        tenantUsers: new TenantUsersRepository(),
         log: silentLogger(),
         ...(options.failAfterStep === undefined ? {} : { failAfterStep: options.failAfterStep }),
       });

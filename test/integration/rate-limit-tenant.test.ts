@@ -1,3 +1,4 @@
+import { OrganizationsRepository } from '../../src/modules/organizations/organizations.repository.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { KyselyPlugin } from 'kysely';
@@ -82,7 +83,7 @@ describe('unknown X-TENANT values are cached briefly, apart from known tenants',
         },
         transformResult: async (args) => args.result,
       };
-      const resolver = new TenantResolver(fx.core.db.withPlugin(counting), {
+      const resolver = new TenantResolver(new OrganizationsRepository(fx.core.db.withPlugin(counting)), {
         ttlMs: 60_000,
         maxEntries: 3,
         server: fx.store.server,

@@ -1,3 +1,4 @@
+import { OrganizationsRepository } from '../../src/modules/organizations/organizations.repository.js';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -143,7 +144,7 @@ describe(`shared tenants' lifecycle (${TEST_ENGINE})`, () => {
       ids.push(id);
     }
     const [rolled, broken, current] = ids as [number, number, number];
-    const fleet = new FleetMigrator(fx.core, fx.storage);
+    const fleet = new FleetMigrator(fx.core, fx.storage, new OrganizationsRepository(fx.core.db));
     const back = await fleet.rollbackTenants({ tenant: String(rolled) });
     assert.deepEqual(back.failed, []);
     assert.equal(await hasNotes(rolled), false, 'rolled back one migration');

@@ -40,8 +40,8 @@ Exit codes: 0 all done, 1 some tenant failed, 2 bad usage or configuration, 3 an
   async run({ values, out }) {
     const concurrency = concurrencyOf(stringOption(values, 'concurrency'));
     const tenant = stringOption(values, 'tenant');
-    return withCliContext(async ({ core, storage }) => {
-      const fleet = new FleetMigrator(core, storage);
+    return withCliContext(async ({ core, storage, organizations }) => {
+      const fleet = new FleetMigrator(core, storage, organizations);
       const report = await fleet
         .migrate({
           ...(concurrency ? { concurrency } : {}),
@@ -88,8 +88,8 @@ Shows the core migrations applied and pending, the latest tenant migration, tena
 migration state and status, and every tenant whose last migration failed. Opens no tenant database.
 Exit code 1 when some tenant is behind or failed, so it can gate a deploy.`,
   async run({ out }) {
-    return withCliContext(async ({ core, storage }) => {
-      const status = await new FleetMigrator(core, storage).status();
+    return withCliContext(async ({ core, storage, organizations }) => {
+      const status = await new FleetMigrator(core, storage, organizations).status();
       out.result(status, () =>
         [
           `core: ${status.core.applied.length} applied${status.core.pending.length ? `, pending: ${status.core.pending.join(', ')}` : ', up to date'}`,
@@ -131,8 +131,8 @@ migration of the code: deploy the matching code before creating organizations.`,
     if (scope === 'core' && tenant !== undefined)
       throw new CliError('--tenant goes with --scope tenant', EXIT.USAGE);
     const concurrency = concurrencyOf(stringOption(values, 'concurrency'));
-    return withCliContext(async ({ core, storage }) => {
-      const fleet = new FleetMigrator(core, storage);
+    return withCliContext(async ({ core, storage, organizations }) => {
+      const fleet = new FleetMigrator(core, storage, organizations);
       if (scope === 'core') {
         const rolledBack = await fleet.rollbackCore(to === undefined ? {} : { to }).catch(busy);
         out.result({ core: { rolledBack } }, () =>

@@ -1,7 +1,5 @@
-import { sql } from 'kysely';
 import type { Organization } from '../../db/core-schema.js';
 import { AppError } from '../../errors.js';
-import { OrganizationsRepository } from '../../modules/organizations/organizations.repository.js';
 import { isPlacementKind } from '../../tenancy/placement/placement.js';
 import { parseTenantHeader } from '../../tenancy/tenant-header.js';
 import { withCliContext, type CliContext } from '../cli-context.js';
@@ -52,9 +50,7 @@ async function find(context: CliContext, ref: string | undefined): Promise<Organ
   } catch {
     throw new CliError(`"${ref}" is neither an organization id nor a slug`, EXIT.USAGE);
   }
-  let query = context.core.db.selectFrom('organizations').selectAll().where('status', '<>', 'deleted');
-  query = parsed.kind === 'id' ? query.where('id', '=', parsed.id) : query.where('slug', '=', parsed.slug);
-  const org = await query.executeTakeFirst();
+  const org = await context.organizations.findLive(parsed);
   if (!org) throw new CliError(`No organization "${ref}"`, EXIT.NOT_FOUND);
   return org;
 }
@@ -69,13 +65,8 @@ async function setStatus(
   if (org.status === to) return org;
   if (org.status !== from)
     throw new CliError(`Organization ${org.id} is ${org.status}, not ${from}`, EXIT.FAILED);
-  const updated = await context.core.db
-    .updateTable('organizations')
-    .set({ status: to, updated_at: sql<Date>`now()` })
-    .where('id', '=', org.id)
-    .where('status', '=', from)
-    .returningAll()
-    .executeTakeFirstOrThrow();
+  const updated = await context.organizations.setStatus(org.id, from, to);
+  if (!updated) throw new CliError(`Organization ${org.id} changed meanwhile; try again`, EXIT.FAILED);
   context.invalidate(org.id, org.slug);
   return updated;
 }
@@ -110,13 +101,9 @@ Exit codes: 0 done, 1 failed, 2 bad usage, 4 no such organization.`,
       switch (action) {
         case 'list': {
           const status = stringOption(values, 'status');
-          let query = context.core.db
-            .selectFrom('organizations')
-            .selectAll()
-            .where('status', '<>', 'deleted')
-            .orderBy('id');
-          if (status) query = query.where('status', '=', status as Organization['status']);
-          const rows = (await query.execute()).map(view);
+          const rows = (
+            await context.organizations.listLive(status as Organization['status'] | undefined)
+          ).map(view);
           out.result(rows, () => table([[...COLUMNS], ...rows.map((row) => COLUMNS.map((c) => row[c]))]));
           return EXIT.OK;
         }
@@ -146,7 +133,7 @@ Exit codes: 0 done, 1 failed, 2 bad usage, 4 no such organization.`,
           if (!owner?.is_owner) throw new CliError(`No core owner account ${ownerEmail}`, EXIT.NOT_FOUND);
           let org: Organization;
           try {
-            org = await new OrganizationsRepository(context.core.db).insertWithSlug(owner.id, name, slug, {
+            org = await context.organizations.insertWithSlug(owner.id, name, slug, {
               placement,
             });
           } catch (error) {

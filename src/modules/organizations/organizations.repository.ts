@@ -1,12 +1,331 @@
-import type { Kysely } from 'kysely';
-import type { CoreDatabase, Organization, PlacementKind } from '../../db/core-schema.js';
+import { sql, type Kysely } from 'kysely';
+import type {
+  CoreDatabase,
+  Organization,
+  OrganizationStatus,
+  OrganizationUpdate,
+  PlacementKind,
+} from '../../db/core-schema.js';
 import { AppError, isUniqueViolation } from '../../errors.js';
-import { SLUG_PATTERN } from '../../tenancy/tenant-header.js';
+import type { PlacementColumns, ServerAddress } from '../../tenancy/placement/placement.js';
+import { SLUG_PATTERN, type TenantRef } from '../../tenancy/tenant-header.js';
 import { slugFromName, suffixedSlug } from './slugs.js';
 
-/** Organization rows of the core database: the only place that writes SQL for them. */
+/** Organizations whose storage exists and is in use: what fleet migrations run over. */
+export const MIGRATABLE = ['active', 'suspended'] as const satisfies readonly OrganizationStatus[];
+
+/** Timestamps come from the database clock, the one grace periods are measured against. */
+const NOW = sql<Date>`now()`;
+/** Advisory lock key (core database) held while a shared database is chosen for a new tenant. */
+const PLACE_LOCK_KEY = '8387229622868211322';
+
+/** True for rows changed within the last `graceMs` (never when it is 0). */
+function recentlyUpdated(graceMs: number) {
+  return graceMs > 0
+    ? sql<boolean>`(updated_at > now() - ${graceMs} * interval '1 millisecond')`
+    : sql<boolean>`false`;
+}
+
+/** The organization columns a tenant resolution reads. */
+export type ResolvableOrganization = Pick<
+  Organization,
+  | 'id'
+  | 'slug'
+  | 'status'
+  | 'allow_signup'
+  | 'owner_id'
+  | 'placement_kind'
+  | 'placement'
+  | 'tenant_db_name'
+  | 'tenant_schema'
+>;
+
+/** An organization row as orphan detection needs it. */
+export interface StorageOwner {
+  id: number;
+  status: OrganizationStatus;
+  tenant_db_name: string | null;
+  tenant_schema: string | null;
+  /** Changed within the grace period: a provisioning or deletion may still be progressing elsewhere. */
+  recent: boolean;
+}
+
+/** What a fleet migration records per tenant. */
+export interface MigrationRecord {
+  schema_version?: string | null;
+  migration_state: 'ok' | 'failed';
+  migration_error: string | null;
+}
+
+/**
+ * Organization rows of the core database: the only place that writes SQL for them (the API, provisioning, the
+ * resolver, fleet migrations and the operator CLI all come here).
+ */
 export class OrganizationsRepository {
   constructor(private readonly db: Kysely<CoreDatabase>) {}
+
+  /** Any organization by id, whatever its status. */
+  findById(id: number): Promise<Organization | undefined> {
+    return this.db.selectFrom('organizations').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /** A live (not deleted) organization by id or slug: what X-TENANT and the CLI name. */
+  findLive(ref: TenantRef): Promise<Organization | undefined> {
+    const query = this.db.selectFrom('organizations').selectAll().where('deleted_at', 'is', null);
+    return (
+      ref.kind === 'id' ? query.where('id', '=', ref.id) : query.where('slug', '=', ref.slug)
+    ).executeTakeFirst();
+  }
+
+  /** The columns a request's tenant resolution needs, of a live organization by id or slug. */
+  findResolvable(ref: TenantRef): Promise<ResolvableOrganization | undefined> {
+    const query = this.db
+      .selectFrom('organizations')
+      .select([
+        'id',
+        'slug',
+        'status',
+        'allow_signup',
+        'owner_id',
+        'placement_kind',
+        'placement',
+        'tenant_db_name',
+        'tenant_schema',
+      ])
+      .where('deleted_at', 'is', null);
+    return (
+      ref.kind === 'id' ? query.where('id', '=', ref.id) : query.where('slug', '=', ref.slug)
+    ).executeTakeFirst();
+  }
+
+  /** Every organization that is not deleted, optionally of one status, by id. */
+  listLive(status?: OrganizationStatus): Promise<Organization[]> {
+    let query = this.db
+      .selectFrom('organizations')
+      .selectAll()
+      .where('status', '<>', 'deleted')
+      .orderBy('id');
+    if (status) query = query.where('status', '=', status);
+    return query.execute();
+  }
+
+  /** Moves an organization from one status to another; undefined when it is not in `from` (any more). */
+  setStatus(id: number, from: OrganizationStatus, to: OrganizationStatus): Promise<Organization | undefined> {
+    return this.db
+      .updateTable('organizations')
+      .set({ status: to, updated_at: NOW })
+      .where('id', '=', id)
+      .where('status', '=', from)
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  // Provisioning (tenancy/provisioner.ts): every update is conditional on the status it expects, so a row another
+  // process moved on is never overwritten.
+
+  /** Records a completed provisioning step (and more columns); undefined when no longer provisioning. */
+  recordStep(id: number, step: string, extra: OrganizationUpdate = {}): Promise<Organization | undefined> {
+    return this.db
+      .updateTable('organizations')
+      .set({ ...extra, provisioning_step: step, updated_at: NOW })
+      .where('id', '=', id)
+      .where('status', '=', 'provisioning')
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  /**
+   * Step `named`: records the placement `choose` picks, given how many live shared tenants each shared database of
+   * `server` holds. One transaction under a lock, so concurrent provisionings never overfill a shared database.
+   */
+  async recordPlacement(
+    id: number,
+    server: ServerAddress,
+    choose: (sharedTenants: Map<string, number>) => PlacementColumns,
+  ): Promise<Organization | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      await sql`select pg_advisory_xact_lock(${PLACE_LOCK_KEY}::bigint)`.execute(trx);
+      const rows = await trx
+        .selectFrom('organizations')
+        .select(['tenant_db_name', (eb) => eb.fn.countAll<string>().as('tenants')])
+        .where('placement_kind', '=', 'shared')
+        .where('placement', '=', server)
+        .where('status', '<>', 'deleted')
+        .where('tenant_db_name', 'is not', null)
+        .where('id', '<>', id)
+        .groupBy('tenant_db_name')
+        .execute();
+      const counts = new Map(rows.map((row) => [row.tenant_db_name as string, Number(row.tenants)]));
+      return trx
+        .updateTable('organizations')
+        .set({ ...choose(counts), provisioning_step: 'named', updated_at: NOW })
+        .where('id', '=', id)
+        .where('status', '=', 'provisioning')
+        .returningAll()
+        .executeTakeFirst();
+    });
+  }
+
+  /** Provisioning finished: active at `version`; undefined when no longer provisioning. */
+  activate(id: number, version: string): Promise<Organization | undefined> {
+    return this.db
+      .updateTable('organizations')
+      .set({
+        status: 'active',
+        schema_version: version,
+        migration_state: 'ok',
+        migration_error: null,
+        migrated_at: NOW,
+        provisioning_error: null,
+        updated_at: NOW,
+      })
+      .where('id', '=', id)
+      .where('status', '=', 'provisioning')
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  /** A failed organization being retried: back to provisioning from `step`; undefined when no longer failed. */
+  retry(id: number, step: string | null): Promise<Organization | undefined> {
+    return this.db
+      .updateTable('organizations')
+      .set({ status: 'provisioning', provisioning_error: null, provisioning_step: step, updated_at: NOW })
+      .where('id', '=', id)
+      .where('status', '=', 'failed')
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  /** Provisioning failed: `failed`, with the error and the step it got to (only while still provisioning). */
+  async markFailed(id: number, error: string, step: string | null): Promise<void> {
+    await this.db
+      .updateTable('organizations')
+      .set({ status: 'failed', provisioning_error: error, provisioning_step: step, updated_at: NOW })
+      .where('id', '=', id)
+      .where('status', '=', 'provisioning')
+      .execute();
+  }
+
+  /** Deletion starts: `deleting` (from any status but deleted). */
+  async markDeleting(id: number): Promise<void> {
+    await this.db
+      .updateTable('organizations')
+      .set({ status: 'deleting', updated_at: NOW })
+      .where('id', '=', id)
+      .where('status', '<>', 'deleted')
+      .execute();
+  }
+
+  /** Deletion done: `deleted`, with its time (only from deleting). */
+  async markDeleted(id: number): Promise<void> {
+    await this.db
+      .updateTable('organizations')
+      .set({ status: 'deleted', deleted_at: NOW, updated_at: NOW })
+      .where('id', '=', id)
+      .where('status', '=', 'deleting')
+      .execute();
+  }
+
+  /** Organizations stuck in provisioning or deleting, untouched for `graceMs`, by id. */
+  listStuck(graceMs: number): Promise<{ id: number; status: OrganizationStatus }[]> {
+    return this.db
+      .selectFrom('organizations')
+      .select(['id', 'status'])
+      .where('status', 'in', ['provisioning', 'deleting'])
+      .where(recentlyUpdated(graceMs), '=', false)
+      .orderBy('id')
+      .execute();
+  }
+
+  /** The organizations whose dedicated database is one of `databases` (whatever their status). */
+  ownersOfDatabases(databases: string[], graceMs: number): Promise<StorageOwner[]> {
+    return (
+      this.db
+        .selectFrom('organizations')
+        .select(['id', 'status', 'tenant_db_name', 'tenant_schema', recentlyUpdated(graceMs).as('recent')])
+        // One array parameter rather than a parameter per database: there may be more than PostgreSQL's 65535.
+        .where(sql<boolean>`tenant_db_name = any(${databases}::text[])`)
+        .where('placement_kind', '=', 'dedicated')
+        .execute()
+    );
+  }
+
+  /** The shared organizations of `server` among `ids` (whatever their status). */
+  sharedOwners(ids: number[], server: ServerAddress, graceMs: number): Promise<StorageOwner[]> {
+    return this.db
+      .selectFrom('organizations')
+      .select(['id', 'status', 'tenant_db_name', 'tenant_schema', recentlyUpdated(graceMs).as('recent')])
+      .where(sql<boolean>`id = any(${ids}::int[])`)
+      .where('placement_kind', '=', 'shared')
+      .where('placement', '=', server)
+      .execute();
+  }
+
+  /** Failed organizations whose storage was dropped: a retry starts from `named`. */
+  async resetFailedToNamed(ids: number[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db
+      .updateTable('organizations')
+      .set({ provisioning_step: 'named', updated_at: NOW })
+      .where('id', 'in', ids)
+      .where('status', '=', 'failed')
+      .execute();
+  }
+
+  // Fleet migrations (tenancy/fleet-migrator.ts).
+
+  /** Organizations whose storage exists and is in use (active, suspended), optionally just one, by id. */
+  listMigratable(ref?: TenantRef): Promise<Organization[]> {
+    let query = this.db
+      .selectFrom('organizations')
+      .selectAll()
+      .where('status', 'in', MIGRATABLE)
+      .orderBy('id');
+    if (ref) query = ref.kind === 'id' ? query.where('id', '=', ref.id) : query.where('slug', '=', ref.slug);
+    return query.execute();
+  }
+
+  /** Records the outcome of migrating one tenant. */
+  async recordMigration(id: number, values: MigrationRecord): Promise<void> {
+    await this.db
+      .updateTable('organizations')
+      .set({ ...values, migrated_at: new Date(), updated_at: new Date() })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /** Organizations that are not deleted, counted by schema version, migration state and status. */
+  async migrationGroups(): Promise<
+    {
+      schema_version: string | null;
+      migration_state: string | null;
+      status: OrganizationStatus;
+      count: number;
+    }[]
+  > {
+    const groups = await this.db
+      .selectFrom('organizations')
+      .select(['schema_version', 'migration_state', 'status', (eb) => eb.fn.countAll<number>().as('count')])
+      .where('status', '<>', 'deleted')
+      .groupBy(['schema_version', 'migration_state', 'status'])
+      .orderBy('status')
+      .orderBy('schema_version')
+      .execute();
+    return groups.map((group) => ({ ...group, count: Number(group.count) }));
+  }
+
+  /** Migratable organizations whose last migration failed, by id. */
+  listMigrationFailures() {
+    return this.db
+      .selectFrom('organizations')
+      .select(['id', 'slug', 'schema_version', 'migration_error', 'migrated_at'])
+      .where('migration_state', '=', 'failed')
+      .where('status', 'in', MIGRATABLE)
+      .orderBy('id')
+      .execute();
+  }
+
+  // The API (organizations.service.ts).
 
   /**
    * Inserts a new organization in `provisioning`; a live organization with the same slug is 409 SLUG_TAKEN.

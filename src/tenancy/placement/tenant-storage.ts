@@ -1,5 +1,5 @@
-import { NO_MIGRATIONS, sql, type Kysely } from 'kysely';
-import type { CoreDatabase, PlacementKind } from '../../db/core-schema.js';
+import { NO_MIGRATIONS, type Kysely } from 'kysely';
+import type { PlacementKind } from '../../db/core-schema.js';
 import type { TenantDatabase } from '../../db/tenant-schema.js';
 import type { TenantConnectionManager } from '../connection-manager.js';
 import { SharedSchemas } from '../shared/shared-schemas.js';
@@ -8,9 +8,6 @@ import { assertMigrated, createMigrator } from '../../db/migrator.js';
 import { latestTenantMigration } from '../tenant-migrations.js';
 import type { TenantStore } from '../tenant-store.js';
 import { dedicatedPlacement, sharedPlacement, type TenantPlacement } from './placement.js';
-
-/** Advisory lock key (on the core database) held while a shared database is chosen for a new tenant. */
-const CHOOSE_LOCK_KEY = '8387229622868211322';
 
 export interface TenantStorageOptions {
   /** Tenants per shared database before the next one is opened (TENANT_SHARED_PER_DATABASE). */
@@ -23,7 +20,7 @@ export interface TenantStorageOptions {
  * a shared database (SharedSchemas), reached through the connection manager.
  *
  * @example
- * const placement = await storage.place(trx, org.id, 'shared'); // e.g. tenantry_shared_1 / t_42
+ * const placement = storage.place(org.id, 'shared', counts); // e.g. tenantry_shared_1 / t_42
  * await storage.create(placement, org.id);
  */
 export class TenantStorage {
@@ -38,32 +35,16 @@ export class TenantStorage {
   }
 
   /**
-   * Chooses where a new tenant goes. Dedicated: its own database, named by its id. Shared: its schema in the
-   * lowest-numbered shared database of this server holding fewer than `sharedPerDatabase` live tenants (a new one
-   * when all are full). Call inside the core transaction that records the placement: the count is taken under a
-   * lock, so concurrent provisionings never overfill a shared database.
+   * Where a new tenant goes. Dedicated: its own database, named by its id. Shared: its schema in the
+   * lowest-numbered shared database of this server holding fewer than `sharedPerDatabase` live tenants (the next
+   * number when all are full). `sharedTenants` counts the live shared tenants per database name (the caller takes
+   * it under a lock: OrganizationsRepository.recordPlacement).
    */
-  async place(core: Kysely<CoreDatabase>, orgId: number, kind: PlacementKind): Promise<TenantPlacement> {
+  place(orgId: number, kind: PlacementKind, sharedTenants: ReadonlyMap<string, number>): TenantPlacement {
     const server = this.store.server;
     if (kind === 'dedicated') return dedicatedPlacement(server, this.store.databaseName(orgId));
-    await sql`select pg_advisory_xact_lock(${CHOOSE_LOCK_KEY}::bigint)`.execute(core);
-    const rows = await core
-      .selectFrom('organizations')
-      .select(['tenant_db_name', (eb) => eb.fn.countAll<string>().as('tenants')])
-      .where('placement_kind', '=', 'shared')
-      .where('placement', '=', server)
-      .where('status', '<>', 'deleted')
-      .where('tenant_db_name', 'is not', null)
-      .where('id', '<>', orgId)
-      .groupBy('tenant_db_name')
-      .execute();
-    const counts = new Map<number, number>();
-    for (const row of rows) {
-      const n = row.tenant_db_name === null ? null : this.store.sharedDatabaseNumber(row.tenant_db_name);
-      if (n !== null) counts.set(n, Number(row.tenants));
-    }
     let n = 1;
-    while ((counts.get(n) ?? 0) >= this.options.sharedPerDatabase) n++;
+    while ((sharedTenants.get(this.store.sharedDatabaseName(n)) ?? 0) >= this.options.sharedPerDatabase) n++;
     return sharedPlacement(server, this.store.sharedDatabaseName(n), this.store.sharedNames.schema(orgId));
   }
 
