@@ -27,7 +27,7 @@ import { TenantConnectionManager } from '../src/tenancy/connection-manager.js';
 import { createTenantConnector } from '../src/tenancy/connectors.js';
 import { TenantStorage } from '../src/tenancy/placement/tenant-storage.js';
 import { Provisioner } from '../src/tenancy/provisioner.js';
-import { createTenantStore } from '../src/tenancy/tenant-store.js';
+import { createTenantStore } from '../src/tenancy/create-tenant-store.js';
 
 const { values } = parseArgs({
   options: {

@@ -19,7 +19,8 @@ import { TenantStorage } from './tenancy/placement/tenant-storage.js';
 import { Provisioner } from './tenancy/provisioner.js';
 import { TenantGateway } from './tenancy/tenant-gateway.js';
 import { TenantResolver } from './tenancy/tenant-resolver.js';
-import { createTenantStore, type TenantStore } from './tenancy/tenant-store.js';
+import { createTenantStore } from './tenancy/create-tenant-store.js';
+import type { TenantStore } from './tenancy/tenant-store.js';
 
 /** Everything the routes use, built once per app from the configuration; nothing lives in module state. */
 export interface Services {

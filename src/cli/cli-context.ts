@@ -12,7 +12,8 @@ import { TenantConnectionManager } from '../tenancy/connection-manager.js';
 import { createTenantConnector } from '../tenancy/connectors.js';
 import { TenantStorage } from '../tenancy/placement/tenant-storage.js';
 import { Provisioner } from '../tenancy/provisioner.js';
-import { createTenantStore, type TenantStore } from '../tenancy/tenant-store.js';
+import { createTenantStore } from '../tenancy/create-tenant-store.js';
+import type { TenantStore } from '../tenancy/tenant-store.js';
 import { CliError, EXIT } from './cli-error.js';
 
 /** What commands work with: the core database, the tenant store, and a way to tell running servers of changes. */

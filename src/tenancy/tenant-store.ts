@@ -1,11 +1,7 @@
-import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
-import type { Config } from '../config.js';
 import type { TenantDatabase } from '../db/tenant-schema.js';
-import { PgliteTenantStore } from './pglite-tenant-store.js';
 import type { ServerAddress } from './placement/placement.js';
 import type { SharedTenantNames } from './tenant-names.js';
-import { PostgresTenantStore } from './postgres-tenant-store.js';
 
 export {
   MissingPrivilegeError,
@@ -59,15 +55,7 @@ export interface TenantStore {
   close(): Promise<void>;
 }
 
-/**
- * The tenant store for the configured engine: PostgreSQL when `DATABASE_URL` is set (tenants on
- * `TENANT_DATABASE_URL`'s server if given), otherwise PGlite directories under `DATA_DIR/tenants`.
- * Opens no connection until used.
- *
- * @example
- * const store = createTenantStore(config, app.log);
- * await store.prepare(); // at start-up: fails clearly without CREATEDB
- */
+/** How `TenantStore.open` opens a database. */
 export interface OpenOptions {
   /** PostgreSQL: at most this many connections (default 4). */
   maxConnections?: number;
@@ -78,14 +66,3 @@ export interface OpenOptions {
   bounded?: boolean;
 }
 
-export function createTenantStore(config: Config, log: FastifyBaseLogger): TenantStore {
-  if (config.databaseUrl) {
-    return new PostgresTenantStore({
-      coreDatabaseUrl: config.databaseUrl,
-      serverUrl: config.tenantDatabaseUrl ?? config.databaseUrl,
-      log,
-      statementTimeoutMs: config.databaseDdlTimeoutMs,
-    });
-  }
-  return new PgliteTenantStore({ dataDir: config.dataDir, settings: config.pglite, log });
-}

@@ -11,7 +11,8 @@ import { TenantConnectionManager } from '../../src/tenancy/connection-manager.js
 import { createTenantConnector } from '../../src/tenancy/connectors.js';
 import { TenantStorage } from '../../src/tenancy/placement/tenant-storage.js';
 import { Provisioner } from '../../src/tenancy/provisioner.js';
-import { createTenantStore, type TenantStore } from '../../src/tenancy/tenant-store.js';
+import { createTenantStore } from '../../src/tenancy/create-tenant-store.js';
+import type { TenantStore } from '../../src/tenancy/tenant-store.js';
 import { createTestEnv, type TestEnv } from './test-env.js';
 
 /** A FastifyBaseLogger that drops everything. */

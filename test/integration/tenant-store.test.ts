@@ -9,8 +9,8 @@ import pg from 'pg';
 import type { Config } from '../../src/config.js';
 import { createMigrator } from '../../src/db/migrator.js';
 import { latestTenantMigration } from '../../src/tenancy/tenant-migrations.js';
+import { createTenantStore } from '../../src/tenancy/create-tenant-store.js';
 import {
-  createTenantStore,
   MissingPrivilegeError,
   TenantDatabaseMissingError,
   TenantNamingError,

@@ -3,7 +3,7 @@ import type { PlacementKind } from '../../db/core-schema.js';
 import type { TenantDatabase } from '../../db/tenant-schema.js';
 import type { TenantConnectionManager } from '../connection-manager.js';
 import { SharedSchemas } from '../shared/shared-schemas.js';
-import { openTenantHandle } from '../tenant-gateway.js';
+import { openTenantHandle } from '../tenant-handle.js';
 import { assertMigrated, createMigrator } from '../../db/migrator.js';
 import { latestTenantMigration } from '../tenant-migrations.js';
 import type { TenantStore } from '../tenant-store.js';

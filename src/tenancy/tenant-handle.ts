@@ -1,0 +1,76 @@
+import { Kysely, PostgresDialect, type PostgresPool } from 'kysely';
+import type { TenantDatabase } from '../db/tenant-schema.js';
+import type { ConnectionLease, QueryClient, TenantConnectionManager } from './connection-manager.js';
+import type { TenantPlacement } from './placement/placement.js';
+import { bindConnection, type SchemaBinding } from './shared/schema-binding.js';
+import type { SharedTenantNames } from './tenant-names.js';
+
+/** What Kysely's PostgresDialect gets from a checkout: one per physical connection, the current lease inside. */
+interface ManagedClient {
+  query: QueryClient['query'];
+  release(): void;
+  lease: ConnectionLease | null;
+}
+
+/**
+ * A Kysely "pool" whose every checkout goes through the connection manager, so each query (or transaction)
+ * holds a budgeted connection only while it runs. A physical connection always comes back as the same client
+ * object: Kysely keys its connection wrappers by that object, and would otherwise make a new one per query.
+ * A shared tenant's checkout is bound to its role and schema first (shared/schema-binding.ts).
+ */
+function managedPool(
+  manager: TenantConnectionManager,
+  placement: TenantPlacement,
+  binding: SchemaBinding | null,
+): PostgresPool {
+  const clients = new WeakMap<QueryClient, ManagedClient>();
+  return {
+    async connect() {
+      const lease = await manager.acquire(placement.address);
+      if (binding) {
+        try {
+          await bindConnection(lease.client, binding);
+        } catch (error) {
+          lease.release();
+          throw error;
+        }
+      }
+      let client = clients.get(lease.client);
+      if (!client) {
+        const managed: ManagedClient = {
+          query: lease.client.query.bind(lease.client),
+          lease: null,
+          release() {
+            const current = managed.lease;
+            managed.lease = null;
+            current?.release();
+          },
+        };
+        clients.set(lease.client, managed);
+        client = managed;
+      }
+      client.lease = lease;
+      return client as unknown as Awaited<ReturnType<PostgresPool['connect']>>;
+    },
+    async end() {
+      // Connections belong to the manager; nothing to end here.
+    },
+  };
+}
+
+/**
+ * A Kysely handle on one tenant's tables through the connection manager: its database, or for a shared tenant its
+ * schema, every checkout bound to the tenant's role so that no other tenant's schema can be read or written.
+ */
+export function openTenantHandle(
+  manager: TenantConnectionManager,
+  placement: TenantPlacement,
+  sharedNames: SharedTenantNames,
+): Kysely<TenantDatabase> {
+  const binding =
+    placement.schema === null ? null : { placement, role: sharedNames.roleForSchema(placement.schema) };
+  return new Kysely<TenantDatabase>({
+    dialect: new PostgresDialect({ pool: managedPool(manager, placement, binding) }),
+  });
+}
+
