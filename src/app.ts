@@ -22,7 +22,7 @@ import { registerSecurity } from './plugins/security.js';
 import { registerWorkerIdentity } from './plugins/worker-identity.js';
 import { createRedis } from './redis.js';
 import { createServices } from './services.js';
-import { FleetMigrator } from './tenancy/fleet-migrator.js';
+import { FleetMigrator } from './tenancy/fleet/fleet-migrator.js';
 
 export interface BuildOptions {
   /** Fastify logger options; `false` silences it (tests). */

@@ -79,7 +79,7 @@ export interface PgliteSettings {
   readonly sharedBuffersMb: number;
 }
 
-/** Hard budgets for connections to tenant databases (see src/tenancy/connection-manager.ts). */
+/** Hard budgets for connections to tenant databases (see src/tenancy/connections/connection-manager.ts). */
 export interface TenantConnectionLimits {
   /** All tenant connections of this server together (PGlite: open tenant instances). */
   readonly maxConnections: number;

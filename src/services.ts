@@ -13,14 +13,14 @@ import { OrganizationsService } from './modules/organizations/organizations.serv
 import { TenantAuthService } from './modules/tenant-auth/tenant-auth.service.js';
 import { TenantUsersRepository } from './modules/tenant-users/tenant-users.repository.js';
 import { TenantUsersService } from './modules/tenant-users/tenant-users.service.js';
-import { TenantConnectionManager } from './tenancy/connection-manager.js';
-import { createTenantConnector } from './tenancy/connectors.js';
+import { TenantConnectionManager } from './tenancy/connections/connection-manager.js';
+import { createTenantConnector } from './tenancy/connections/connectors.js';
 import { TenantStorage } from './tenancy/placement/tenant-storage.js';
-import { Provisioner } from './tenancy/provisioner.js';
-import { TenantGateway } from './tenancy/tenant-gateway.js';
-import { TenantResolver } from './tenancy/tenant-resolver.js';
-import { createTenantStore } from './tenancy/create-tenant-store.js';
-import type { TenantStore } from './tenancy/tenant-store.js';
+import { Provisioner } from './tenancy/lifecycle/provisioner.js';
+import { TenantGateway } from './tenancy/routing/tenant-gateway.js';
+import { TenantResolver } from './tenancy/routing/tenant-resolver.js';
+import { createTenantStore } from './tenancy/stores/create-tenant-store.js';
+import type { TenantStore } from './tenancy/stores/tenant-store.js';
 
 /** Everything the routes use, built once per app from the configuration; nothing lives in module state. */
 export interface Services {

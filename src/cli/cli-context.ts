@@ -4,16 +4,16 @@ import { loadConfig, type Config } from '../config.js';
 import { openCoreDb, type CoreDb } from '../db/core-database.js';
 import { DirectoryLockedError } from '../db/dir-lock.js';
 import { createRedis } from '../redis.js';
-import { InvalidationBus } from '../tenancy/invalidation-bus.js';
+import { InvalidationBus } from '../tenancy/routing/invalidation-bus.js';
 import { CoreUsersRepository } from '../modules/core-auth/core-users.repository.js';
 import { OrganizationsRepository } from '../modules/organizations/organizations.repository.js';
 import { TenantUsersRepository } from '../modules/tenant-users/tenant-users.repository.js';
-import { TenantConnectionManager } from '../tenancy/connection-manager.js';
-import { createTenantConnector } from '../tenancy/connectors.js';
+import { TenantConnectionManager } from '../tenancy/connections/connection-manager.js';
+import { createTenantConnector } from '../tenancy/connections/connectors.js';
 import { TenantStorage } from '../tenancy/placement/tenant-storage.js';
-import { Provisioner } from '../tenancy/provisioner.js';
-import { createTenantStore } from '../tenancy/create-tenant-store.js';
-import type { TenantStore } from '../tenancy/tenant-store.js';
+import { Provisioner } from '../tenancy/lifecycle/provisioner.js';
+import { createTenantStore } from '../tenancy/stores/create-tenant-store.js';
+import type { TenantStore } from '../tenancy/stores/tenant-store.js';
 import { CliError, EXIT } from './cli-error.js';
 
 /** What commands work with: the core database, the tenant store, and a way to tell running servers of changes. */

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { AppError } from '../errors.js';
-import { tenantHeaderValue } from '../tenancy/tenant-header.js';
+import { tenantHeaderValue } from '../tenancy/routing/tenant-header.js';
 import { addRouteHook } from './route-info.js';
 
 /**

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
-import type { ConnectionStats } from '../tenancy/connection-manager.js';
+import type { ConnectionStats } from '../tenancy/connections/connection-manager.js';
 import { processMetrics } from './process-metrics.js';
 
 /** Labels of the HTTP series: bounded by the routes and status codes, never by tenant, user or raw URL. */

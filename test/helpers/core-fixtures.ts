@@ -7,12 +7,12 @@ import type { TenantUser } from '../../src/db/tenant-schema.js';
 import { CoreUsersRepository } from '../../src/modules/core-auth/core-users.repository.js';
 import { OrganizationsRepository } from '../../src/modules/organizations/organizations.repository.js';
 import { TenantUsersRepository } from '../../src/modules/tenant-users/tenant-users.repository.js';
-import { TenantConnectionManager } from '../../src/tenancy/connection-manager.js';
-import { createTenantConnector } from '../../src/tenancy/connectors.js';
+import { TenantConnectionManager } from '../../src/tenancy/connections/connection-manager.js';
+import { createTenantConnector } from '../../src/tenancy/connections/connectors.js';
 import { TenantStorage } from '../../src/tenancy/placement/tenant-storage.js';
-import { Provisioner } from '../../src/tenancy/provisioner.js';
-import { createTenantStore } from '../../src/tenancy/create-tenant-store.js';
-import type { TenantStore } from '../../src/tenancy/tenant-store.js';
+import { Provisioner } from '../../src/tenancy/lifecycle/provisioner.js';
+import { createTenantStore } from '../../src/tenancy/stores/create-tenant-store.js';
+import type { TenantStore } from '../../src/tenancy/stores/tenant-store.js';
 import { createTestEnv, type TestEnv } from './test-env.js';
 
 /** A FastifyBaseLogger that drops everything. */

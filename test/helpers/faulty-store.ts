@@ -1,4 +1,4 @@
-import type { TenantDbHandle, TenantStore } from '../../src/tenancy/tenant-store.js';
+import type { TenantDbHandle, TenantStore } from '../../src/tenancy/stores/tenant-store.js';
 
 /**
  * A TenantStore that delegates to a real one but fails the next `failCreate` creates or `failOpen` opens,

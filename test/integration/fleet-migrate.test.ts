@@ -6,7 +6,7 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { openCoreDb } from '../../src/db/core-database.js';
 import { migrationFolder } from '../../src/db/migrator.js';
-import { createTenantStore } from '../../src/tenancy/create-tenant-store.js';
+import { createTenantStore } from '../../src/tenancy/stores/create-tenant-store.js';
 import {
   createTenancyFixture,
   insertOrganization,

@@ -7,8 +7,8 @@ import { after, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { runChildProcessJob, siblingModule } from '../../src/db/child-process-job.js';
 import { openCoreDb } from '../../src/db/core-database.js';
-import { pgliteConnector } from '../../src/tenancy/connectors.js';
-import { PgliteTenantStore } from '../../src/tenancy/pglite-tenant-store.js';
+import { pgliteConnector } from '../../src/tenancy/connections/connectors.js';
+import { PgliteTenantStore } from '../../src/tenancy/stores/pglite-tenant-store.js';
 import { silentLogger } from '../helpers/core-fixtures.js';
 
 // Whatever TEST_ENGINE says: these settings exist only on the embedded engine.

@@ -6,8 +6,8 @@ import {
   PROVISIONING_STEPS,
   type Provisioner,
   SimulatedCrashError,
-} from '../../src/tenancy/provisioner.js';
-import { latestTenantMigration } from '../../src/tenancy/tenant-migrations.js';
+} from '../../src/tenancy/lifecycle/provisioner.js';
+import { latestTenantMigration } from '../../src/tenancy/fleet/tenant-migrations.js';
 import {
   createTenancyFixture,
   expectedDatabases,

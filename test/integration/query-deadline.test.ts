@@ -7,7 +7,7 @@ import { createServerPool } from '../../src/db/pools.js';
 import pg from 'pg';
 import { boundedPool, endClient } from '../../src/db/query-deadline.js';
 import { AppError } from '../../src/errors.js';
-import { postgresConnector } from '../../src/tenancy/connectors.js';
+import { postgresConnector } from '../../src/tenancy/connections/connectors.js';
 import { eventually } from '../helpers/load-loop.js';
 import { startPrivateCluster } from '../helpers/pg-cluster.js';
 import { adminQuery, createTestEnv, type TestEnv } from '../helpers/test-env.js';

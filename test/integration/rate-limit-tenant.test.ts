@@ -2,7 +2,7 @@ import { OrganizationsRepository } from '../../src/modules/organizations/organiz
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { KyselyPlugin } from 'kysely';
-import { TenantResolver } from '../../src/tenancy/tenant-resolver.js';
+import { TenantResolver } from '../../src/tenancy/routing/tenant-resolver.js';
 import { createTenancyFixture, insertOrganization } from '../helpers/core-fixtures.js';
 import { call } from '../helpers/flows.js';
 import { createTestApp } from '../helpers/test-app.js';

@@ -5,14 +5,14 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { MIGRATIONS_DIR_ENV, migrationFolder } from '../../src/db/migrator.js';
-import { FleetMigrator } from '../../src/tenancy/fleet-migrator.js';
+import { FleetMigrator } from '../../src/tenancy/fleet/fleet-migrator.js';
 import {
   placementFromRow,
   sharedPlacement,
   type TenantPlacement,
 } from '../../src/tenancy/placement/placement.js';
-import { PROVISIONING_STEPS, SimulatedCrashError } from '../../src/tenancy/provisioner.js';
-import { latestTenantMigration } from '../../src/tenancy/tenant-migrations.js';
+import { PROVISIONING_STEPS, SimulatedCrashError } from '../../src/tenancy/lifecycle/provisioner.js';
+import { latestTenantMigration } from '../../src/tenancy/fleet/tenant-migrations.js';
 import {
   createTenancyFixture,
   insertOrganization,

@@ -8,14 +8,14 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import type { Config } from '../../src/config.js';
 import { createMigrator } from '../../src/db/migrator.js';
-import { latestTenantMigration } from '../../src/tenancy/tenant-migrations.js';
-import { createTenantStore } from '../../src/tenancy/create-tenant-store.js';
+import { latestTenantMigration } from '../../src/tenancy/fleet/tenant-migrations.js';
+import { createTenantStore } from '../../src/tenancy/stores/create-tenant-store.js';
 import {
   MissingPrivilegeError,
   TenantDatabaseMissingError,
   TenantNamingError,
   type TenantStore,
-} from '../../src/tenancy/tenant-store.js';
+} from '../../src/tenancy/stores/tenant-store.js';
 import { createTenancyFixture, silentLogger, type TenancyFixture } from '../helpers/core-fixtures.js';
 import { adminQuery, TEST_ENGINE } from '../helpers/test-env.js';
 

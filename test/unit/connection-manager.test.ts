@@ -11,7 +11,7 @@ import {
   type ConnectionBudget,
   type TenantConnection,
   type TenantConnector,
-} from '../../src/tenancy/connection-manager.js';
+} from '../../src/tenancy/connections/connection-manager.js';
 
 /**
  * An in-memory connector that records what is open, so the manager's bookkeeping can be checked exactly.

@@ -16,8 +16,8 @@ import {
   pgliteSharedNumber,
   PostgresTenantNames,
   SharedTenantNames,
-} from '../../src/tenancy/tenant-names.js';
-import { TenantNamingError } from '../../src/tenancy/tenant-store-errors.js';
+} from '../../src/tenancy/placement/placement-names.js';
+import { TenantNamingError } from '../../src/tenancy/stores/tenant-store-errors.js';
 
 const SERVER = 'postgres://db.internal:5433' as ServerAddress;
 

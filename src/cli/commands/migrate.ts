@@ -1,4 +1,4 @@
-import { FleetLockedError, FleetMigrator } from '../../tenancy/fleet-migrator.js';
+import { FleetLockedError, FleetMigrator } from '../../tenancy/fleet/fleet-migrator.js';
 import { withCliContext } from '../cli-context.js';
 import { CliError, EXIT } from '../cli-error.js';
 import { stringOption, type Command } from '../command.js';

@@ -1,7 +1,7 @@
 import type { Organization } from '../../db/core-schema.js';
 import { AppError } from '../../errors.js';
 import { isPlacementKind } from '../../tenancy/placement/placement.js';
-import { parseTenantHeader } from '../../tenancy/tenant-header.js';
+import { parseTenantHeader } from '../../tenancy/routing/tenant-header.js';
 import { withCliContext, type CliContext } from '../cli-context.js';
 import { CliError, EXIT } from '../cli-error.js';
 import { stringOption, type Command } from '../command.js';

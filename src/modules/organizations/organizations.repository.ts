@@ -8,7 +8,7 @@ import type {
 } from '../../db/core-schema.js';
 import { AppError, isUniqueViolation } from '../../errors.js';
 import type { PlacementColumns, ServerAddress } from '../../tenancy/placement/placement.js';
-import { SLUG_PATTERN, type TenantRef } from '../../tenancy/tenant-header.js';
+import { SLUG_PATTERN, type TenantRef } from '../../tenancy/routing/tenant-header.js';
 import { slugFromName, suffixedSlug } from './slugs.js';
 
 /** Organizations whose storage exists and is in use: what fleet migrations run over. */
@@ -120,7 +120,7 @@ export class OrganizationsRepository {
       .executeTakeFirst();
   }
 
-  // Provisioning (tenancy/provisioner.ts): every update is conditional on the status it expects, so a row another
+  // Provisioning (tenancy/lifecycle/provisioner.ts): every update is conditional on the status it expects, so a row another
   // process moved on is never overwritten.
 
   /** Records a completed provisioning step (and more columns); undefined when no longer provisioning. */
@@ -272,7 +272,7 @@ export class OrganizationsRepository {
       .execute();
   }
 
-  // Fleet migrations (tenancy/fleet-migrator.ts).
+  // Fleet migrations (tenancy/fleet/fleet-migrator.ts).
 
   /** Organizations whose storage exists and is in use (active, suspended), optionally just one, by id. */
   listMigratable(ref?: TenantRef): Promise<Organization[]> {

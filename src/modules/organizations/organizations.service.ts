@@ -2,8 +2,8 @@ import type { CoreUser, Organization, PlacementKind } from '../../db/core-schema
 import { AppError } from '../../errors.js';
 import { decodeCursor, toPage } from '../../http/pagination.js';
 import type { TokenResponse } from '../../http/schemas.js';
-import type { Provisioner } from '../../tenancy/provisioner.js';
-import type { TenantGateway } from '../../tenancy/tenant-gateway.js';
+import type { Provisioner } from '../../tenancy/lifecycle/provisioner.js';
+import type { TenantGateway } from '../../tenancy/routing/tenant-gateway.js';
 import type { TenantAuthService } from '../tenant-auth/tenant-auth.service.js';
 import type { TenantUsersRepository } from '../tenant-users/tenant-users.repository.js';
 import type { OrganizationsRepository } from './organizations.repository.js';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { SLUG_PATTERN } from '../../tenancy/tenant-header.js';
+import { SLUG_PATTERN } from '../../tenancy/routing/tenant-header.js';
 
 const MAX_BASE = 40;
 

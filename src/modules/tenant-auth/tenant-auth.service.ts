@@ -4,7 +4,7 @@ import type { RefreshTokens } from '../../auth/refresh-tokens.js';
 import type { TenantPrincipal, TenantUser } from '../../db/tenant-schema.js';
 import { AppError } from '../../errors.js';
 import type { TokenResponse } from '../../http/schemas.js';
-import type { TenantContext } from '../../tenancy/tenant-context.js';
+import type { TenantContext } from '../../tenancy/routing/tenant-context.js';
 import { TenantUsersRepository } from '../tenant-users/tenant-users.repository.js';
 import { toTenantUserView } from '../tenant-users/tenant-user-view.js';
 

@@ -3,7 +3,7 @@ import type { RefreshTokens } from '../../auth/refresh-tokens.js';
 import type { TenantPrincipal, TenantRole, TenantUser } from '../../db/tenant-schema.js';
 import { AppError } from '../../errors.js';
 import { decodeCursor, toPage } from '../../http/pagination.js';
-import type { TenantContext } from '../../tenancy/tenant-context.js';
+import type { TenantContext } from '../../tenancy/routing/tenant-context.js';
 import { TenantUsersRepository } from './tenant-users.repository.js';
 import { toTenantUserView } from './tenant-user-view.js';
 

@@ -3,7 +3,7 @@
  *
  * - `dedicated`: a database of its own (`schema` null: the tables are in `public`).
  * - `shared`: a schema (`t_<id>`) of a database that holds many small tenants; connections to that database
- *   serve any of them, each unit of work bound to the tenant's schema and role (see shared/schema-binding.ts).
+ *   serve any of them, each unit of work bound to the tenant's schema and role (see connections/schema-binding.ts).
  *
  * The core records a placement on the organization row (`placement_kind`, `placement` = server,
  * `tenant_db_name` = database, `tenant_schema`); the request path reads it from there.

@@ -1,12 +1,12 @@
 import { NO_MIGRATIONS, type Kysely } from 'kysely';
 import type { PlacementKind } from '../../db/core-schema.js';
 import type { TenantDatabase } from '../../db/tenant-schema.js';
-import type { TenantConnectionManager } from '../connection-manager.js';
-import { SharedSchemas } from '../shared/shared-schemas.js';
-import { openTenantHandle } from '../tenant-handle.js';
+import type { TenantConnectionManager } from '../connections/connection-manager.js';
+import { SharedSchemas } from './shared-schemas.js';
+import { openTenantHandle } from '../connections/tenant-handle.js';
 import { assertMigrated, createMigrator } from '../../db/migrator.js';
-import { latestTenantMigration } from '../tenant-migrations.js';
-import type { TenantStore } from '../tenant-store.js';
+import { latestTenantMigration } from '../fleet/tenant-migrations.js';
+import type { TenantStore } from '../stores/tenant-store.js';
 import { dedicatedPlacement, sharedPlacement, type TenantPlacement } from './placement.js';
 
 export interface TenantStorageOptions {

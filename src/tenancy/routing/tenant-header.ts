@@ -1,4 +1,4 @@
-import { AppError } from '../errors.js';
+import { AppError } from '../../errors.js';
 
 /** Slugs as the contract defines them. */
 export const SLUG_PATTERN = /^[a-z][a-z0-9-]{1,62}$/;

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { TenantNamingError } from './tenant-store-errors.js';
+import { TenantNamingError } from '../stores/tenant-store-errors.js';
 
 /** Names of databases we create on PostgreSQL: safe unquoted identifiers of at most 63 bytes. */
 export const DATABASE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Config } from '../config.js';
+import type { Config } from '../../config.js';
 import { PgliteTenantStore } from './pglite-tenant-store.js';
 import { PostgresTenantStore } from './postgres-tenant-store.js';
 import type { TenantStore } from './tenant-store.js';

@@ -1,9 +1,9 @@
 import { Kysely, PostgresDialect, type PostgresPool } from 'kysely';
-import type { TenantDatabase } from '../db/tenant-schema.js';
+import type { TenantDatabase } from '../../db/tenant-schema.js';
 import type { ConnectionLease, QueryClient, TenantConnectionManager } from './connection-manager.js';
-import type { TenantPlacement } from './placement/placement.js';
-import { bindConnection, type SchemaBinding } from './shared/schema-binding.js';
-import type { SharedTenantNames } from './tenant-names.js';
+import type { TenantPlacement } from '../placement/placement.js';
+import { bindConnection, type SchemaBinding } from './schema-binding.js';
+import type { SharedTenantNames } from '../placement/placement-names.js';
 
 /** What Kysely's PostgresDialect gets from a checkout: one per physical connection, the current lease inside. */
 interface ManagedClient {
@@ -16,7 +16,7 @@ interface ManagedClient {
  * A Kysely "pool" whose every checkout goes through the connection manager, so each query (or transaction)
  * holds a budgeted connection only while it runs. A physical connection always comes back as the same client
  * object: Kysely keys its connection wrappers by that object, and would otherwise make a new one per query.
- * A shared tenant's checkout is bound to its role and schema first (shared/schema-binding.ts).
+ * A shared tenant's checkout is bound to its role and schema first (connections/schema-binding.ts).
  */
 function managedPool(
   manager: TenantConnectionManager,
@@ -73,4 +73,3 @@ export function openTenantHandle(
     dialect: new PostgresDialect({ pool: managedPool(manager, placement, binding) }),
   });
 }
-

@@ -1,5 +1,5 @@
-import { AppError } from '../errors.js';
-import type { DatabaseAddress } from './placement/placement.js';
+import { AppError } from '../../errors.js';
+import type { DatabaseAddress } from '../placement/placement.js';
 
 /** The query surface Kysely's PostgresDialect needs from a connection (a `pg.Client` has it). */
 export interface QueryClient {

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
-import type { TenantDatabase } from '../db/tenant-schema.js';
-import type { ServerAddress } from './placement/placement.js';
-import type { SharedTenantNames } from './tenant-names.js';
+import type { TenantDatabase } from '../../db/tenant-schema.js';
+import type { ServerAddress } from '../placement/placement.js';
+import type { SharedTenantNames } from '../placement/placement-names.js';
 
 export {
   MissingPrivilegeError,
@@ -19,7 +19,7 @@ export interface TenantDbHandle {
  * Creates, lists, opens and drops the databases of one tenant server: the only engine-specific part of tenancy.
  * Dedicated tenant databases are named by `databaseName(orgId)`, shared ones by `sharedDatabaseName(n)`; every
  * method validates the name it is given and refuses anything else (the template, the core database, user input).
- * What lives inside a shared database (tenant schemas and roles) is engine-independent SQL: shared/shared-schemas.ts.
+ * What lives inside a shared database (tenant schemas and roles) is engine-independent SQL: placement/shared-schemas.ts.
  */
 export interface TenantStore {
   readonly engine: 'pglite' | 'postgres';
@@ -65,4 +65,3 @@ export interface OpenOptions {
    */
   bounded?: boolean;
 }
-

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
-import type { TenantDatabase, TenantPrincipal } from '../db/tenant-schema.js';
-import type { TenantPlacement } from './placement/placement.js';
+import type { TenantDatabase, TenantPrincipal } from '../../db/tenant-schema.js';
+import type { TenantPlacement } from '../placement/placement.js';
 import type { ResolvedTenant } from './tenant-resolver.js';
 
 /**

@@ -1,20 +1,20 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
-import type { Organization, OrganizationUpdate } from '../db/core-schema.js';
-import type { TenantDatabase } from '../db/tenant-schema.js';
-import { AppError } from '../errors.js';
+import type { Organization, OrganizationUpdate } from '../../db/core-schema.js';
+import type { TenantDatabase } from '../../db/tenant-schema.js';
+import { AppError } from '../../errors.js';
 import type {
   OrganizationsRepository,
   StorageOwner,
-} from '../modules/organizations/organizations.repository.js';
+} from '../../modules/organizations/organizations.repository.js';
 import {
   databaseAddress,
   placementColumns,
   placementFromRow,
   sharedPlacement,
   type TenantPlacement,
-} from './placement/placement.js';
-import type { TenantStorage } from './placement/tenant-storage.js';
+} from '../placement/placement.js';
+import type { TenantStorage } from '../placement/tenant-storage.js';
 
 /** Provisioning steps, in order, as recorded in organizations.provisioning_step once completed. */
 export const PROVISIONING_STEPS = ['named', 'database_created', 'owner_added'] as const;

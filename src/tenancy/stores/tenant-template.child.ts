@@ -4,11 +4,11 @@
  * `shared` the template of shared databases (empty, nothing granted to PUBLIC on `public`).
  */
 import { Kysely, PostgresDialect } from 'kysely';
-import type { PgliteSettings } from '../config.js';
-import { runAsChildProcessJob } from '../db/child-process-job.js';
-import { createPglitePool, openPglite } from '../db/pools.js';
-import type { TenantDatabase } from '../db/tenant-schema.js';
-import { ensureTenantSchema } from './tenant-migrations.js';
+import type { PgliteSettings } from '../../config.js';
+import { runAsChildProcessJob } from '../../db/child-process-job.js';
+import { createPglitePool, openPglite } from '../../db/pools.js';
+import type { TenantDatabase } from '../../db/tenant-schema.js';
+import { ensureTenantSchema } from '../fleet/tenant-migrations.js';
 
 interface TemplateJob {
   dataDir: string;

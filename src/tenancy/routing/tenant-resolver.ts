@@ -1,10 +1,10 @@
-import type { OrganizationStatus } from '../db/core-schema.js';
+import type { OrganizationStatus } from '../../db/core-schema.js';
 import type {
   OrganizationsRepository,
   ResolvableOrganization,
-} from '../modules/organizations/organizations.repository.js';
-import { AppError } from '../errors.js';
-import { placementFromRow, type ServerAddress, type TenantPlacement } from './placement/placement.js';
+} from '../../modules/organizations/organizations.repository.js';
+import { AppError } from '../../errors.js';
+import { placementFromRow, type ServerAddress, type TenantPlacement } from '../placement/placement.js';
 import { parseTenantHeader, type TenantRef } from './tenant-header.js';
 import { TtlCache } from './ttl-cache.js';
 

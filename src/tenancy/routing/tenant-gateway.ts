@@ -1,13 +1,13 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
-import type { TenantDatabase } from '../db/tenant-schema.js';
-import { AppError } from '../errors.js';
-import type { TenantConnectionManager } from './connection-manager.js';
+import type { TenantDatabase } from '../../db/tenant-schema.js';
+import { AppError } from '../../errors.js';
+import type { TenantConnectionManager } from '../connections/connection-manager.js';
 import { InvalidationBus } from './invalidation-bus.js';
-import type { TenantPlacement } from './placement/placement.js';
-import { openTenantHandle } from './tenant-handle.js';
-import type { SharedTenantNames } from './tenant-names.js';
+import type { TenantPlacement } from '../placement/placement.js';
+import { openTenantHandle } from '../connections/tenant-handle.js';
+import type { SharedTenantNames } from '../placement/placement-names.js';
 import type { TenantContext } from './tenant-context.js';
 import type { ResolvableRow, ResolvedTenant, TenantResolver } from './tenant-resolver.js';
 

@@ -2,15 +2,15 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPgConfig } from '@electric-sql/pglite/node-postgres';
 import pg from 'pg';
-import type { Config, PgliteSettings } from '../config.js';
-import { acquireDirLock, DirectoryLockedError } from '../db/dir-lock.js';
-import { openPglite, POOL_DEFAULTS } from '../db/pools.js';
-import { boundedQuery, endClient } from '../db/query-deadline.js';
-import { AppError, sqlState, SQLSTATE } from '../errors.js';
+import type { Config, PgliteSettings } from '../../config.js';
+import { acquireDirLock, DirectoryLockedError } from '../../db/dir-lock.js';
+import { openPglite, POOL_DEFAULTS } from '../../db/pools.js';
+import { boundedQuery, endClient } from '../../db/query-deadline.js';
+import { AppError, sqlState, SQLSTATE } from '../../errors.js';
 import type { TenantConnection, TenantConnector } from './connection-manager.js';
-import { PGLITE_SERVER, serverAddressOf, type DatabaseAddress } from './placement/placement.js';
-import { PGLITE_TENANT_NAME, pgliteSharedNumber, urlForDatabase } from './tenant-names.js';
-import type { TenantStore } from './tenant-store.js';
+import { PGLITE_SERVER, serverAddressOf, type DatabaseAddress } from '../placement/placement.js';
+import { PGLITE_TENANT_NAME, pgliteSharedNumber, urlForDatabase } from '../placement/placement-names.js';
+import type { TenantStore } from '../stores/tenant-store.js';
 
 /** A database the core lists as active but the server does not have is an outage, not a bad request. */
 function missingDatabase(database: DatabaseAddress, cause?: unknown): AppError {

@@ -1,17 +1,17 @@
 import { NO_MIGRATIONS, sql } from 'kysely';
-import type { CoreDb } from '../db/core-database.js';
-import type { Organization } from '../db/core-schema.js';
+import type { CoreDb } from '../../db/core-database.js';
+import type { Organization } from '../../db/core-schema.js';
 import {
   MIGRATABLE,
   type MigrationRecord,
   type OrganizationsRepository,
-} from '../modules/organizations/organizations.repository.js';
-import { assertMigrated, createMigrator, migrateToLatest } from '../db/migrator.js';
+} from '../../modules/organizations/organizations.repository.js';
+import { assertMigrated, createMigrator, migrateToLatest } from '../../db/migrator.js';
 import { latestTenantMigration } from './tenant-migrations.js';
-import { parseTenantHeader } from './tenant-header.js';
-import { placementFromRow, type TenantPlacement } from './placement/placement.js';
-import type { TenantStorage } from './placement/tenant-storage.js';
-import type { TenantStore } from './tenant-store.js';
+import { parseTenantHeader } from '../routing/tenant-header.js';
+import { placementFromRow, type TenantPlacement } from '../placement/placement.js';
+import type { TenantStorage } from '../placement/tenant-storage.js';
+import type { TenantStore } from '../stores/tenant-store.js';
 
 /** Session advisory lock key held by a fleet run on PostgreSQL: "tenantry" in ASCII, read as a bigint. */
 const FLEET_LOCK_KEY = '8387229622868211321';

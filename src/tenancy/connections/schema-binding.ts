@@ -1,6 +1,6 @@
-import type { QueryClient } from '../connection-manager.js';
+import type { QueryClient } from './connection-manager.js';
 import type { TenantPlacement } from '../placement/placement.js';
-import { quoteIdent } from '../tenant-names.js';
+import { quoteIdent } from '../placement/placement-names.js';
 
 /**
  * Which tenant each physical connection to a shared database is bound to (its role and search path), so a

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { TenantDatabase } from '../db/tenant-schema.js';
+import type { TenantDatabase } from '../../db/tenant-schema.js';
 import type { TenantDbHandle } from './tenant-store.js';
 
 /**

@@ -1,6 +1,6 @@
 import { sql, type Kysely, type Migration } from 'kysely';
-import { FolderMigrationProvider, migrateToLatest, migrationFolder } from '../db/migrator.js';
-import { SQLSTATE, sqlState } from '../errors.js';
+import { FolderMigrationProvider, migrateToLatest, migrationFolder } from '../../db/migrator.js';
+import { SQLSTATE, sqlState } from '../../errors.js';
 
 /** Where `createMigrator(db, 'tenant')` keeps its bookkeeping (see src/db/migrator.ts). */
 const MIGRATION_TABLE = 'tenantry_tenant_migration';

@@ -3,23 +3,23 @@ import { cp, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import type { FastifyBaseLogger } from 'fastify';
-import type { PgliteSettings } from '../config.js';
+import type { PgliteSettings } from '../../config.js';
 import { Kysely, PostgresDialect } from 'kysely';
-import { acquireDirLock } from '../db/dir-lock.js';
-import { runChildProcessJob, siblingModule } from '../db/child-process-job.js';
-import { createPglitePool, openPglite } from '../db/pools.js';
-import type { TenantDatabase } from '../db/tenant-schema.js';
+import { acquireDirLock } from '../../db/dir-lock.js';
+import { runChildProcessJob, siblingModule } from '../../db/child-process-job.js';
+import { createPglitePool, openPglite } from '../../db/pools.js';
+import type { TenantDatabase } from '../../db/tenant-schema.js';
 import { HandleRegistry } from './handle-registry.js';
 import { KeyedMutex } from './keyed-mutex.js';
-import { latestTenantMigration } from './tenant-migrations.js';
-import { PGLITE_SERVER } from './placement/placement.js';
+import { latestTenantMigration } from '../fleet/tenant-migrations.js';
+import { PGLITE_SERVER } from '../placement/placement.js';
 import {
   PGLITE_TENANT_NAME,
   pgliteSharedName,
   pgliteSharedNumber,
   pgliteTenantName,
   SharedTenantNames,
-} from './tenant-names.js';
+} from '../placement/placement-names.js';
 import { TenantDatabaseMissingError, TenantNamingError } from './tenant-store-errors.js';
 import type { TenantDbHandle, TenantStore } from './tenant-store.js';
 

@@ -1,8 +1,8 @@
 import { Kysely, PostgresDialect, sql, type PostgresPool, type Transaction } from 'kysely';
-import type { ConnectionLease, TenantConnectionManager } from '../connection-manager.js';
-import type { DatabaseAddress, TenantPlacement } from '../placement/placement.js';
-import { TENANT_MIGRATION_TABLE, tenantMigrationModules } from '../tenant-migrations.js';
-import type { SharedTenantNames } from '../tenant-names.js';
+import type { ConnectionLease, TenantConnectionManager } from '../connections/connection-manager.js';
+import type { DatabaseAddress, TenantPlacement } from './placement.js';
+import { TENANT_MIGRATION_TABLE, tenantMigrationModules } from '../fleet/tenant-migrations.js';
+import type { SharedTenantNames } from './placement-names.js';
 
 /** A Kysely "pool" of the one leased connection (so a transaction runs on it). */
 function leasePool(lease: ConnectionLease): PostgresPool {
@@ -25,7 +25,7 @@ export interface SchemaMigration {
  * so an embedded shared database (one PGlite instance, one query at a time) is never opened twice.
  *
  * Each tenant has a role of its own, NOLOGIN, owning its schema and every object in it and granted nothing
- * else; the tenant's work runs as that role (shared/schema-binding.ts). Every change runs in one transaction with
+ * else; the tenant's work runs as that role (connections/schema-binding.ts). Every change runs in one transaction with
  * `SET LOCAL`, so it is all-or-nothing (a crash leaves no half-made schema or role) and leaves the connection's
  * session settings as they were.
  */

@@ -3,21 +3,21 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
-import { createServerPool } from '../db/pools.js';
-import { boundedPool, checkoutBounded, queryBounded, type BoundedClient } from '../db/query-deadline.js';
-import type { TenantDatabase } from '../db/tenant-schema.js';
-import { SQLSTATE, sqlState } from '../errors.js';
+import { createServerPool } from '../../db/pools.js';
+import { boundedPool, checkoutBounded, queryBounded, type BoundedClient } from '../../db/query-deadline.js';
+import type { TenantDatabase } from '../../db/tenant-schema.js';
+import { SQLSTATE, sqlState } from '../../errors.js';
 import { HandleRegistry } from './handle-registry.js';
 import { KeyedMutex } from './keyed-mutex.js';
-import { ensureTenantSchema, latestTenantMigration } from './tenant-migrations.js';
-import { serverAddressOf, type ServerAddress } from './placement/placement.js';
+import { ensureTenantSchema, latestTenantMigration } from '../fleet/tenant-migrations.js';
+import { serverAddressOf, type ServerAddress } from '../placement/placement.js';
 import {
   databaseNameFromUrl,
   PostgresTenantNames,
   quoteIdent,
   SharedTenantNames,
   urlForDatabase,
-} from './tenant-names.js';
+} from '../placement/placement-names.js';
 import { MissingPrivilegeError, TenantNamingError } from './tenant-store-errors.js';
 import type { OpenOptions, TenantDbHandle, TenantStore } from './tenant-store.js';
 
