@@ -1,12 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { decodeJwt } from 'jose';
-import { call, ownerWithOrganization, type Tokens } from './flows.js';
+import type { PlacementKind } from '../../src/db/core-schema.js';
+import { placementFromRow, type TenantPlacement } from '../../src/tenancy/placement/placement.js';
+import { call, ownerWithOrganization, verifiedCoreUser, type Tokens } from './flows.js';
 
 /** A tenant of the isolation world, with the secrets an attacker from elsewhere must not be able to use. */
 export interface WorldTenant {
   id: number;
   slug: string;
-  dbName: string;
+  placement: TenantPlacement;
   ownerEmail: string;
   ownerCoreToken: string;
   ownerUserId: number;
@@ -35,13 +37,45 @@ export async function member(app: FastifyInstance, tenant: string, email: string
   return { id: reg.json<{ id: number }>().id, email, password: PASSWORD, tokens: login.json<Tokens>() };
 }
 
-async function tenant(app: FastifyInstance, key: string, slug: string): Promise<WorldTenant> {
+/**
+ * An owner with an organization of the given placement: through the API when it is the server's default, else
+ * as the operator CLI does (the API does not let callers choose), then the owner's token exchange through the API.
+ */
+async function ownerWithPlacedOrganization(
+  app: FastifyInstance,
+  email: string,
+  slug: string,
+  kind: PlacementKind,
+) {
+  if (kind === app.config.tenantPlacement) return ownerWithOrganization(app, email, `Tenant ${slug}`, slug);
+  const owner = await verifiedCoreUser(app, email, { isOwner: true });
+  const row = await app.services.organizationRows.insertWithSlug(owner.id, `Tenant ${slug}`, slug, {
+    placement: kind,
+  });
+  app.services.tenants.invalidate(row.id, row.slug);
+  const org = await app.services.provisioner.provision(row.id);
+  const exchanged = await call(app, 'POST', `/api/organizations/${org.id}/token`, {
+    token: owner.tokens.access_token,
+  });
+  if (exchanged.statusCode !== 200) throw new Error(`owner token: ${exchanged.statusCode} ${exchanged.body}`);
+  return { owner, org, tenantTokens: exchanged.json<Tokens>() };
+}
+
+async function tenant(
+  app: FastifyInstance,
+  key: string,
+  slug: string,
+  kind: PlacementKind,
+): Promise<WorldTenant> {
   const ownerEmail = `owner-${key}@example.com`;
-  const { owner, org, tenantTokens } = await ownerWithOrganization(app, ownerEmail, `Tenant ${key}`, slug);
+  const { owner, org, tenantTokens } = await ownerWithPlacedOrganization(app, ownerEmail, slug, kind);
+  const row = await app.services.organizationRows.findById(org.id);
+  const placement = row && placementFromRow(row, app.services.store.server);
+  if (!placement || placement.kind !== kind) throw new Error(`tenant ${key} is not ${kind}`);
   return {
     id: org.id,
     slug: org.slug,
-    dbName: org.tenant_db_name,
+    placement,
     ownerEmail,
     ownerCoreToken: owner.tokens.access_token,
     ownerUserId: Number(decodeJwt(tenantTokens.access_token).sub),
@@ -55,10 +89,13 @@ async function tenant(app: FastifyInstance, key: string, slug: string): Promise<
  * of B. Every tenant database is a copy of one template, so user ids coincide across tenants (owner 1, member 2):
  * an id that leaks across tenants names a real user on the other side.
  */
-export async function buildWorld(app: FastifyInstance): Promise<World> {
-  const a = await tenant(app, 'a', 'tenant-a');
-  const b = await tenant(app, 'b', 'tenant-b');
-  const c = await tenant(app, 'c', 'tenant-c');
+export async function buildWorld(
+  app: FastifyInstance,
+  kinds: Record<'a' | 'b' | 'c' | 'd', PlacementKind>,
+): Promise<World> {
+  const a = await tenant(app, 'a', 'tenant-a', kinds.a);
+  const b = await tenant(app, 'b', 'tenant-b', kinds.b);
+  const c = await tenant(app, 'c', 'tenant-c', kinds.c);
   const bGone = await member(app, b.slug, 'gone-b@example.com');
   const removed = await call(app, 'DELETE', `/api/users/${bGone.id}`, {
     tenant: b.slug,
@@ -67,6 +104,6 @@ export async function buildWorld(app: FastifyInstance): Promise<World> {
   if (removed.statusCode !== 204) throw new Error(`delete user: ${removed.statusCode} ${removed.body}`);
   const dropped = await call(app, 'DELETE', `/api/organizations/${c.id}`, { token: c.ownerCoreToken });
   if (dropped.statusCode !== 204) throw new Error(`delete org: ${dropped.statusCode} ${dropped.body}`);
-  const d = await tenant(app, 'd', 'tenant-c');
+  const d = await tenant(app, 'd', 'tenant-c', kinds.d);
   return { a, b, c, d, bGone };
 }

@@ -1,4 +1,4 @@
-import { databaseAddress } from '../../src/tenancy/placement/placement.js';
+import type { TenantPlacement } from '../../src/tenancy/placement/placement.js';
 import type { FastifyInstance } from 'fastify';
 
 /** Everything a tenant database holds, in a comparable form. */
@@ -25,19 +25,24 @@ export interface TenantSnapshot {
 const iso = (value: Date | null): string | null => (value === null ? null : value.toISOString());
 
 /**
- * Reads a tenant database directly, on a connection of its own (not the app's connection manager, whose
- * routing is part of what the suites test). PGlite allows one open instance per directory, so the app's
- * connections to it are closed for the read and allowed again after.
+ * Reads a tenant's tables directly, on a connection of its own (not the app's connection manager, whose routing
+ * and schema binding are part of what the suites test), as the login role, naming the tenant's schema explicitly
+ * for a shared tenant. PGlite allows one open instance per directory, so the app's connections to the database
+ * are closed for the read and allowed again after.
  */
-export async function snapshotTenant(app: FastifyInstance, dbName: string): Promise<TenantSnapshot> {
+export async function snapshotTenant(
+  app: FastifyInstance,
+  placement: TenantPlacement,
+): Promise<TenantSnapshot> {
   const { connections, store } = app.services;
-  const address = databaseAddress(store.server, dbName);
+  const address = placement.address;
   await connections.closeTenant(address);
   try {
-    const handle = await store.open(dbName, { maxConnections: 1 });
+    const handle = await store.open(address.database, { maxConnections: 1 });
     try {
-      const users = await handle.db.selectFrom('tenant_users').selectAll().orderBy('id').execute();
-      const tokens = await handle.db.selectFrom('tenant_refresh_tokens').selectAll().orderBy('id').execute();
+      const tables = placement.schema === null ? handle.db : handle.db.withSchema(placement.schema);
+      const users = await tables.selectFrom('tenant_users').selectAll().orderBy('id').execute();
+      const tokens = await tables.selectFrom('tenant_refresh_tokens').selectAll().orderBy('id').execute();
       return {
         users: users.map((u) => ({
           id: u.id,

@@ -1,3 +1,4 @@
+import { dedicatedPlacement } from '../../src/tenancy/placement/placement.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
@@ -129,7 +130,10 @@ describe(`concurrent sign-ups over ${TENANTS} tenants (${TEST_ENGINE}, FUZZ_SEED
 
       // The databases themselves: each holds its owner and exactly the users that answered 201 there.
       for (const tenant of fleet) {
-        const { users } = await snapshotTenant(t.app, tenant.dbName);
+        const { users } = await snapshotTenant(
+          t.app,
+          dedicatedPlacement(t.app.services.store.server, tenant.dbName),
+        );
         const expected = created.get(tenant.id) as Map<string, number>;
         const members = users.filter((u) => u.role === 'member');
         assert.deepEqual(

@@ -1,3 +1,4 @@
+import { dedicatedPlacement } from '../../src/tenancy/placement/placement.js';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -124,7 +125,11 @@ async function assertNoWriteLost(app: FastifyInstance, tenants: Tenant[], sample
   const written = samples.filter((s) => s.wrote).map((s) => s.wrote as string);
   let present = 0;
   for (const tenant of tenants) {
-    const emails = new Set((await snapshotTenant(app, tenant.dbName)).users.map((u) => u.email));
+    const emails = new Set(
+      (await snapshotTenant(app, dedicatedPlacement(app.services.store.server, tenant.dbName))).users.map(
+        (u) => u.email,
+      ),
+    );
     for (const row of written.filter((w) => w.startsWith(`${tenant.dbName} `))) {
       const email = row.slice(tenant.dbName.length + 1);
       assert.ok(emails.has(email), `${email} was answered 201 but is not in ${tenant.dbName}`);

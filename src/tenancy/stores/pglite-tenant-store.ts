@@ -134,7 +134,7 @@ export class PgliteTenantStore implements TenantStore {
   }
 
   async exists(name: string): Promise<boolean> {
-    return this.isDirectory(this.dir(assertName(name)));
+    return this.isDirectory(this.dir(pgliteSharedNumber(name) === null ? assertName(name) : name));
   }
 
   private async isDirectory(path: string): Promise<boolean> {
@@ -199,7 +199,7 @@ export class PgliteTenantStore implements TenantStore {
 
   /** PGlite has a single connection per instance, so `maxConnections` does not apply. */
   async open(name: string): Promise<TenantDbHandle> {
-    assertName(name);
+    if (pgliteSharedNumber(name) === null) assertName(name);
     return this.mutex.run(name, async () => {
       // PGlite would initdb an empty, unmigrated database in a missing directory: refuse instead.
       if (!(await this.exists(name))) throw new TenantDatabaseMissingError(name);

@@ -182,7 +182,7 @@ export class PostgresTenantStore implements TenantStore {
   }
 
   async open(name: string, options: OpenOptions = {}): Promise<TenantDbHandle> {
-    this.names.assertTenant(name);
+    if (this.names.sharedNumber(name) === null) this.names.assertTenant(name);
     const max = options.maxConnections ?? 4;
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxConnections must be ≥ 1 (got ${max})`);
     const pool = createServerPool(urlForDatabase(this.options.serverUrl, name), {

@@ -49,7 +49,7 @@ export interface TenantStore {
   ensureSharedDatabase(name: string): Promise<void>;
   /** Names of every shared database that exists. */
   listSharedDatabases(): Promise<string[]>;
-  /** Opens a handle on one tenant database. PostgreSQL: a pg.Pool of at most `maxConnections` (default 4). PGlite: the instance (+ its dir lock). */
+  /** Opens a handle on one tenant database (or a shared one, for tools that read it whole). PostgreSQL: a pg.Pool of at most `maxConnections` (default 4). PGlite: the instance (+ its dir lock). */
   open(name: string, options?: OpenOptions): Promise<TenantDbHandle>;
   /** Closes every handle it opened and its own connections. */
   close(): Promise<void>;
