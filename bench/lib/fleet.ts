@@ -1,18 +1,21 @@
-import { dedicatedPlacement } from '../../src/tenancy/placement/placement.js';
 import { buildApp } from '../../src/app.js';
+import type { PlacementKind } from '../../src/db/core-schema.js';
+import { placementFromRow, type TenantPlacement } from '../../src/tenancy/placement/placement.js';
 import { loadConfig } from '../../src/config.js';
 import { onCleanup, throwIfAborted } from './cleanup.js';
 
 export interface FleetTenant {
   readonly id: number;
+  /** The tenant's database (a shared one for a shared tenant). */
   readonly dbName: string;
+  readonly placement: TenantPlacement;
   /** A tenant access token of the owner (role owner), bound to this tenant. */
   readonly token: string;
 }
 
 export interface Fleet {
   readonly tenants: readonly FleetTenant[];
-  /** The owner's tenant user id: the same in every tenant database (they are copies of one template). */
+  /** The owner's tenant user id: the same in every tenant (each starts empty and gets its owner first). */
   readonly ownerTenantUserId: number;
 }
 
@@ -22,6 +25,8 @@ export interface FleetOptions {
   count: number;
   /** Provisionings run at once. */
   concurrency?: number;
+  /** The placement of the i-th tenant (default: all dedicated). */
+  kind?: (index: number) => PlacementKind;
   progress?: (line: string) => void;
 }
 
@@ -59,7 +64,12 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
         Array.from({ length: Math.min(concurrency, options.count - i) }, async (_, j) => {
           const org = await app.core.db
             .insertInto('organizations')
-            .values({ name: `Bench ${i + j}`, slug: `bench-${i + j}`, owner_id: owner.id })
+            .values({
+              name: `Bench ${i + j}`,
+              slug: `bench-${i + j}`,
+              owner_id: owner.id,
+              placement_kind: options.kind?.(i + j) ?? 'dedicated',
+            })
             .returning('id')
             .executeTakeFirstOrThrow();
           await app.services.provisioner.provision(org.id);
@@ -81,8 +91,15 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
 
     const first = ids[0];
     if (first === undefined) throw new Error('no tenant to benchmark');
+    const placements = new Map<number, TenantPlacement>();
+    for (const id of ids) {
+      const org = await app.services.organizationRows.findById(id);
+      const placement = org && placementFromRow(org, app.services.store.server);
+      if (!placement) throw new Error(`tenant ${id} has no placement`);
+      placements.set(id, placement);
+    }
     const row = await app.services.tenants
-      .handle(dedicatedPlacement(app.services.store.server, app.services.store.databaseName(first)))
+      .handle(placements.get(first) as TenantPlacement)
       .selectFrom('tenant_users')
       .select('id')
       .where('core_user_id', '=', owner.id)
@@ -96,7 +113,8 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
           tenantId: id,
           role: 'owner',
         });
-        return { id, dbName: app.services.store.databaseName(id), token: access_token };
+        const placement = placements.get(id) as TenantPlacement;
+        return { id, dbName: placement.address.database, placement, token: access_token };
       }),
     );
     return { tenants, ownerTenantUserId: row.id };
