@@ -36,6 +36,7 @@ import { PgConnectionWatch } from './lib/pg-connections.js';
 import { urlForDatabase } from './lib/postgres.js';
 import { redisAnswers } from './lib/redis-check.js';
 import { fixed, table } from './lib/report.js';
+import { HEADER, markdownTable, row } from './lib/scenario-table.js';
 import { writeResults } from './lib/results.js';
 import { measureSegment, summarize, type Scenario, type ScenarioSummary } from './lib/segments.js';
 import { freePort, startServer } from './lib/server-process.js';
@@ -269,40 +270,6 @@ async function main(): Promise<void> {
   });
   out(`results: ${files.join(', ')}`);
   out(`total time ${((performance.now() - started) / 1000).toFixed(0)} s (before cleanup)`);
-}
-
-function row(s: ScenarioSummary): string[] {
-  return [
-    s.label,
-    fixed(s.requestsPerSecond, 0),
-    fixed(s.ratioToBaseline, 3),
-    s.ratiosPerRound.map((r) => fixed(r, 2)).join(', '),
-    fixed(s.cpuMicrosPerRequest ?? NaN, 0),
-    fixed(s.p50Ms),
-    fixed(s.p99Ms),
-    String(s.errors),
-    s.openedPerRequest === null ? '–' : fixed(s.openedPerRequest, 3),
-    s.peakConnections === null ? '–' : String(s.peakConnections),
-  ];
-}
-
-const HEADER = [
-  'scenario',
-  'req/s',
-  '× baseline',
-  'per round',
-  'CPU µs/req',
-  'p50 ms',
-  'p99 ms',
-  'errors',
-  'PG opened/req',
-  'PG peak',
-];
-
-function markdownTable(summaries: readonly ScenarioSummary[]): string {
-  const lines = [`| ${HEADER.join(' | ')} |`, `|${HEADER.map(() => '---').join('|')}|`];
-  for (const s of summaries) lines.push(`| ${row(s).join(' | ')} |`);
-  return lines.join('\n');
 }
 
 function printTables(summaries: readonly ScenarioSummary[]): void {

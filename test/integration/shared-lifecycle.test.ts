@@ -76,6 +76,20 @@ async function hasNotes(orgId: number): Promise<boolean> {
 }
 
 describe(`shared tenants' lifecycle (${TEST_ENGINE})`, () => {
+  it('provisions 8 shared tenants at once into a shared database that does not exist yet', async () => {
+    assert.deepEqual(await fx.store.listSharedDatabases(), []);
+    const orgs = await Promise.all(
+      Array.from({ length: 8 }, () => insertOrganization(fx.core.db, { placement_kind: 'shared' })),
+    );
+    const provisioned = await Promise.all(orgs.map((org) => fx.provisioner().provision(org.id)));
+    assert.deepEqual(
+      provisioned.map((org) => org.status),
+      Array(8).fill('active'),
+    );
+    assert.deepEqual(await fx.store.listSharedDatabases(), [fx.store.sharedDatabaseName(1)]);
+    for (const org of orgs) assert.equal((await users(org.id)).length, 1);
+  });
+
   it('provisions a shared tenant as a migrated schema with its owner, and deletes only it', async () => {
     const a = await insertOrganization(fx.core.db, { placement_kind: 'shared' });
     const b = await insertOrganization(fx.core.db, { placement_kind: 'shared' });

@@ -102,30 +102,34 @@ export class PostgresTenantStore implements TenantStore {
   }
 
   async ensureSharedDatabase(name: string): Promise<void> {
-    if (this.names.sharedNumber(name) === null)
+    if (this.names.sharedNumber(name) === null) {
       throw new TenantNamingError(`"${name}" is not a shared database name`);
-    const { rowCount } = await this.adminQuery('select 1 from pg_database where datname = $1', [name]);
-    if (rowCount === 1) return;
-    // From template0: nothing an operator added to template1 ends up next to the tenants.
-    await this.adminQuery(`create database ${quoteIdent(name)} template template0`).catch(
-      (error: unknown) => {
-        if (
-          sqlState(error) !== SQLSTATE.DUPLICATE_DATABASE &&
-          sqlState(error) !== SQLSTATE.UNIQUE_VIOLATION
-        ) {
-          throw error;
-        }
-      },
-    );
-    // Tenants' roles see only their own schema: nothing in `public` for anyone.
-    const client = new pg.Client({ connectionString: urlForDatabase(this.options.serverUrl, name) });
-    await client.connect();
-    try {
-      await client.query('revoke all on schema public from public');
-    } finally {
-      await client.end();
     }
-    this.log.info({ database: name }, 'shared tenant database created');
+    // One at a time in this process: concurrent first tenants of a new shared database all find it missing.
+    await this.templateMutex.run(`shared:${name}`, async () => {
+      const { rowCount } = await this.adminQuery('select 1 from pg_database where datname = $1', [name]);
+      if (rowCount === 1) return;
+      // From template0: nothing an operator added to template1 ends up next to the tenants.
+      await this.adminQuery(`create database ${quoteIdent(name)} template template0`).catch(
+        (error: unknown) => {
+          const state = sqlState(error);
+          if (state !== SQLSTATE.DUPLICATE_DATABASE && state !== SQLSTATE.UNIQUE_VIOLATION) throw error;
+        },
+      );
+      // Tenants' roles see only their own schema: nothing in `public` for anyone. Under a lock, since another
+      // process may be doing the same (concurrent REVOKEs of one schema fail with "tuple concurrently updated").
+      const client = new pg.Client({ connectionString: urlForDatabase(this.options.serverUrl, name) });
+      await client.connect();
+      try {
+        await client.query('begin');
+        await client.query('select pg_advisory_xact_lock($1)', [advisoryKey(`tenantry:${name}:public`)]);
+        await client.query('revoke all on schema public from public');
+        await client.query('commit');
+      } finally {
+        await client.end();
+      }
+      this.log.info({ database: name }, 'shared tenant database created');
+    });
   }
 
   async listSharedDatabases(): Promise<string[]> {
