@@ -4,7 +4,7 @@
  *
  *   npx tsx bench/shared-throughput.ts [--quick] [--shared 1000] [--dedicated 20] [--duration 5] [--rounds 2]
  *       [--warmup 2] [--connections 50] [--server-cpus 0] [--load-cpus 1] [--max-seconds 900]
- *       [--server-env NAME=VALUE ...] [--out bench/results]
+ *       [--server-env NAME=VALUE ...] [--cpu-prof DIR] [--only KEY-PREFIX] [--out bench/results]
  *
  * The fleet: `--dedicated` tenants with a database each, then `--shared` tenants as schemas of shared databases
  * (TENANT_SHARED_PER_DATABASE 1,000: one shared database for the default 1,000). Scenarios, rounds in alternating
@@ -47,6 +47,8 @@ const { values } = parseArgs({
     'load-cpus': { type: 'string' },
     'max-seconds': { type: 'string', default: '900' },
     'server-env': { type: 'string', multiple: true, default: [] },
+    'cpu-prof': { type: 'string' },
+    only: { type: 'string' },
     out: { type: 'string', default: 'bench/results' },
   },
 });
@@ -62,6 +64,9 @@ const opts = {
   serverCpus: values['server-cpus'] ?? (twoCores ? '0' : undefined),
   loadCpus: values['load-cpus'] ?? (twoCores ? '1' : undefined),
   maxSeconds: Number(values['max-seconds']),
+  cpuProfDir: values['cpu-prof'] === undefined ? null : resolve(values['cpu-prof']),
+  /** Only the scenarios whose key starts with this (the baseline always runs). */
+  only: values.only ?? null,
   out: resolve(values.out),
 };
 const parsedServerEnv = parseServerEnv(values['server-env']);
@@ -147,6 +152,7 @@ async function main(): Promise<void> {
       readyPath: '/health/ready',
       ...pin,
       ...(logged ? { stdoutFile: join(dataDir, `${segment}.log`) } : {}),
+      nodeArgs: opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', join(opts.cpuProfDir, segment)] : [],
     });
   const scenarios: Scenario[] = [
     {
@@ -199,6 +205,10 @@ async function main(): Promise<void> {
     },
   ];
 
+  if (opts.only !== null) {
+    const only = opts.only;
+    scenarios.splice(1, scenarios.length, ...scenarios.slice(1).filter((s) => s.key.startsWith(only)));
+  }
   const watch = new PgConnectionWatch(serverUrl, coreName);
   await watch.connect();
   onCleanup('close the connection watch', () => watch.close());

@@ -42,7 +42,8 @@ export async function createDatabase(serverUrl: string, name: string): Promise<v
 }
 
 /**
- * Drops the core database and every database named after it (`<core>_tenant_<id>`, `<core>_tenant_template`),
+ * Drops the core database and every database named after it (`<core>_tenant_<id>`, `<core>_tenant_template`,
+ * `<core>_shared_<n>`), then the shared tenants' roles,
  * terminating any session still connected. 16 at a time: each DROP DATABASE waits for a checkpoint, and
  * concurrent drops share one (one at a time can take a second per database on a busy server).
  * Returns how many were dropped.
@@ -71,5 +72,26 @@ export async function dropDatabaseFamily(serverUrl: string, core: string, parall
   await Promise.all(Array.from({ length: Math.min(parallel, Math.max(1, names.length)) }, worker));
   if (failed.length > 0)
     throw new Error(`could not drop ${failed.length} database(s):\n  ${failed.join('\n  ')}`);
+  await dropTenantRoles(serverUrl, core);
   return rows.length;
+}
+
+/**
+ * Drops the shared tenants' roles of a core database (`<core>_t_<id>`): they belong to the server, not to a
+ * database, so dropping the databases leaves them. Run after the databases are gone (a role that still owns
+ * objects cannot be dropped). Returns how many were dropped.
+ */
+export async function dropTenantRoles(serverUrl: string, core: string): Promise<number> {
+  const client = new pg.Client({ connectionString: serverUrl, connectionTimeoutMillis: 5_000 });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ rolname: string }>(
+      `select rolname from pg_roles where left(rolname, length($1)) = $1`,
+      [`${core}_t_`],
+    );
+    for (const { rolname } of rows) await client.query(`drop role if exists ${pg.escapeIdentifier(rolname)}`);
+    return rows.length;
+  } finally {
+    await client.end();
+  }
 }
