@@ -89,7 +89,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const services = createServices(config, core, app.log, redis);
   app.decorate('services', services);
   app.addHook('onClose', async () => services.store.close());
-  app.addHook('onClose', async () => services.connections.close());
+  app.addHook('onClose', async () => {
+    // Spare shared schemas being made in the background use tenant connections: let them finish first.
+    await services.storage.schemas.settle();
+    await services.connections.close();
+  });
   app.addHook('onClose', async () => services.mailer.stop());
   app.addHook('onClose', async () => services.tenants.stop());
   services.tenants.start();

@@ -67,6 +67,7 @@ export function createServices(
   );
   const storage = new TenantStorage(store, connections, {
     sharedPerDatabase: config.tenantSharedPerDatabase,
+    log,
   });
   const organizationsRepository = new OrganizationsRepository(core.db);
   const tenantUsersRepository = new TenantUsersRepository();

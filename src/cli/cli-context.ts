@@ -61,6 +61,7 @@ export async function withCliContext<T>(fn: (context: CliContext) => Promise<T>)
   const organizations = new OrganizationsRepository(core.db);
   const storage = new TenantStorage(store, connections, {
     sharedPerDatabase: config.tenantSharedPerDatabase,
+    log,
   });
   const redis = config.redisUrl ? createRedis(config.redisUrl, log) : null;
   const bus = new InvalidationBus(() => undefined, redis, log);
@@ -82,6 +83,7 @@ export async function withCliContext<T>(fn: (context: CliContext) => Promise<T>)
       invalidate: (orgId, slug) => bus.invalidate(orgId, slug),
     });
   } finally {
+    await storage.schemas.settle();
     await connections.close();
     await store.close();
     await core.close();

@@ -84,6 +84,7 @@ export async function createTenancyFixture(
     },
     async close() {
       try {
+        await storage.schemas.settle();
         await connections.close();
         await store.close();
         await core.close();

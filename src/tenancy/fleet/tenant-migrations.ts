@@ -38,17 +38,18 @@ async function appliedMigrations<DB>(db: Kysely<DB>): Promise<Set<string>> {
 }
 
 /**
- * Brings a tenant database to the latest tenant migration and returns that migration's name. When the
- * database already is there (the normal case: it was copied from an up-to-date template) this is one
+ * Brings a tenant database to the latest tenant migration; returns what it applied and that migration's name.
+ * When the database already is there (the normal case: it was copied from an up-to-date template) this is one
  * small query (Kysely's own check introspects every table, which costs several ms on a fresh database),
  * so provisioning pays no migration run.
  */
-export async function ensureTenantSchema<DB>(db: Kysely<DB>): Promise<string> {
-  const applied = await appliedMigrations(db);
-  if ((await shippedMigrations()).some((name) => !applied.has(name))) {
-    await migrateToLatest(db, 'tenant');
-  }
-  return latestTenantMigration();
+export async function ensureTenantSchema<DB>(
+  db: Kysely<DB>,
+): Promise<{ applied: string[]; version: string }> {
+  const done = await appliedMigrations(db);
+  const behind = (await shippedMigrations()).some((name) => !done.has(name));
+  const applied = behind ? await migrateToLatest(db, 'tenant') : [];
+  return { applied, version: await latestTenantMigration() };
 }
 
 let modules: Promise<Record<string, Migration>> | undefined;

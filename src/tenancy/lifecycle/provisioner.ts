@@ -240,13 +240,14 @@ export class Provisioner {
     // Placed before anything exists, so every tenant database or schema has a core row naming it (orphans).
     if (existing === null) org = await this.name(org);
     const placement = this.placementOf(org) as TenantPlacement;
+    let created: string | null = null;
     if (done < 1) {
-      await this.storage.create(placement, org.id);
+      created = await this.storage.create(placement, org.id);
       org = await this.record(org.id, 'database_created');
     }
     let version: string;
     if (done < 2) {
-      version = await this.addOwner(org, placement);
+      version = await this.addOwner(org, placement, created);
       org = await this.record(org.id, 'owner_added');
     } else {
       ({ version } = await this.storage.migrate(placement, org.id));
@@ -283,15 +284,22 @@ export class Provisioner {
     return org;
   }
 
-  /** Ensures the tenant schema is current and the owner is a tenant user (role owner, no password). */
-  private async addOwner(org: Organization, placement: TenantPlacement): Promise<string> {
+  /**
+   * Ensures the tenant schema is current (unless `created` says it was just migrated to that version) and the
+   * owner is a tenant user (role owner, no password), on one handle.
+   */
+  private async addOwner(
+    org: Organization,
+    placement: TenantPlacement,
+    created: string | null,
+  ): Promise<string> {
     const owner = await this.coreUsers.findById(org.owner_id);
     if (!owner) throw new Error(`The owner ${org.owner_id} of organization ${org.id} does not exist`);
-    const { version } = await this.storage.migrate(placement, org.id);
-    await this.storage.withTenant(placement, async (db) => {
+    return this.storage.withTenant(placement, async (db) => {
+      const version = created ?? (await this.storage.migrateOpen(placement, org.id, db));
       await this.tenantUsers.insertOwner(db, { email: owner.email, coreUserId: owner.id });
+      return version;
     });
-    return version;
   }
 
   /** A failed organization being retried: drop whatever is left, then provisioning from `named`. */

@@ -128,6 +128,18 @@ export class SharedTenantNames {
     return `${this.rolePrefix}${orgId}`;
   }
 
+  /** The role owning a spare schema `spare_<suffix>` (a ready-made tenant schema not claimed yet). */
+  spareRole(suffix: string): string {
+    if (!/^[0-9a-f]{12}$/.test(suffix)) throw new TenantNamingError(`Invalid spare suffix "${suffix}"`);
+    return `${this.rolePrefix}spare_${suffix}`;
+  }
+
+  /** True for a spare schema owned by its spare role of this deployment. */
+  isSpare(schema: string, owner: string): boolean {
+    const match = /^spare_([0-9a-f]{12})$/.exec(schema);
+    return match !== null && owner === `${this.rolePrefix}spare_${match[1]}`;
+  }
+
   /** The role of the tenant owning a schema. */
   roleForSchema(schema: string): string {
     const orgId = this.schemaOrgId(schema);

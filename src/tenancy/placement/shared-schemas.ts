@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
 import { Kysely, PostgresDialect, sql, type PostgresPool, type Transaction } from 'kysely';
 import type { ConnectionLease, TenantConnectionManager } from '../connections/connection-manager.js';
 import type { DatabaseAddress, TenantPlacement } from './placement.js';
@@ -12,6 +14,12 @@ function leasePool(lease: ConnectionLease): PostgresPool {
     end: async () => undefined,
   };
 }
+
+/** PostgreSQL's default search path, for work as the login role on a connection bound to a tenant. */
+const DEFAULT_SEARCH_PATH = '"$user", public';
+
+/** Migrated, unclaimed tenant schemas kept ready in each shared database a tenant was recently created in. */
+export const SPARES_PER_DATABASE = 3;
 
 /** What migrating one shared tenant did. */
 export interface SchemaMigration {
@@ -28,11 +36,22 @@ export interface SchemaMigration {
  * else; the tenant's work runs as that role (connections/schema-binding.ts). Every change runs in one transaction with
  * `SET LOCAL`, so it is all-or-nothing (a crash leaves no half-made schema or role) and leaves the connection's
  * session settings as they were.
+ *
+ * Creating a schema with the tenant tables costs PostgreSQL ~30 ms (every new index is synced to disk as it is
+ * built). So each shared database keeps a few spares ready: migrated schemas `spare_<random>` owned by roles
+ * `<prefix>_t_spare_<random>`, made off the request path after each creation. A new tenant claims one by renaming
+ * it (schema and role) inside its creating transaction, which takes a few milliseconds; with no spare left it
+ * creates its own. Spares never match a tenant's schema or role name, so orphan detection leaves them alone.
  */
 export class SharedSchemas {
+  /** Shared databases whose spares are being topped up in this process. */
+  private readonly refilling = new Set<string>();
+  private readonly refills = new Set<Promise<void>>();
+
   constructor(
     private readonly manager: TenantConnectionManager,
     readonly names: SharedTenantNames,
+    private readonly log?: FastifyBaseLogger,
   ) {}
 
   /** The role a shared tenant's work runs as. */
@@ -46,13 +65,89 @@ export class SharedSchemas {
     const role = this.names.role(orgId);
     const { version } = await this.inTransaction(placement.address, async (trx) => {
       const { rows } = await sql`select 1 from pg_roles where rolname = ${role}`.execute(trx);
-      if (rows.length === 0) await sql`create role ${sql.id(role)} nologin`.execute(trx);
-      // Lets a login role that is not a superuser switch to it (a superuser may anyway).
-      await sql`grant ${sql.id(role)} to current_user`.execute(trx);
-      await sql`create schema if not exists ${sql.id(schema)} authorization ${sql.id(role)}`.execute(trx);
+      // A role already there: a creation that crashed part-way is being finished (everything is idempotent).
+      if (rows.length > 0 || !(await this.claimSpare(trx, schema, role))) {
+        if (rows.length === 0) await this.createRole(trx, role);
+        await sql`create schema if not exists ${sql.id(schema)} authorization ${sql.id(role)}`.execute(trx);
+      }
       return this.applyPending(trx, schema, role);
     });
+    this.refill(placement.address);
     return version;
+  }
+
+  /**
+   * Renames a spare (schema and role) to the tenant's names, inside the caller's transaction; false when there
+   * is none. Spares are claimed under a transaction-level lock, and re-checked after it: one another
+   * transaction claimed meanwhile is gone.
+   */
+  private async claimSpare(trx: Transaction<unknown>, schema: string, role: string): Promise<boolean> {
+    const { rows } = await sql<{ nspname: string; owner: string }>`
+      select n.nspname, r.rolname as owner from pg_namespace n join pg_roles r on r.oid = n.nspowner
+       where n.nspname like 'spare\\_%' order by n.nspname`.execute(trx);
+    for (const spare of rows) {
+      if (!this.names.isSpare(spare.nspname, spare.owner)) continue;
+      const { rows: locked } = await sql<{ ok: boolean }>`
+        select pg_try_advisory_xact_lock(hashtextextended(${spare.nspname}, 0)) as ok`.execute(trx);
+      if (!locked[0]?.ok) continue;
+      const { rows: still } = await sql`select 1 from pg_namespace where nspname = ${spare.nspname}`.execute(
+        trx,
+      );
+      if (still.length === 0) continue;
+      await sql`alter schema ${sql.id(spare.nspname)} rename to ${sql.id(schema)}`.execute(trx);
+      await sql`alter role ${sql.id(spare.owner)} rename to ${sql.id(role)}`.execute(trx);
+      return true;
+    }
+    return false;
+  }
+
+  private async createRole(trx: Transaction<unknown>, role: string): Promise<void> {
+    await sql`create role ${sql.id(role)} nologin`.execute(trx);
+    // Lets a login role that is not a superuser switch to it (a superuser may anyway).
+    await sql`grant ${sql.id(role)} to current_user`.execute(trx);
+  }
+
+  /**
+   * Tops up a shared database's spares to SPARES_PER_DATABASE in the background (one top-up at a time per
+   * database in this process; a failure is logged, and the next creation tries again).
+   */
+  refill(address: DatabaseAddress): void {
+    if (this.refilling.has(address.key)) return;
+    this.refilling.add(address.key);
+    const run = this.topUp(address)
+      .catch((error: unknown) =>
+        this.log?.warn({ err: error, database: address.key }, 'could not make spares'),
+      )
+      .finally(() => {
+        this.refilling.delete(address.key);
+        this.refills.delete(run);
+      });
+    this.refills.add(run);
+  }
+
+  /** Waits for the background top-ups in flight (before closing the connections they use). */
+  async settle(): Promise<void> {
+    await Promise.all([...this.refills]);
+  }
+
+  private async topUp(address: DatabaseAddress): Promise<void> {
+    const count = async () =>
+      this.withLease(address, async (lease) => {
+        const result = (await lease.client.query(
+          `select count(*)::int as n from pg_namespace where nspname like 'spare\\_%'`,
+        )) as { rows: { n: number }[] };
+        return result.rows[0]?.n ?? 0;
+      });
+    for (let have = await count(); have < SPARES_PER_DATABASE; have++) {
+      const suffix = randomBytes(6).toString('hex');
+      const schema = `spare_${suffix}`;
+      const role = this.names.spareRole(suffix);
+      await this.inTransaction(address, async (trx) => {
+        await this.createRole(trx, role);
+        await sql`create schema ${sql.id(schema)} authorization ${sql.id(role)}`.execute(trx);
+        await this.applyPending(trx, schema, role);
+      });
+    }
   }
 
   /** Applies the tenant migrations a shared tenant lacks, in one transaction (a failure changes nothing). */
@@ -182,11 +277,14 @@ export class SharedSchemas {
     return { applied, version: names[names.length - 1] as string };
   }
 
-  /** For the rest of the transaction: the tenant's role and schema, and no other migration of it at once. */
+  /**
+   * For the rest of the transaction: the tenant's role and schema (`SET LOCAL` both, through set_config), and no
+   * other migration of it at once; one round trip.
+   */
   private async becomeTenant(trx: Transaction<unknown>, schema: string, role: string): Promise<void> {
-    await sql`select pg_advisory_xact_lock(hashtextextended(${schema}, 0))`.execute(trx);
-    await sql`set local role ${sql.id(role)}`.execute(trx);
-    await sql`set local search_path to ${sql.id(schema)}`.execute(trx);
+    await sql`select pg_advisory_xact_lock(hashtextextended(${schema}, 0)),
+                     set_config('role', ${role}, true),
+                     set_config('search_path', quote_ident(${schema}), true)`.execute(trx);
   }
 
   private async withLease<T>(
@@ -212,8 +310,9 @@ export class SharedSchemas {
     return this.withLease(address, async (lease) => {
       const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: leasePool(lease) }) });
       return db.transaction().execute(async (trx) => {
-        await sql`set local role none`.execute(trx);
-        await sql`set local search_path to default`.execute(trx);
+        await sql`select set_config('role', 'none', true), set_config('search_path', ${DEFAULT_SEARCH_PATH}, true)`.execute(
+          trx,
+        );
         return fn(trx);
       });
     });

@@ -1,3 +1,4 @@
+import type { FastifyBaseLogger } from 'fastify';
 import { NO_MIGRATIONS, type Kysely } from 'kysely';
 import type { PlacementKind } from '../../db/core-schema.js';
 import type { TenantDatabase } from '../../db/tenant-schema.js';
@@ -5,13 +6,15 @@ import type { TenantConnectionManager } from '../connections/connection-manager.
 import { SharedSchemas } from './shared-schemas.js';
 import { openTenantHandle } from '../connections/tenant-handle.js';
 import { assertMigrated, createMigrator } from '../../db/migrator.js';
-import { latestTenantMigration } from '../fleet/tenant-migrations.js';
+import { ensureTenantSchema } from '../fleet/tenant-migrations.js';
 import type { TenantStore } from '../stores/tenant-store.js';
 import { dedicatedPlacement, sharedPlacement, type TenantPlacement } from './placement.js';
 
 export interface TenantStorageOptions {
   /** Tenants per shared database before the next one is opened (TENANT_SHARED_PER_DATABASE). */
   sharedPerDatabase: number;
+  /** Where background work (spare shared schemas) reports failures. */
+  log?: FastifyBaseLogger;
 }
 
 /**
@@ -31,7 +34,7 @@ export class TenantStorage {
     private readonly manager: TenantConnectionManager,
     private readonly options: TenantStorageOptions,
   ) {
-    this.schemas = new SharedSchemas(manager, store.sharedNames);
+    this.schemas = new SharedSchemas(manager, store.sharedNames, options.log);
   }
 
   /**
@@ -48,11 +51,17 @@ export class TenantStorage {
     return sharedPlacement(server, this.store.sharedDatabaseName(n), this.store.sharedNames.schema(orgId));
   }
 
-  /** Creates the tenant's storage at the latest tenant migration; idempotent. */
-  async create(placement: TenantPlacement, orgId: number): Promise<void> {
-    if (placement.kind === 'dedicated') return this.store.create(placement.address.database);
+  /**
+   * Creates the tenant's storage at the latest tenant migration; idempotent. Returns the version a shared tenant
+   * was just migrated to; null for a dedicated database (a copy of the template: `migrate` confirms its version).
+   */
+  async create(placement: TenantPlacement, orgId: number): Promise<string | null> {
+    if (placement.kind === 'dedicated') {
+      await this.store.create(placement.address.database);
+      return null;
+    }
     await this.store.ensureSharedDatabase(placement.address.database);
-    await this.schemas.create(placement, orgId);
+    return this.schemas.create(placement, orgId);
   }
 
   /** Drops the tenant's storage and nothing else; idempotent. */
@@ -73,11 +82,19 @@ export class TenantStorage {
     // Unbounded: a long migration is not an outage.
     const handle = await this.store.open(placement.address.database, { maxConnections: 1 });
     try {
-      const applied = assertMigrated('tenant', await createMigrator(handle.db, 'tenant').migrateToLatest());
-      return { applied, version: await latestTenantMigration() };
+      return await ensureTenantSchema(handle.db);
     } finally {
       await handle.close();
     }
+  }
+
+  /**
+   * `migrate` for a tenant whose handle is open already (provisioning, with `withTenant`): a dedicated database
+   * through that handle, a shared tenant in a transaction of its own.
+   */
+  async migrateOpen(placement: TenantPlacement, orgId: number, db: Kysely<TenantDatabase>): Promise<string> {
+    if (placement.kind === 'shared') return (await this.schemas.migrate(placement, orgId)).version;
+    return (await ensureTenantSchema(db)).version;
   }
 
   /**

@@ -67,6 +67,8 @@ export class PostgresTenantStore implements TenantStore {
   private readonly registry = new HandleRegistry();
   private readonly templateMutex = new KeyedMutex();
   private readonly lockKey: string;
+  /** Shared databases known to exist (they are never dropped by the store). */
+  private readonly sharedSeen = new Set<string>();
   private prepared = false;
   private preparing: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
@@ -105,10 +107,14 @@ export class PostgresTenantStore implements TenantStore {
     if (this.names.sharedNumber(name) === null) {
       throw new TenantNamingError(`"${name}" is not a shared database name`);
     }
+    if (this.sharedSeen.has(name)) return;
     // One at a time in this process: concurrent first tenants of a new shared database all find it missing.
     await this.templateMutex.run(`shared:${name}`, async () => {
       const { rowCount } = await this.adminQuery('select 1 from pg_database where datname = $1', [name]);
-      if (rowCount === 1) return;
+      if (rowCount === 1) {
+        this.sharedSeen.add(name);
+        return;
+      }
       // From template0: nothing an operator added to template1 ends up next to the tenants.
       await this.adminQuery(`create database ${quoteIdent(name)} template template0`).catch(
         (error: unknown) => {
@@ -128,6 +134,7 @@ export class PostgresTenantStore implements TenantStore {
       } finally {
         await client.end();
       }
+      this.sharedSeen.add(name);
       this.log.info({ database: name }, 'shared tenant database created');
     });
   }
