@@ -7,12 +7,28 @@ import { APP_NAME, APP_VERSION } from '../version.js';
 
 const require = createRequire(import.meta.url);
 
+/** The site icon (a "T" on the brand colour), served at /favicon.svg and /favicon.ico and linked by both docs pages. */
+export const FAVICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">
+  <rect width="32" height="32" rx="6" fill="#1f5f8b"/>
+  <path d="M8 8h16v4h-6v13h-4V12H8z" fill="#fff"/>
+</svg>
+`;
+
+/**
+ * ReDoc's sidebar footer shows Redocly's logo from cdn.redoc.ly: an external request the docs CSP blocks (and an
+ * offline server cannot make). The bundle is served with that URL replaced by an empty inline image, so nothing is
+ * requested and the footer keeps its text link.
+ */
+const REDOC_CDN_LOGO = 'https://cdn.redoc.ly/redoc/logo-mini.svg';
+const EMPTY_IMAGE = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='1' height='1'/%3E";
+
 const REDOC_PAGE = `<!doctype html>
 <html lang="en">
   <head>
     <meta charset="utf-8" />
     <title>${APP_NAME} API reference</title>
     <meta name="viewport" content="width=device-width, initial-scale=1" />
+    <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
   </head>
   <body>
     <redoc spec-url="/openapi.json"></redoc>
@@ -47,15 +63,33 @@ export async function registerDocs(app: FastifyInstance): Promise<void> {
       },
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { persistAuthorization: true } });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    // BaseLayout: the API alone, without the standalone top bar (Swagger's logo and a spec URL box).
+    uiConfig: { persistAuthorization: true, layout: 'BaseLayout' },
+    theme: {
+      title: `${APP_NAME} API`,
+      favicon: [
+        { filename: 'favicon.svg', rel: 'icon', sizes: 'any', type: 'image/svg+xml', content: FAVICON_SVG },
+      ],
+    },
+  });
+
+  for (const url of ['/favicon.svg', '/favicon.ico']) {
+    app.get(url, { schema: { hide: true } }, (_request, reply) =>
+      reply.type('image/svg+xml').header('cache-control', 'public, max-age=86400').send(FAVICON_SVG),
+    );
+  }
 
   const redocBundle = require.resolve('redoc/bundles/redoc.standalone.js');
-  let redocScript: Promise<Buffer> | undefined;
+  let redocScript: Promise<string> | undefined;
   app.get('/redoc', { schema: { hide: true } }, (_request, reply) =>
     reply.type('text/html; charset=utf-8').send(REDOC_PAGE),
   );
   app.get('/redoc/redoc.standalone.js', { schema: { hide: true } }, async (_request, reply) => {
-    redocScript ??= readFile(redocBundle);
+    redocScript ??= readFile(redocBundle, 'utf8').then((code) =>
+      code.replaceAll(REDOC_CDN_LOGO, EMPTY_IMAGE),
+    );
     return reply
       .type('application/javascript; charset=utf-8')
       .header('cache-control', 'public, max-age=86400')
