@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
+import { documentRoute, finishDocument } from '../http/openapi.js';
 import { APP_NAME, APP_VERSION } from '../version.js';
 
 const require = createRequire(import.meta.url);
@@ -49,18 +50,35 @@ export async function registerDocs(app: FastifyInstance): Promise<void> {
         title: APP_NAME,
         version: APP_VERSION,
         description:
-          'Multi-tenant API. Requests without `X-TENANT` run in the core (control-plane) context; ' +
-          "with `X-TENANT` (an organization id or slug) they run against that organization's own database.",
+          'Multi-tenant API. Requests without `X-TENANT` run in the core (control-plane) context: accounts and ' +
+          "organizations. With `X-TENANT` (an organization id or slug) they run against that organization's own " +
+          'database. Every error is `{"detail", "code"}`; match on `code`. The guide: docs/API.md in the repository.',
+        license: { name: 'MIT', url: 'https://opensource.org/licenses/MIT' },
       },
+      // Relative: requests go to the server that served this document.
+      servers: [{ url: '/', description: 'This server' }],
       components: {
         securitySchemes: {
-          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT',
+            description:
+              'An access token from login, refresh or the owner token exchange. Core tokens work without ' +
+              '`X-TENANT` only; tenant tokens only with the `X-TENANT` of their organization.',
+          },
           oauth2: {
             type: 'oauth2',
+            description: "Swagger UI's Authorize button: the password flow against /api/auth/login.",
             flows: { password: { tokenUrl: '/api/auth/login', scopes: {} } },
           },
         },
       },
+    },
+    transform: documentRoute,
+    transformObject: (documents) => {
+      if (!('openapiObject' in documents)) throw new Error('only OpenAPI 3 documents are built');
+      return finishDocument(documents.openapiObject);
     },
   });
   await app.register(swaggerUi, {

@@ -4,26 +4,40 @@ import { authenticated as owner, requireCoreUser } from '../../http/auth-guards.
 import { noStore } from '../../http/no-store.js';
 import { PageQuery } from '../../http/pagination.js';
 import { BEARER_SECURITY, errorResponses, TokenResponse } from '../../http/schemas.js';
+import type { ErrorCode } from '../../errors.js';
 import { perUserRateLimit } from '../../plugins/rate-limit.js';
 
-const Organization = Type.Object({
-  id: Type.Integer(),
-  organization_id: Type.Integer({ description: 'Equals id (kept for old clients)' }),
-  name: Type.String(),
-  slug: Type.String(),
-  status: Type.Union([
-    Type.Literal('provisioning'),
-    Type.Literal('active'),
-    Type.Literal('suspended'),
-    Type.Literal('deleting'),
-    Type.Literal('failed'),
-  ]),
-  tenant_db_name: Type.Union([Type.String(), Type.Null()]),
-  owner_id: Type.Integer(),
-  allow_signup: Type.Boolean(),
-  created_at: Type.String({ format: 'date-time' }),
-});
+const Organization = Type.Object(
+  {
+    id: Type.Integer(),
+    organization_id: Type.Integer({ description: 'Equals id (kept for old clients)' }),
+    name: Type.String(),
+    slug: Type.String(),
+    status: Type.Union([
+      Type.Literal('provisioning'),
+      Type.Literal('active'),
+      Type.Literal('suspended'),
+      Type.Literal('deleting'),
+      Type.Literal('failed'),
+    ]),
+    placement: Type.Optional(
+      Type.Union([Type.Literal('dedicated'), Type.Literal('shared')], {
+        description: 'Where its data lives: a database of its own, or a schema in a shared database',
+      }),
+    ),
+    tenant_db_name: Type.Union([Type.String(), Type.Null()]),
+    owner_id: Type.Integer(),
+    allow_signup: Type.Boolean(),
+    created_at: Type.String({ format: 'date-time' }),
+  },
+  { title: 'Organization' },
+);
 const OrgId = Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) });
+const OrganizationPage = Type.Object(
+  { items: Type.Array(Organization), next_cursor: Type.Union([Type.String(), Type.Null()]) },
+  { title: 'OrganizationPage' },
+);
+const NOT_FOUND: Partial<Record<number, ErrorCode[]>> = { 404: ['NOT_FOUND'] };
 
 /** /api/organizations: core-only routes for owners. Someone else's organization answers 404. */
 export const organizationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -45,12 +59,25 @@ export const organizationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
           'The slug is derived from the name when not given. An owner may have `MAX_ORGANIZATIONS_PER_OWNER` ' +
           'organizations that are not deleted (403 QUOTA_EXCEEDED past it) and create `ORGANIZATION_RATE_LIMIT` ' +
           'of them per window (429).',
+        operationId: 'createOrganization',
         security: BEARER_SECURITY,
-        body: Type.Object({
-          name: Type.String({ minLength: 1, maxLength: 200 }),
-          slug: Type.Optional(Type.String({ maxLength: 63 })),
-        }),
-        response: { 201: Organization, ...errorResponses(400, 401, 403, 409, 422, 429, 503) },
+        body: Type.Object(
+          {
+            name: Type.String({ minLength: 1, maxLength: 200 }),
+            slug: Type.Optional(
+              Type.String({ maxLength: 63, description: '^[a-z][a-z0-9-]{1,62}$; from the name if absent' }),
+            ),
+          },
+          { title: 'CreateOrganizationRequest' },
+        ),
+        response: {
+          201: Organization,
+          ...errorResponses({
+            403: ['EMAIL_NOT_VERIFIED', 'NOT_OWNER', 'QUOTA_EXCEEDED'],
+            409: ['CONFLICT', 'SLUG_TAKEN'],
+            503: ['PROVISIONING_FAILED'],
+          }),
+        },
       },
     },
     async (request, reply) =>
@@ -64,15 +91,10 @@ export const organizationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['organizations'],
         summary: "The caller's organizations",
+        operationId: 'listOrganizations',
         security: BEARER_SECURITY,
         querystring: Type.Object(PageQuery),
-        response: {
-          200: Type.Object({
-            items: Type.Array(Organization),
-            next_cursor: Type.Union([Type.String(), Type.Null()]),
-          }),
-          ...errorResponses(400, 401, 422),
-        },
+        response: { 200: OrganizationPage },
       },
     },
     async (request) => organizations.list(owner(request.coreUser), request.query),
@@ -85,9 +107,10 @@ export const organizationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['organizations'],
         summary: 'One of the caller’s organizations',
+        operationId: 'getOrganization',
         security: BEARER_SECURITY,
         params: OrgId,
-        response: { 200: Organization, ...errorResponses(400, 401, 404, 422) },
+        response: { 200: Organization, ...errorResponses(NOT_FOUND) },
       },
     },
     async (request) => organizations.get(owner(request.coreUser), request.params.id),
@@ -100,13 +123,17 @@ export const organizationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['organizations'],
         summary: 'Rename an organization or turn tenant sign-up on or off',
+        operationId: 'updateOrganization',
         security: BEARER_SECURITY,
         params: OrgId,
-        body: Type.Object({
-          name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-          allow_signup: Type.Optional(Type.Boolean()),
-        }),
-        response: { 200: Organization, ...errorResponses(400, 401, 404, 422) },
+        body: Type.Object(
+          {
+            name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+            allow_signup: Type.Optional(Type.Boolean()),
+          },
+          { title: 'UpdateOrganizationRequest' },
+        ),
+        response: { 200: Organization, ...errorResponses(NOT_FOUND) },
       },
     },
     async (request) => organizations.update(owner(request.coreUser), request.params.id, request.body),
@@ -119,9 +146,10 @@ export const organizationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['organizations'],
         summary: 'Delete an organization and drop its tenant database',
+        operationId: 'deleteOrganization',
         security: BEARER_SECURITY,
         params: OrgId,
-        response: { 204: Type.Null(), ...errorResponses(400, 401, 404, 422, 503) },
+        response: { 204: Type.Null(), ...errorResponses(NOT_FOUND) },
       },
     },
     async (request, reply) => {
@@ -138,9 +166,17 @@ export const organizationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['organizations'],
         summary: "A tenant token for the owner's user inside the organization (role owner)",
+        operationId: 'exchangeOwnerToken',
         security: BEARER_SECURITY,
         params: OrgId,
-        response: { 200: TokenResponse, ...errorResponses(400, 401, 403, 404, 422, 503) },
+        response: {
+          200: TokenResponse,
+          ...errorResponses({
+            403: ['FORBIDDEN', 'TENANT_SUSPENDED'],
+            404: ['NOT_FOUND'],
+            503: ['TENANT_NOT_READY'],
+          }),
+        },
       },
     },
     async (request) => organizations.ownerToken(owner(request.coreUser), request.params.id),
