@@ -27,7 +27,9 @@ function configTableVariables(markdown: string): string[] {
   const section = markdown.slice(markdown.indexOf('\n## Configuration\n'));
   const body = section.slice(0, section.indexOf('\n## ', 1));
   const rows = body.split('\n').filter((line) => line.startsWith('| `'));
-  return rows.flatMap((row) => [...(row.split('|')[1] ?? '').matchAll(/`([A-Z][A-Z0-9_]*)`/g)].map((m) => m[1] as string));
+  return rows.flatMap((row) =>
+    [...(row.split('|')[1] ?? '').matchAll(/`([A-Z][A-Z0-9_]*)`/g)].map((m) => m[1] as string),
+  );
 }
 
 /**
@@ -50,7 +52,8 @@ function configVariables(): Set<string> {
     rmSync(dataDir, { recursive: true, force: true });
   }
   const source = readFileSync(join(REPO_ROOT, 'src/config.ts'), 'utf8');
-  for (const match of source.matchAll(/read\.[a-zA-Z]+\(\s*'([A-Z][A-Z0-9_]*)'/g)) read.add(match[1] as string);
+  for (const match of source.matchAll(/read\.[a-zA-Z]+\(\s*'([A-Z][A-Z0-9_]*)'/g))
+    read.add(match[1] as string);
   return read;
 }
 
@@ -118,12 +121,9 @@ describe('README.md walkthrough, run as written against a server', () => {
     assert.equal(verified.message, 'Email verified successfully');
     assert.deepEqual([member.email, member.role], ['grace@example.com', 'member']);
     assert.deepEqual([me.email, me.role, me.is_active], ['grace@example.com', 'member', true]);
-    assert.deepEqual(
-      users.items.map((u) => [u.email, u.role]).sort(),
-      [
-        ['ada@example.com', 'owner'],
-        ['grace@example.com', 'member'],
-      ],
-    );
+    assert.deepEqual(users.items.map((u) => [u.email, u.role]).sort(), [
+      ['ada@example.com', 'owner'],
+      ['grace@example.com', 'member'],
+    ]);
   });
 });
