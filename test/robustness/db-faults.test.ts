@@ -304,201 +304,189 @@ describe('PostgreSQL crashes and restarts under load (a private server)', () => 
   );
 });
 
-describe(
-  'the tenant server freezes while the core answers (TENANT_DATABASE_URL on a private server)',
-  // The core database lives on the shared server: skipped (saying why) unless one is named.
-  { skip: NEEDS_POSTGRES },
-  () => {
-    let cluster: PrivateCluster | undefined;
-    let env: TestEnv | undefined;
-    let app: FastifyInstance | undefined;
+describe('the tenant server freezes while the core answers (TENANT_DATABASE_URL on a private server)', () => {
+  let cluster: PrivateCluster | undefined;
+  let env: TestEnv | undefined;
+  let app: FastifyInstance | undefined;
 
-    before(async () => {
-      if (NEEDS_POSTGRES || !postgresBinDir()) return;
-      cluster = await startPrivateCluster();
-      env = await createTestEnv(
-        {
-          TENANT_DATABASE_URL: cluster.url,
-          TENANT_ACQUIRE_TIMEOUT_MS: '2000',
-          DATABASE_QUERY_TIMEOUT_MS: '2000',
-          DATABASE_DDL_TIMEOUT_MS: '2000',
-        },
-        { engine: 'postgres' },
-      );
-      app = await startApp(env.config);
-    });
-    after(async () => {
-      await app?.close();
-      await env?.cleanup();
-      await cluster?.destroy();
-    });
-
-    it(
-      'creating and deleting organizations answer 503 within DATABASE_DDL_TIMEOUT_MS; reconcile settles both after the thaw',
-      { timeout: SOAK_TIMEOUT },
-      async () => {
-        assert.ok(app && cluster && env, 'needs PostgreSQL server binaries and the shared server');
-        const { tenants, coreToken } = await world(app, 'ddl');
-        // The core token is the owner of the first organization: that one is deleted.
-        const [doomed, keep] = tenants as [Tenant, Tenant];
-        const timed = async (method: 'POST' | 'DELETE', url: string, body?: object) => {
-          const started = Date.now();
-          const res = await Promise.race([
-            call(app as FastifyInstance, method, url, { token: coreToken, ...(body ? { body } : {}) }),
-            new Promise<null>((resolve) => setTimeout(() => resolve(null), HANG_MS).unref()),
-          ]);
-          assert.ok(res, `${method} ${url} still unanswered after ${HANG_MS} ms`);
-          return { res, ms: Date.now() - started };
-        };
-
-        await cluster.freeze();
-        let created: number;
-        try {
-          // Provisioning copies the template on the frozen server: cut after 2 s, the organization is marked failed
-          // (the rollback's DROP DATABASE is cut too, and left to reconcile).
-          const create = await timed('POST', '/api/organizations', { name: 'Frozen Co', slug: 'ddl-frozen' });
-          assert.equal(create.res.statusCode, 503, create.res.body);
-          assert.equal(create.res.json<{ code: string }>().code, 'PROVISIONING_FAILED');
-          assert.ok(create.res.headers['retry-after']);
-          const row = await app.core.db
-            .selectFrom('organizations')
-            .select(['id', 'status'])
-            .where('slug', '=', 'ddl-frozen')
-            .executeTakeFirstOrThrow();
-          assert.equal(row.status, 'failed');
-          created = row.id;
-          // Deleting drops the database on the frozen server: 503, and the organization is already gone for
-          // requests (404), its deletion left to reconcile.
-          const removal = await timed('DELETE', `/api/organizations/${doomed.id}`);
-          assert.equal(removal.res.statusCode, 503, removal.res.body);
-          assert.ok(removal.res.headers['retry-after']);
-          const gone = await call(app, 'GET', '/api/users/me', { tenant: doomed.id, token: doomed.token });
-          assert.equal(gone.statusCode, 404);
-          // A tenant request to the frozen server: 503 within its deadlines too.
-          const read = await call(app, 'GET', '/api/users/me', { tenant: keep.id, token: keep.token });
-          assert.equal(read.statusCode, 503);
-          console.log(
-            `db-faults (tenant server frozen): create answered ${create.res.statusCode} in ${create.ms} ms, ` +
-              `delete ${removal.res.statusCode} in ${removal.ms} ms`,
-          );
-        } finally {
-          await cluster.thaw();
-        }
-
-        const report = await app.services.provisioner.reconcile();
-        assert.deepEqual(report.deleted, [doomed.id]);
-        const statuses = await app.core.db
-          .selectFrom('organizations')
-          .select(['id', 'status', 'tenant_db_name'])
-          .where('id', 'in', [keep.id, doomed.id, created])
-          .orderBy('id')
-          .execute();
-        assert.deepEqual(
-          statuses.map((o) => [o.id, o.status]),
-          [
-            [doomed.id, 'deleted'],
-            [keep.id, 'active'],
-            [created, 'failed'],
-          ],
-        );
-        // No database is left but the live tenant's: the failed one's copy (if the cut CREATE finished on the
-        // server after all) and the deleted one's were dropped.
-        assert.deepEqual(await app.services.store.list(), [keep.dbName]);
-        await eventually(
-          async () =>
-            (
-              await call(app as FastifyInstance, 'GET', '/api/users/me', {
-                tenant: keep.id,
-                token: keep.token,
-              })
-            ).statusCode === 200,
-          10_000,
-          'tenant reads after the thaw',
-        );
-        const again = await call(app, 'POST', '/api/organizations', {
-          token: coreToken,
-          body: { name: 'After The Thaw' },
-        });
-        assert.equal(again.statusCode, 201, again.body);
-        assert.deepEqual(serverErrors, []);
-      },
-    );
-  },
-);
-
-describe(
-  'the app’s backends are killed under load (pg_terminate_backend, shared server)',
-  { skip: NEEDS_POSTGRES },
-  () => {
-    let env: TestEnv | undefined;
-    let app: FastifyInstance | undefined;
-    let skip: string | false = false;
-
-    before(async () => {
-      if (NEEDS_POSTGRES) {
-        skip = NEEDS_POSTGRES;
-        return;
-      }
-      env = await createTestEnv({ TENANT_ACQUIRE_TIMEOUT_MS: '3000' }, { engine: 'postgres' });
-      app = await startApp(env.config);
-    });
-    after(async () => {
-      await app?.close();
-      await env?.cleanup();
-    });
-
-    it(
-      'answers 503 + Retry-After for what was cut off, never hangs, recovers, loses no committed write',
+  before(async () => {
+    if (NEEDS_POSTGRES || !postgresBinDir()) return;
+    cluster = await startPrivateCluster();
+    env = await createTestEnv(
       {
-        timeout: SOAK_TIMEOUT,
+        TENANT_DATABASE_URL: cluster.url,
+        TENANT_ACQUIRE_TIMEOUT_MS: '2000',
+        DATABASE_QUERY_TIMEOUT_MS: '2000',
+        DATABASE_DDL_TIMEOUT_MS: '2000',
       },
-      async () => {
-        assert.ok(!skip && app && env, skip || 'the app did not start');
-        const { tenants, coreToken } = await world(app);
-        const databases = [
-          new URL(env.config.databaseUrl as string).pathname.slice(1),
-          ...tenants.map((x) => x.dbName),
-        ];
-        for (let cycle = 1; cycle <= CYCLES; cycle++) {
-          let killed = 0;
-          let killing: Promise<void> | undefined;
-          let stop = false;
-          const { samples, recovered } = await throughOutage(
-            app,
-            tenants,
-            coreToken,
-            async () => {
-              // Every 50 ms, every backend of the app's core and tenant databases, for the whole outage.
-              killing = (async () => {
-                while (!stop) {
-                  const { rows } = await adminQuery(
-                    `select pg_terminate_backend(pid) as killed from pg_stat_activity
-                  where datname = any($1) and pid <> pg_backend_pid()`,
-                    [databases],
-                  );
-                  killed += rows.filter((row: { killed: boolean }) => row.killed).length;
-                  await new Promise((resolve) => setTimeout(resolve, 50));
-                }
-              })();
-            },
-            async () => {
-              stop = true;
-              await killing;
-            },
-          );
-          assert.ok(killed > 0, 'backends were terminated');
-          assert.deepEqual(badSamples(samples).slice(0, 20), [], serverErrors.slice(0, 10).join('\n'));
-          assert.ok(
-            samples.filter((s) => s.at > recovered).every((s) => s.status === SUCCESS[s.op]),
-            'every request after recovery succeeds',
-          );
-          const writes = await assertNoWriteLost(app, tenants, samples);
-          console.log(
-            `db-faults (terminate ${cycle}/${CYCLES}): ${summary(samples)}; ${killed} backends killed; ` +
-              `${writes} writes answered 201, all present`,
-          );
-        }
-      },
+      { engine: 'postgres' },
     );
-  },
-);
+    app = await startApp(env.config);
+  });
+  after(async () => {
+    await app?.close();
+    await env?.cleanup();
+    await cluster?.destroy();
+  });
+
+  it(
+    'creating and deleting organizations answer 503 within DATABASE_DDL_TIMEOUT_MS; reconcile settles both after the thaw',
+    { timeout: SOAK_TIMEOUT, skip: NEEDS_POSTGRES },
+    async () => {
+      assert.ok(app && cluster && env, 'needs PostgreSQL server binaries and the shared server');
+      const { tenants, coreToken } = await world(app, 'ddl');
+      // The core token is the owner of the first organization: that one is deleted.
+      const [doomed, keep] = tenants as [Tenant, Tenant];
+      const timed = async (method: 'POST' | 'DELETE', url: string, body?: object) => {
+        const started = Date.now();
+        const res = await Promise.race([
+          call(app as FastifyInstance, method, url, { token: coreToken, ...(body ? { body } : {}) }),
+          new Promise<null>((resolve) => setTimeout(() => resolve(null), HANG_MS).unref()),
+        ]);
+        assert.ok(res, `${method} ${url} still unanswered after ${HANG_MS} ms`);
+        return { res, ms: Date.now() - started };
+      };
+
+      await cluster.freeze();
+      let created: number;
+      try {
+        // Provisioning copies the template on the frozen server: cut after 2 s, the organization is marked failed
+        // (the rollback's DROP DATABASE is cut too, and left to reconcile).
+        const create = await timed('POST', '/api/organizations', { name: 'Frozen Co', slug: 'ddl-frozen' });
+        assert.equal(create.res.statusCode, 503, create.res.body);
+        assert.equal(create.res.json<{ code: string }>().code, 'PROVISIONING_FAILED');
+        assert.ok(create.res.headers['retry-after']);
+        const row = await app.core.db
+          .selectFrom('organizations')
+          .select(['id', 'status'])
+          .where('slug', '=', 'ddl-frozen')
+          .executeTakeFirstOrThrow();
+        assert.equal(row.status, 'failed');
+        created = row.id;
+        // Deleting drops the database on the frozen server: 503, and the organization is already gone for
+        // requests (404), its deletion left to reconcile.
+        const removal = await timed('DELETE', `/api/organizations/${doomed.id}`);
+        assert.equal(removal.res.statusCode, 503, removal.res.body);
+        assert.ok(removal.res.headers['retry-after']);
+        const gone = await call(app, 'GET', '/api/users/me', { tenant: doomed.id, token: doomed.token });
+        assert.equal(gone.statusCode, 404);
+        // A tenant request to the frozen server: 503 within its deadlines too.
+        const read = await call(app, 'GET', '/api/users/me', { tenant: keep.id, token: keep.token });
+        assert.equal(read.statusCode, 503);
+        console.log(
+          `db-faults (tenant server frozen): create answered ${create.res.statusCode} in ${create.ms} ms, ` +
+            `delete ${removal.res.statusCode} in ${removal.ms} ms`,
+        );
+      } finally {
+        await cluster.thaw();
+      }
+
+      const report = await app.services.provisioner.reconcile();
+      assert.deepEqual(report.deleted, [doomed.id]);
+      const statuses = await app.core.db
+        .selectFrom('organizations')
+        .select(['id', 'status', 'tenant_db_name'])
+        .where('id', 'in', [keep.id, doomed.id, created])
+        .orderBy('id')
+        .execute();
+      assert.deepEqual(
+        statuses.map((o) => [o.id, o.status]),
+        [
+          [doomed.id, 'deleted'],
+          [keep.id, 'active'],
+          [created, 'failed'],
+        ],
+      );
+      // No database is left but the live tenant's: the failed one's copy (if the cut CREATE finished on the
+      // server after all) and the deleted one's were dropped.
+      assert.deepEqual(await app.services.store.list(), [keep.dbName]);
+      await eventually(
+        async () =>
+          (await call(app as FastifyInstance, 'GET', '/api/users/me', { tenant: keep.id, token: keep.token }))
+            .statusCode === 200,
+        10_000,
+        'tenant reads after the thaw',
+      );
+      const again = await call(app, 'POST', '/api/organizations', {
+        token: coreToken,
+        body: { name: 'After The Thaw' },
+      });
+      assert.equal(again.statusCode, 201, again.body);
+      assert.deepEqual(serverErrors, []);
+    },
+  );
+});
+
+describe('the app’s backends are killed under load (pg_terminate_backend, shared server)', () => {
+  let env: TestEnv | undefined;
+  let app: FastifyInstance | undefined;
+  let skip: string | false = false;
+
+  before(async () => {
+    if (NEEDS_POSTGRES) {
+      skip = NEEDS_POSTGRES;
+      return;
+    }
+    env = await createTestEnv({ TENANT_ACQUIRE_TIMEOUT_MS: '3000' }, { engine: 'postgres' });
+    app = await startApp(env.config);
+  });
+  after(async () => {
+    await app?.close();
+    await env?.cleanup();
+  });
+
+  it(
+    'answers 503 + Retry-After for what was cut off, never hangs, recovers, loses no committed write',
+    {
+      timeout: SOAK_TIMEOUT,
+      skip: NEEDS_POSTGRES,
+    },
+    async () => {
+      assert.ok(!skip && app && env, skip || 'the app did not start');
+      const { tenants, coreToken } = await world(app);
+      const databases = [
+        new URL(env.config.databaseUrl as string).pathname.slice(1),
+        ...tenants.map((x) => x.dbName),
+      ];
+      for (let cycle = 1; cycle <= CYCLES; cycle++) {
+        let killed = 0;
+        let killing: Promise<void> | undefined;
+        let stop = false;
+        const { samples, recovered } = await throughOutage(
+          app,
+          tenants,
+          coreToken,
+          async () => {
+            // Every 50 ms, every backend of the app's core and tenant databases, for the whole outage.
+            killing = (async () => {
+              while (!stop) {
+                const { rows } = await adminQuery(
+                  `select pg_terminate_backend(pid) as killed from pg_stat_activity
+                  where datname = any($1) and pid <> pg_backend_pid()`,
+                  [databases],
+                );
+                killed += rows.filter((row: { killed: boolean }) => row.killed).length;
+                await new Promise((resolve) => setTimeout(resolve, 50));
+              }
+            })();
+          },
+          async () => {
+            stop = true;
+            await killing;
+          },
+        );
+        assert.ok(killed > 0, 'backends were terminated');
+        assert.deepEqual(badSamples(samples).slice(0, 20), [], serverErrors.slice(0, 10).join('\n'));
+        assert.ok(
+          samples.filter((s) => s.at > recovered).every((s) => s.status === SUCCESS[s.op]),
+          'every request after recovery succeeds',
+        );
+        const writes = await assertNoWriteLost(app, tenants, samples);
+        console.log(
+          `db-faults (terminate ${cycle}/${CYCLES}): ${summary(samples)}; ${killed} backends killed; ` +
+            `${writes} writes answered 201, all present`,
+        );
+      }
+    },
+  );
+});

@@ -499,16 +499,13 @@ export interface components {
          */
         Organization: {
             id: number;
-            /** @description Equals id (kept for old clients) */
+            /** @description Equals id (an alias) */
             organization_id: number;
             name: string;
             slug: string;
             /** @enum {string} */
             status: "provisioning" | "active" | "suspended" | "deleting" | "failed";
-            /**
-             * @description Where its data lives: a database of its own, or a schema in a shared database
-             * @enum {string}
-             */
+            /** @enum {string} */
             placement?: "dedicated" | "shared";
             tenant_db_name: string | null;
             owner_id: number;

@@ -3,35 +3,30 @@ import { Type } from 'typebox';
 import { authenticated as owner, requireCoreUser } from '../../http/auth-guards.js';
 import { noStore } from '../../http/no-store.js';
 import { PageQuery } from '../../http/pagination.js';
-import { BEARER_SECURITY, errorResponses, TokenResponse } from '../../http/schemas.js';
+import { BEARER_SECURITY, errorResponses, named, TokenResponse } from '../../http/schemas.js';
 import type { ErrorCode } from '../../errors.js';
 import { perUserRateLimit } from '../../plugins/rate-limit.js';
 
-const Organization = Type.Object(
-  {
-    id: Type.Integer(),
-    organization_id: Type.Integer({ description: 'Equals id (kept for old clients)' }),
-    name: Type.String(),
-    slug: Type.String(),
-    status: Type.Union([
-      Type.Literal('provisioning'),
-      Type.Literal('active'),
-      Type.Literal('suspended'),
-      Type.Literal('deleting'),
-      Type.Literal('failed'),
-    ]),
-    placement: Type.Optional(
-      Type.Union([Type.Literal('dedicated'), Type.Literal('shared')], {
-        description: 'Where its data lives: a database of its own, or a schema in a shared database',
-      }),
-    ),
-    tenant_db_name: Type.Union([Type.String(), Type.Null()]),
-    owner_id: Type.Integer(),
-    allow_signup: Type.Boolean(),
-    created_at: Type.String({ format: 'date-time' }),
-  },
-  { title: 'Organization' },
-);
+const Organization = Type.Object({
+  id: Type.Integer(),
+  organization_id: Type.Integer({ description: 'Equals id (an alias)' }),
+  name: Type.String(),
+  slug: Type.String(),
+  status: Type.Union([
+    Type.Literal('provisioning'),
+    Type.Literal('active'),
+    Type.Literal('suspended'),
+    Type.Literal('deleting'),
+    Type.Literal('failed'),
+  ]),
+  // Not sent yet: servers that place tenants fill it.
+  placement: Type.Optional(Type.Union([Type.Literal('dedicated'), Type.Literal('shared')])),
+  tenant_db_name: Type.Union([Type.String(), Type.Null()]),
+  owner_id: Type.Integer(),
+  allow_signup: Type.Boolean(),
+  created_at: Type.String({ format: 'date-time' }),
+});
+named('Organization', Organization);
 const OrgId = Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) });
 const OrganizationPage = Type.Object(
   { items: Type.Array(Organization), next_cursor: Type.Union([Type.String(), Type.Null()]) },
