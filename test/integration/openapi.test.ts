@@ -3,6 +3,12 @@ import { relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openApiArtifacts, staleArtifacts } from '../../scripts/openapi-artifacts.js';
 import { ERRORS } from '../../src/errors.js';
+import {
+  documentedCodes,
+  recordErrorAnswers,
+  undocumentedAnswers,
+  type ErrorAnswer,
+} from '../helpers/documented-errors.js';
 import { call, ownerWithOrganization, verifiedCoreUser } from '../helpers/flows.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -28,29 +34,10 @@ interface Document {
 
 let t: TestApp;
 let doc: Document;
-/** Every error answer the app gave during this file: `METHOD /route status CODE`. */
-const answered: { route: string; method: string; status: number; code: string }[] = [];
+let answered: ErrorAnswer[] = [];
 
 before(async () => {
-  t = await createTestApp(
-    {},
-    {
-      beforeReady(app) {
-        app.addHook('onSend', async (request, reply, payload) => {
-          if (reply.statusCode >= 400 && typeof payload === 'string' && request.routeOptions.url) {
-            const { code } = JSON.parse(payload) as { code: string };
-            answered.push({
-              route: request.routeOptions.url,
-              method: request.method,
-              status: reply.statusCode,
-              code,
-            });
-          }
-          return payload;
-        });
-      },
-    },
-  );
+  t = await createTestApp({}, { beforeReady: (app) => void (answered = recordErrorAnswers(app)) });
   doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json<Document>();
 });
 after(() => t?.close());
@@ -63,13 +50,8 @@ function operations(): [string, Operation][] {
   );
 }
 
-/** The codes the document lists for one answer of one operation. */
-function documentedCodes(method: string, route: string, status: number): string[] {
-  const op = doc.paths[route.replace(/:([a-z_]+)/g, '{$1}')]?.[method.toLowerCase()];
-  const schema = op?.responses[String(status)]?.content?.['application/json']?.schema as
-    { allOf?: [Json, { properties: { code: { enum: string[] } } }] } | undefined;
-  return schema?.allOf?.[1].properties.code.enum ?? [];
-}
+const documented = (method: string, route: string, status: number) =>
+  documentedCodes(doc, method, route, status);
 
 describe('OpenAPI document', () => {
   it('matches the committed docs/openapi.json and client types (run `npm run openapi` when this fails)', async () => {
@@ -151,11 +133,7 @@ describe('OpenAPI document', () => {
       assert.ok(errors.includes('429'), `${key}: 429 (RATE_LIMIT counts every /api request)`);
       for (const status of errors) {
         const media = op.responses[status]?.content?.['application/json'];
-        const codes = documentedCodes(
-          key.split(' ')[0] as string,
-          key.split(' ')[1] as string,
-          Number(status),
-        );
+        const codes = documented(key.split(' ')[0] as string, key.split(' ')[1] as string, Number(status));
         assert.ok(codes.length > 0, `${key} ${status}: codes`);
         for (const code of codes) {
           assert.equal(
@@ -239,9 +217,10 @@ describe('the error codes the server answers are the documented ones', () => {
     await expect(call(t.app, 'POST', '/api/auth/refresh', { body: { refresh_token: 'nope' } }), 401);
 
     assert.ok(answered.length >= 18, `recorded ${answered.length} error answers`);
-    const undocumented = answered.filter(
-      (a) => !documentedCodes(a.method, a.route, a.status).includes(a.code),
+    assert.deepEqual(
+      undocumentedAnswers(doc as Parameters<typeof undocumentedAnswers>[0], answered),
+      [],
+      'error answers the document does not list for their route and status',
     );
-    assert.deepEqual(undocumented, [], 'error answers the document does not list for their route and status');
   });
 });
