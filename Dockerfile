@@ -2,7 +2,7 @@
 # Tenantry: compiled JavaScript on plain Node (no tsx), as a non-root user.
 #   docker build -t tenantry .
 #   docker run -p 8000:8000 -e SECRET_KEY=... -e DATABASE_URL=postgres://... tenantry
-ARG NODE_VERSION=20
+ARG NODE_VERSION=24
 
 # 1. Compile TypeScript to dist/ (needs the dev dependencies).
 FROM node:${NODE_VERSION}-bookworm-slim AS build
@@ -34,7 +34,7 @@ COPY bin ./bin
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 EXPOSE 8000
-# Liveness through the same port the server listens on; node:20-slim has no curl, Node has fetch.
+# Liveness through the same port the server listens on; node:24-slim has no curl, Node has fetch.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8000) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # Node handles SIGTERM itself (graceful stop, workers included); source maps give TypeScript stack traces.

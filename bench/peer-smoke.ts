@@ -123,7 +123,6 @@ function expect(condition: boolean, what: string, got: unknown): void {
  * a moment in pg_stat_activity): polled for up to 3 s, then the last count.
  */
 async function peerConnections(serverUrl: string, core: string, limit: number): Promise<number> {
-  let count = Infinity;
   for (const deadline = Date.now() + 3_000; ;) {
     const { rows } = await adminQuery<{ n: string }>(
       serverUrl,
@@ -131,7 +130,7 @@ async function peerConnections(serverUrl: string, core: string, limit: number): 
         where application_name = 'tenantry-bench-peer' and left(datname, length($1) + 1) = $1 || '_'`,
       [core],
     );
-    count = Number(rows[0]?.n ?? 0);
+    const count = Number(rows[0]?.n ?? 0);
     if (count <= limit || Date.now() > deadline) return count;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Node 20's `node --test <dir>` finds no .ts files, so list them ourselves and run them through tsx.
+// List the test files ourselves (so every supported Node line runs the same set) and run them through tsx.
 // Usage: node scripts/run-tests.mjs [file-or-folder ...]   (default: test/)
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';

@@ -134,7 +134,7 @@ export async function spawnHttpServer(options: SpawnHttpServerOptions): Promise<
   } catch (error) {
     await stop();
     const log = tail.length > 0 ? `\n--- last lines of ${options.name} ---\n${tail.join('\n')}` : '';
-    throw new Error(`${options.name} did not become ready: ${String(error)}${log}`);
+    throw new Error(`${options.name} did not become ready: ${String(error)}${log}`, { cause: error });
   }
   return server;
 }

@@ -1,16 +1,29 @@
 import { Type, type Static } from 'typebox';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../auth/passwords.js';
+import type { ErrorCode } from '../errors.js';
 
 /** Shared TypeBox schemas: validation, TypeScript types and the OpenAPI document from one source. */
 
-export const ErrorResponse = Type.Object(
-  {
-    detail: Type.String(),
-    code: Type.String(),
-    errors: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
-  },
-  { $id: 'ErrorResponse', description: 'Every error answer' },
+/** One problem of a 422 answer: where (a JSON pointer into the request part) and what. */
+export const ValidationIssue = Type.Object(
+  { path: Type.String(), message: Type.String() },
+  { title: 'ValidationIssue' },
 );
+
+/**
+ * The error answer of a route at one status, with the codes it can return there (an enum). Every error shares the
+ * `Error` component in the OpenAPI document; see src/http/openapi.ts.
+ */
+export function ErrorResponseOf(codes: readonly ErrorCode[]) {
+  return Type.Object(
+    {
+      detail: Type.String({ description: 'For people; may change' }),
+      code: Type.Unsafe<ErrorCode>({ type: 'string', enum: [...codes], description: 'Stable: match on it' }),
+      errors: Type.Optional(Type.Array(ValidationIssue, { description: 'Validation errors (422) only' })),
+    },
+    { title: 'Error' },
+  );
+}
 
 /** An email as typed by a person: trimmed and lower-cased by the service, which also checks its shape. */
 export const EmailInput = Type.String({
@@ -23,36 +36,65 @@ export const PasswordInput = Type.String({ minLength: PASSWORD_MIN_LENGTH, maxLe
 export const LoginPasswordInput = Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH });
 export const OpaqueToken = Type.String({ minLength: 1, maxLength: 512 });
 
-export const TokenResponse = Type.Object({
-  access_token: Type.String(),
-  token_type: Type.Literal('bearer'),
-  expires_in: Type.Integer({ description: 'Seconds until the access token expires' }),
-  refresh_token: Type.String(),
-});
+export const TokenResponse = Type.Object(
+  {
+    access_token: Type.String({ description: 'JWT; send it as `Authorization: Bearer <access_token>`' }),
+    token_type: Type.Literal('bearer'),
+    expires_in: Type.Integer({ description: 'Seconds until the access token expires' }),
+    refresh_token: Type.String({ description: 'Opaque, single use: `POST /api/auth/refresh` rotates it' }),
+  },
+  { title: 'TokenResponse' },
+);
 export type TokenResponse = Static<typeof TokenResponse>;
 
-export const Message = Type.Object({ message: Type.String() });
+export const Message = Type.Object({ message: Type.String() }, { title: 'Message' });
 
-export const CoreUser = Type.Object({
-  id: Type.Integer(),
-  email: Type.String(),
-  is_owner: Type.Boolean(),
-  is_verified: Type.Boolean(),
-  created_at: Type.String({ format: 'date-time' }),
+export const CoreUser = Type.Object(
+  {
+    id: Type.Integer(),
+    email: Type.String({ description: 'Stored lower-case' }),
+    is_owner: Type.Boolean({ description: 'May create organizations' }),
+    is_verified: Type.Boolean({ description: 'Confirmed through the emailed link; needed to log in' }),
+    created_at: Type.String({ format: 'date-time' }),
+  },
+  { title: 'CoreUser', description: 'An account of the core (control plane)' },
+);
+
+export const TenantRole = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')], {
+  title: 'TenantRole',
 });
 
-export const TenantUser = Type.Object({
-  id: Type.Integer(),
-  email: Type.String(),
-  role: Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')]),
-  is_active: Type.Boolean(),
-  created_at: Type.String({ format: 'date-time' }),
-});
+export const TenantUser = Type.Object(
+  {
+    id: Type.Integer(),
+    email: Type.String({ description: 'Stored lower-case; unique within the tenant' }),
+    role: TenantRole,
+    is_active: Type.Boolean({ description: 'An inactive user cannot log in or use its tokens' }),
+    created_at: Type.String({ format: 'date-time' }),
+  },
+  { title: 'TenantUser', description: "A user inside one organization's database" },
+);
 
-/** Error answers a route may give, for the OpenAPI document. */
-export function errorResponses(...statuses: number[]) {
-  return Object.fromEntries(statuses.map((status) => [status, ErrorResponse]));
+/** The error answers a route gives itself, by status: the OpenAPI document adds those every route shares. */
+export function errorResponses(codes: Partial<Record<number, readonly ErrorCode[]>>) {
+  return Object.fromEntries(
+    Object.entries(codes).map(([status, list]) => [status, ErrorResponseOf(list ?? [])]),
+  );
 }
 
 /** Either a bearer token or Swagger UI's OAuth2 password flow (which posts to /api/auth/login). */
 export const BEARER_SECURITY: Record<string, string[]>[] = [{ bearer: [] }, { oauth2: [] }];
+
+/**
+ * Names a schema where it is declared, as `Type.Object(…, { title })` would: the title makes it a named component
+ * of the OpenAPI document (see src/http/openapi.ts). Returns the same schema.
+ *
+ * @example
+ * const Organization = named('Organization', Type.Object({ id: Type.Integer() }));
+ */
+export function named<T extends object>(title: string, schema: T): T {
+  return Object.assign(schema, { title });
+}
+
+/** `security` of a route anyone may call. */
+export const PUBLIC: Record<string, string[]>[] = [];

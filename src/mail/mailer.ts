@@ -97,7 +97,8 @@ async function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
 }
 
 /**
- * Creates the mailer: SMTP when `config.smtpUrl` is set, otherwise `.eml` files under `DATA_DIR/mail`.
+ * Creates the mailer: SMTP when `config.smtpUrl` is set, otherwise `.eml` (+ readable `.txt`) files under
+ * `DATA_DIR/mail`.
  * Delivery is at-least-once: a process that dies after sending but before recording it resends the mail
  * once its lease expires.
  *

@@ -37,7 +37,8 @@ export function firstLink(text: string): string | undefined {
 }
 
 /**
- * SMTP when `SMTP_URL` is set; otherwise the development file outbox under `DATA_DIR/mail`.
+ * SMTP when `SMTP_URL` is set; otherwise the development file outbox under `DATA_DIR/mail` (each message as
+ * `<time>-<id>.eml` and a readable `<time>-<id>.txt` beside it).
  *
  * @example
  * const transport = createMailTransport(config, log);
@@ -79,6 +80,40 @@ function smtpTransport(url: string, from: string): MailTransport {
   };
 }
 
+/**
+ * The readable copy the file outbox writes beside each `.eml`: the headers a developer looks at, the first link on
+ * a `Link:` line, then the text body as it was composed. The `.eml` is quoted-printable (long lines split with `=`,
+ * `=` itself written `=3D`), so a link copied from it is broken; this copy has it intact.
+ *
+ * @example
+ * readableCopy({ id: 1, to: 'a@example.com', subject: 'Hi', text: 'https://x.test/?a=1', html: null }, 'f@x.test', new Date());
+ */
+export function readableCopy(mail: TransportMail, from: string, date: Date): string {
+  const link = firstLink(mail.text);
+  const headers = [
+    `From: ${from}`,
+    `To: ${mail.to}`,
+    `Subject: ${mail.subject}`,
+    `Date: ${date.toISOString()}`,
+    ...(link ? [`Link: ${link}`] : []),
+  ];
+  return `${headers.join('\n')}\n\n${mail.text.endsWith('\n') ? mail.text : `${mail.text}\n`}`;
+}
+
+/** Writes `content` to `file` through a hidden temp name and a rename: a reader never sees half a file. */
+async function writeAtomically(dir: string, name: string, content: string | Buffer): Promise<string> {
+  const file = join(dir, name);
+  const temp = join(dir, `.${name}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    await writeFile(temp, content, { mode: 0o600 });
+    await rename(temp, file);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+  return file;
+}
+
 function fileTransport(dir: string, from: string, log: FastifyBaseLogger): MailTransport {
   // nodemailer's stream transport builds the real RFC 822 message (headers, MIME parts, encodings)
   // without sending it anywhere.
@@ -92,20 +127,13 @@ function fileTransport(dir: string, from: string, log: FastifyBaseLogger): MailT
       await mkdir(dir, { recursive: true });
       // ISO time first so a directory listing sorts by time; ':' and '.' replaced to stay portable.
       // The zero-padded id orders mails written within the same millisecond.
-      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-      const name = `${stamp}-${String(mail.id).padStart(8, '0')}.eml`;
-      const file = join(dir, name);
-      // Write to a hidden temp name, then rename: a reader never sees a half-written message.
-      const temp = join(dir, `.${name}.${randomBytes(4).toString('hex')}.tmp`);
-      try {
-        await writeFile(temp, message, { mode: 0o600 });
-        await rename(temp, file);
-      } catch (error) {
-        await rm(temp, { force: true });
-        throw error;
-      }
+      const now = new Date();
+      const base = `${now.toISOString().replace(/[:.]/g, '-')}-${String(mail.id).padStart(8, '0')}`;
+      // The readable copy first: whoever sees the .eml finds its .txt beside it.
+      const copy = await writeAtomically(dir, `${base}.txt`, readableCopy(mail, from, now));
+      const file = await writeAtomically(dir, `${base}.eml`, message);
       log.info(
-        { outboxId: mail.id, to: mail.to, link: firstLink(mail.text), file },
+        { outboxId: mail.id, to: mail.to, link: firstLink(mail.text), file, copy },
         'mail written to outbox',
       );
     },

@@ -49,7 +49,27 @@ interface OpenApiOperation {
   requestBody?: { content?: Record<string, { schema: JsonSchema }> };
   responses?: Record<string, unknown>;
 }
-type OpenApiDocument = { paths: Record<string, Record<string, OpenApiOperation>> };
+type OpenApiDocument = {
+  paths: Record<string, Record<string, OpenApiOperation>>;
+  components?: { schemas?: Record<string, JsonSchema> };
+};
+
+/** The schema with every `#/components/schemas/…` reference replaced by what it names (the suites read values). */
+export function dereference(schema: unknown, doc: OpenApiDocument): JsonSchema {
+  const walk = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(walk);
+    if (typeof node !== 'object' || node === null) return node;
+    const ref = (node as { $ref?: unknown }).$ref;
+    if (typeof ref === 'string') {
+      const name = ref.replace('#/components/schemas/', '');
+      const target = doc.components?.schemas?.[name];
+      if (!target) throw new Error(`unresolved $ref ${ref}`);
+      return walk(target);
+    }
+    return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, walk(value)]));
+  };
+  return walk(schema) as JsonSchema;
+}
 
 /**
  * Every (method, url) of the router, parsed from `printRoutes()`: the server's own route table, hidden routes
@@ -159,7 +179,7 @@ export async function describeRoutes(
     }
     const parameters = operation?.parameters ?? [];
     const content = operation?.requestBody?.content ?? {};
-    const json = content['application/json']?.schema;
+    const json = content['application/json']?.schema && dereference(content['application/json'].schema, doc);
     routes.push({
       method,
       url,
@@ -169,9 +189,11 @@ export async function describeRoutes(
       query: Object.fromEntries(
         parameters
           .filter((p) => p.in === 'query')
-          .map((p) => [p.name, { schema: p.schema, required: p.required === true }]),
+          .map((p) => [p.name, { schema: dereference(p.schema, doc), required: p.required === true }]),
       ),
-      params: Object.fromEntries(parameters.filter((p) => p.in === 'path').map((p) => [p.name, p.schema])),
+      params: Object.fromEntries(
+        parameters.filter((p) => p.in === 'path').map((p) => [p.name, dereference(p.schema, doc)]),
+      ),
       consumes: Object.keys(content),
       statuses: Object.keys(operation?.responses ?? {}).map(Number),
     });

@@ -16,12 +16,28 @@ export interface TestEnv {
   cleanup(): Promise<void>;
 }
 
-/** Runs one statement on the PostgreSQL server's maintenance database. */
-/** The PostgreSQL server tests use: TEST_DATABASE_URL, or the local one for tests that need a server in every run. */
-const SERVER_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+/**
+ * The PostgreSQL server tests use: TEST_DATABASE_URL (the PostgreSQL run), else TEST_POSTGRES_URL (asked for in
+ * the embedded run, for the few tests that need a server whatever the engine: several processes on one database,
+ * PostgreSQL-only behaviour). Neither set: no test reaches a PostgreSQL server; those tests are skipped, saying so.
+ */
+export const TEST_SERVER_URL: string | null =
+  process.env.TEST_DATABASE_URL || process.env.TEST_POSTGRES_URL || null;
 
+/** Why a test that needs a PostgreSQL server is skipped in this run, or false when it runs. */
+export const NEEDS_POSTGRES: string | false =
+  TEST_SERVER_URL === null
+    ? 'needs a PostgreSQL server: set TEST_POSTGRES_URL (or TEST_DATABASE_URL)'
+    : false;
+
+function serverUrl(): string {
+  if (TEST_SERVER_URL === null) throw new Error(NEEDS_POSTGRES as string);
+  return TEST_SERVER_URL;
+}
+
+/** Runs one statement on the PostgreSQL server's maintenance database. */
 export async function adminQuery(text: string, values: unknown[] = []): Promise<pg.QueryResult> {
-  const url = SERVER_URL;
+  const url = serverUrl();
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
@@ -40,7 +56,8 @@ function databaseUrl(base: string, database: string): string {
 /**
  * A private environment for one test file: its own DATA_DIR, and on PostgreSQL its own uniquely named
  * core database, so test files and concurrent runs never collide. `engine: 'postgres'` forces a server
- * database even in the PGlite run, for what only makes sense with several processes on one database.
+ * database even in the PGlite run, for what only makes sense with several processes on one database: on the
+ * server of TEST_SERVER_URL (throws without one; such tests skip with NEEDS_POSTGRES).
  */
 export async function createTestEnv(
   overrides: Record<string, string> = {},
@@ -61,7 +78,7 @@ export async function createTestEnv(
   if (engine === 'postgres') {
     database = `tenantry_test_${randomBytes(5).toString('hex')}`;
     await adminQuery(`CREATE DATABASE "${database}"`);
-    env.DATABASE_URL = databaseUrl(SERVER_URL, database);
+    env.DATABASE_URL = databaseUrl(serverUrl(), database);
   }
   Object.assign(env, overrides);
   return {

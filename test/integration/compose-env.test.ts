@@ -6,15 +6,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { composeEnvironment, interpolate } from '../helpers/compose-file.js';
 import { freshGet, freshRequest } from '../helpers/http-fresh.js';
-import { postgresAvailable } from '../helpers/postgres-available.js';
 import { freePort, REPO_ROOT, waitForHttp, type RunningProcess } from '../helpers/server-process.js';
 import { startSmtpListener, type SmtpListener } from '../helpers/smtp-listener.js';
-import { createTestEnv, type TestEnv } from '../helpers/test-env.js';
+import { createTestEnv, NEEDS_POSTGRES, type TestEnv } from '../helpers/test-env.js';
 
-const skip =
-  !process.env.TEST_DATABASE_URL && !(await postgresAvailable())
-    ? 'needs PostgreSQL on 127.0.0.1:5432 (or TEST_DATABASE_URL)'
-    : false;
+// Skipped (saying why) unless a PostgreSQL server is named; a named server that does not answer fails.
+const skip = NEEDS_POSTGRES;
 
 /** Runs a command from the repository root; resolves with its exit code and output. */
 function run(command: string, args: string[], env: Record<string, string> = {}) {

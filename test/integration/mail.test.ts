@@ -138,32 +138,64 @@ describe(`mailer on ${TEST_ENGINE}`, () => {
     assert.equal(smtp.messages.filter((m) => m.envelope.to.includes(to)).length, 1);
   });
 
-  it('without SMTP_URL writes an .eml file under DATA_DIR/mail and logs the link', async () => {
+  it('without SMTP_URL writes an .eml file and a readable .txt beside it under DATA_DIR/mail, and logs the link', async () => {
     const { mailer, entries } = mailerWith({ smtpUrl: null });
     const to = 'file-outbox@example.com';
+    // A real verification link is longer than a quoted-printable line (76) and holds '=': the .eml splits it
+    // and writes '=3D', which is what the .txt copy is for.
+    const resetLink = `https://example.com/reset-password?token=${'r'.repeat(43)}&next=%2Fhome`;
     await mailer.enqueue(verificationMail(to, LINK));
-    await mailer.enqueue(passwordResetMail(to, 'https://example.com/reset?token=second'));
+    await mailer.enqueue(passwordResetMail(to, resetLink));
     assert.equal(await mailer.flush(), 2);
 
     const dir = join(env.config.dataDir, 'mail');
     const files = (await readdir(dir)).sort();
-    assert.equal(files.length, 2, files.join(', '));
-    for (const file of files) assert.match(file, /^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d-\d{3}Z-\d{8}\.eml$/);
+    const emls = files.filter((file) => file.endsWith('.eml'));
+    const txts = files.filter((file) => file.endsWith('.txt'));
+    assert.equal(emls.length, 2, files.join(', '));
+    assert.deepEqual(
+      txts,
+      emls.map((file) => file.replace(/\.eml$/, '.txt')),
+      'one .txt beside each .eml, and nothing else (no temp file left)',
+    );
+    assert.equal(files.length, 4, files.join(', '));
+    for (const file of emls) assert.match(file, /^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d-\d{3}Z-\d{8}\.eml$/);
     // Names sort by time, so the first one written is the first enqueued.
-    const first = parseMessage(await readFile(join(dir, files[0] as string), 'utf8'));
+    const first = parseMessage(await readFile(join(dir, emls[0] as string), 'utf8'));
     assert.equal(first.headers.to, to);
     assert.equal(first.headers.subject, 'Verify your email');
     assert.match(first.headers['message-id'] ?? '', /^<.+@.+>$/);
     assert.ok(first.text?.includes(LINK));
-    const second = parseMessage(await readFile(join(dir, files[1] as string), 'utf8'));
-    assert.equal(second.headers.subject, 'Reset your password');
+    const secondEml = await readFile(join(dir, emls[1] as string), 'utf8');
+    assert.equal(parseMessage(secondEml).headers.subject, 'Reset your password');
+    assert.ok(!secondEml.includes(resetLink), 'the raw .eml mangles the long link (quoted-printable)');
+
+    const firstTxt = await readFile(join(dir, txts[0] as string), 'utf8');
+    const head = firstTxt.slice(0, firstTxt.indexOf('\n\n'));
+    const body = firstTxt.slice(head.length + 2);
+    assert.deepEqual(head.split('\n').slice(0, 3), [
+      `From: ${env.config.mailFrom}`,
+      `To: ${to}`,
+      'Subject: Verify your email',
+    ]);
+    assert.match(head, /^Date: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/m);
+    assert.ok(head.split('\n').includes(`Link: ${LINK}`), head);
+    assert.equal(
+      firstTxt.slice(head.length + 2),
+      verificationMail(to, LINK).text,
+      'the text body as composed',
+    );
+    assert.ok(body.includes(LINK));
+    const secondTxt = await readFile(join(dir, txts[1] as string), 'utf8');
+    assert.ok(secondTxt.split('\n').includes(`Link: ${resetLink}`), secondTxt);
+    assert.ok(secondTxt.split('\n').includes(resetLink), 'the link on a line of its own in the body, intact');
 
     const logged = entries.filter((e) => e.level === 'info' && e.msg === 'mail written to outbox');
     assert.deepEqual(
-      logged.map((e) => [e.fields.to, e.fields.link]),
+      logged.map((e) => [e.fields.to, e.fields.link, e.fields.file, e.fields.copy]),
       [
-        [to, LINK],
-        [to, 'https://example.com/reset?token=second'],
+        [to, LINK, join(dir, emls[0] as string), join(dir, txts[0] as string)],
+        [to, resetLink, join(dir, emls[1] as string), join(dir, txts[1] as string)],
       ],
     );
     assert.ok((await outboxRow(to)).sent_at instanceof Date);

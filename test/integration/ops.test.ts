@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { Type } from 'typebox';
 import { buildApp } from '../../src/app.js';
 import { openCoreDb } from '../../src/db/core-database.js';
+import { FAVICON_SVG } from '../../src/plugins/docs.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
 let t: TestApp;
@@ -72,6 +73,28 @@ describe('operations endpoints', () => {
     assert.ok(script.body.length > 100_000);
   });
 
+  it('Swagger UI has no top bar, a title and the site icon', async () => {
+    const page = await t.app.inject({ method: 'GET', url: '/docs/' });
+    assert.match(page.body, /<title>Tenantry API<\/title>/);
+    const icon = /<link rel="icon" type="image\/svg\+xml" href="([^"]+)"/.exec(page.body)?.[1];
+    assert.ok(icon, 'the page links an SVG icon');
+    const served = await t.app.inject({ method: 'GET', url: new URL(icon, 'http://x/docs/').pathname });
+    assert.equal(served.statusCode, 200);
+    assert.match(String(served.headers['content-type']), /^image\/svg\+xml/);
+    assert.equal(served.body, FAVICON_SVG);
+    const init = await t.app.inject({ method: 'GET', url: '/docs/static/swagger-initializer.js' });
+    assert.match(init.body, /"layout":\s*"BaseLayout"/, 'the layout without the top bar');
+  });
+
+  it('GET /favicon.svg and /favicon.ico answer the site icon', async () => {
+    for (const url of ['/favicon.svg', '/favicon.ico']) {
+      const res = await t.app.inject({ method: 'GET', url });
+      assert.equal(res.statusCode, 200, url);
+      assert.match(String(res.headers['content-type']), /^image\/svg\+xml/);
+      assert.match(res.body, /^<svg /);
+    }
+  });
+
   it('GET /redoc serves ReDoc and its script locally', async () => {
     const page = await t.app.inject({ method: 'GET', url: '/redoc' });
     assert.equal(page.statusCode, 200);
@@ -81,6 +104,10 @@ describe('operations endpoints', () => {
     assert.equal(script.statusCode, 200);
     assert.match(String(script.headers['content-type']), /javascript/);
     assert.ok(script.body.length > 500_000);
+    assert.match(page.body, /<link rel="icon" type="image\/svg\+xml" href="\/favicon.svg" \/>/);
+    // Redocly's footer logo would be fetched from its CDN, which the docs CSP (img-src 'self' data:) blocks.
+    assert.doesNotMatch(script.body, /cdn\.redoc\.ly/);
+    assert.match(script.body, /alt:"redocly logo",onError:[^,]+,src:"data:image\/svg\+xml,/);
   });
 });
 

@@ -10,7 +10,7 @@ import { AppError } from '../../src/errors.js';
 import { postgresConnector } from '../../src/tenancy/connections/connectors.js';
 import { eventually } from '../helpers/load-loop.js';
 import { startPrivateCluster } from '../helpers/pg-cluster.js';
-import { adminQuery, createTestEnv, type TestEnv } from '../helpers/test-env.js';
+import { adminQuery, createTestEnv, NEEDS_POSTGRES, type TestEnv } from '../helpers/test-env.js';
 
 /**
  * Query deadlines on a real PostgreSQL server (in both test runs): a query that outlives its deadline is answered
@@ -39,7 +39,7 @@ async function sessions(applicationName: string): Promise<number> {
   return (rows[0] as { n: number }).n;
 }
 
-describe('query deadlines (PostgreSQL)', () => {
+describe('query deadlines (PostgreSQL)', { skip: NEEDS_POSTGRES }, () => {
   let env: TestEnv;
   let url: string;
 

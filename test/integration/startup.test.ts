@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.js';
 import { productionWarnings } from '../../src/config-warnings.js';
 import { freePort, startProcess, waitForHttp } from '../helpers/server-process.js';
+import { NEEDS_POSTGRES, TEST_SERVER_URL } from '../helpers/test-env.js';
 
 /** A private DATA_DIR for one spawned server, removed afterwards. */
 async function withDataDir<T>(run: (dir: string) => Promise<T>): Promise<T> {
@@ -109,17 +110,28 @@ describe('database connection failures at start: one line with cause and fix, ex
     assert.match(output, /DATABASE_URL/);
   });
 
-  it('a missing database: says how to create it', async () => {
+  // These two need a PostgreSQL server to refuse them: the one named for the tests (skipped without one).
+  const server = TEST_SERVER_URL === null ? null : new URL(TEST_SERVER_URL);
+  const at = (user: string, database: string) =>
+    `postgres://${user}@${server?.hostname}:${server?.port || '5432'}/${database}`;
+  const escaped = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+  it('a missing database: says how to create it', { skip: NEEDS_POSTGRES }, async () => {
     const name = `tenantry_missing_${randomBytes(4).toString('hex')}`;
-    const output = await failedStart(`postgres://postgres:not-printed@127.0.0.1:5432/${name}`);
-    assert.match(output, new RegExp(`database "${name}" does not exist on 127\\.0\\.0\\.1:5432`));
-    assert.match(output, new RegExp(`createdb -h 127\\.0\\.0\\.1 -p 5432 -U postgres ${name}`));
+    const user = decodeURIComponent(server?.username || 'postgres');
+    const output = await failedStart(at(`${user}:not-printed`, name));
+    const where = `${server?.hostname}:${server?.port || '5432'}`;
+    assert.match(output, new RegExp(`database "${name}" does not exist on ${escaped(where)}`));
+    assert.match(
+      output,
+      new RegExp(escaped(`createdb -h ${server?.hostname} -p ${server?.port || '5432'} -U ${user} ${name}`)),
+    );
     assert.doesNotMatch(output, /not-printed/, 'never the password');
   });
 
-  it('a role the server does not know: names the role and the fix', async () => {
+  it('a role the server does not know: names the role and the fix', { skip: NEEDS_POSTGRES }, async () => {
     const role = `nosuchrole_${randomBytes(4).toString('hex')}`;
-    const output = await failedStart(`postgres://${role}:pw@127.0.0.1:5432/postgres`);
+    const output = await failedStart(at(`${role}:pw`, 'postgres'));
     assert.match(output, new RegExp(`refused (the password of )?role "${role}"`));
   });
 });

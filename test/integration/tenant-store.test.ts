@@ -17,7 +17,7 @@ import {
   type TenantStore,
 } from '../../src/tenancy/stores/tenant-store.js';
 import { createTenancyFixture, silentLogger, type TenancyFixture } from '../helpers/core-fixtures.js';
-import { adminQuery, TEST_ENGINE } from '../helpers/test-env.js';
+import { adminQuery, NEEDS_POSTGRES, TEST_ENGINE } from '../helpers/test-env.js';
 
 let fx: TenancyFixture;
 // Engine-specific tests run in every test run, on a fixture of their engine (the run's own when it matches).
@@ -27,13 +27,15 @@ let latest: string;
 before(async () => {
   fx = await createTenancyFixture();
   await fx.store.prepare();
-  pgFx = TEST_ENGINE === 'postgres' ? fx : await createTenancyFixture({}, { engine: 'postgres' });
+  // The PostgreSQL fixture in the embedded run only when a server is named (TEST_POSTGRES_URL).
+  if (!NEEDS_POSTGRES)
+    pgFx = TEST_ENGINE === 'postgres' ? fx : await createTenancyFixture({}, { engine: 'postgres' });
   liteFx = TEST_ENGINE === 'pglite' ? fx : await createTenancyFixture({}, { engine: 'pglite' });
-  await Promise.all([pgFx.store.prepare(), liteFx.store.prepare()]);
+  await Promise.all([pgFx?.store.prepare(), liteFx.store.prepare()]);
   latest = await latestTenantMigration();
 });
 after(async () => {
-  for (const extra of new Set([pgFx, liteFx])) if (extra !== fx) await extra.close();
+  for (const extra of new Set([pgFx, liteFx])) if (extra && extra !== fx) await extra.close();
   await fx.close();
 });
 
@@ -255,7 +257,7 @@ describe(`tenant store (${TEST_ENGINE})`, () => {
   });
 });
 
-describe('tenant store: PostgreSQL template', () => {
+describe('tenant store: PostgreSQL template', { skip: NEEDS_POSTGRES }, () => {
   it('keeps the template at the latest migration and closed to connections', async () => {
     const state = await templateState();
     assert.equal(state?.datallowconn, false);

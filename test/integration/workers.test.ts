@@ -2,16 +2,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { freshGet } from '../helpers/http-fresh.js';
-import { postgresAvailable } from '../helpers/postgres-available.js';
 import { total, parsePrometheusText } from '../helpers/prometheus-text.js';
 import { freePort, startProcess, waitForHttp, type RunningProcess } from '../helpers/server-process.js';
-import { createTestEnv, type TestEnv } from '../helpers/test-env.js';
+import { createTestEnv, NEEDS_POSTGRES, type TestEnv } from '../helpers/test-env.js';
 
-// Several processes need one shared database: PostgreSQL in both runs (skipped, saying so, without a server).
-const skip =
-  !process.env.TEST_DATABASE_URL && !(await postgresAvailable())
-    ? 'needs PostgreSQL on 127.0.0.1:5432 (or TEST_DATABASE_URL)'
-    : false;
+// Several processes need one shared database: PostgreSQL in both runs. Skipped (saying why) unless a PostgreSQL
+// server is named (TEST_DATABASE_URL or TEST_POSTGRES_URL); a named server that does not answer fails.
+const skip = NEEDS_POSTGRES;
 
 const METRICS_TOKEN = randomBytes(20).toString('hex');
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
+import { recordErrorAnswers, undocumentedAnswers, type ErrorAnswer } from '../helpers/documented-errors.js';
 import { errorShapeProblem } from '../helpers/error-shape.js';
 import { call, ownerWithOrganization, verifiedCoreUser, type Tokens } from '../helpers/flows.js';
 import { resigned, unsigned } from '../helpers/forged-tokens.js';
@@ -36,9 +37,18 @@ let ownerCore: string;
 let strangerCore: string;
 let ownerTenant: Tokens;
 let memberId: number;
+let errorAnswers: ErrorAnswer[] = [];
 
 before(async () => {
-  t = await createTestApp({}, { beforeReady: (app) => recorder.install(app) });
+  t = await createTestApp(
+    {},
+    {
+      beforeReady: (app) => {
+        recorder.install(app);
+        errorAnswers = recordErrorAnswers(app);
+      },
+    },
+  );
   routes = await describeRoutes(t.app, recorder);
   const world = await ownerWithOrganization(t.app, 'fuzz-owner@example.com', 'Fuzz', 'fuzz');
   org = world.org;
@@ -219,6 +229,14 @@ describe(`bad input, every route (FUZZ_SEED=${FUZZ_SEED}${SOAK ? ', soak' : ''})
       );
     },
   );
+
+  it('answered only error codes the OpenAPI document lists for the route and status', async () => {
+    const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json<
+      Parameters<typeof undocumentedAnswers>[0]
+    >();
+    assert.ok(errorAnswers.length > 100, `recorded ${errorAnswers.length} error answers`);
+    assert.deepEqual(undocumentedAnswers(doc, errorAnswers), []);
+  });
 
   it('is still healthy afterwards: probes, a full sign-up and login, no connection left checked out', async () => {
     assert.equal((await t.app.inject({ method: 'GET', url: '/health' })).statusCode, 200);

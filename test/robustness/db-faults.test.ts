@@ -13,10 +13,9 @@ import { toErrorResponse } from '../../src/plugins/error-handler.js';
 import { call, ownerWithOrganization } from '../helpers/flows.js';
 import { SOAK, SOAK_TIMEOUT } from '../helpers/fuzz-random.js';
 import { eventually, startLoad, type Op, type Sample } from '../helpers/load-loop.js';
-import { postgresAvailable } from '../helpers/postgres-available.js';
 import { postgresBinDir, startPrivateCluster, type PrivateCluster } from '../helpers/pg-cluster.js';
 import { snapshotTenant } from '../helpers/tenant-snapshot.js';
-import { adminQuery, createTestEnv, type TestEnv } from '../helpers/test-env.js';
+import { adminQuery, createTestEnv, NEEDS_POSTGRES, type TestEnv } from '../helpers/test-env.js';
 
 /**
  * The database goes away while requests are in flight, on PostgreSQL in both test runs: a private server the
@@ -316,7 +315,7 @@ describe('the tenant server freezes while the core answers (TENANT_DATABASE_URL 
   let app: FastifyInstance | undefined;
 
   before(async () => {
-    if (!postgresBinDir() || !(await postgresAvailable())) return;
+    if (NEEDS_POSTGRES || !postgresBinDir()) return;
     cluster = await startPrivateCluster();
     env = await createTestEnv(
       {
@@ -337,7 +336,7 @@ describe('the tenant server freezes while the core answers (TENANT_DATABASE_URL 
 
   it(
     'creating and deleting organizations answer 503 within DATABASE_DDL_TIMEOUT_MS; reconcile settles both after the thaw',
-    { timeout: SOAK_TIMEOUT },
+    { timeout: SOAK_TIMEOUT, skip: NEEDS_POSTGRES },
     async () => {
       assert.ok(app && cluster && env, 'needs PostgreSQL server binaries and the shared server');
       const { tenants, coreToken } = await world(app, 'ddl');
@@ -429,8 +428,8 @@ describe('the app’s backends are killed under load (pg_terminate_backend, shar
   let skip: string | false = false;
 
   before(async () => {
-    if (!(await postgresAvailable())) {
-      skip = 'no PostgreSQL server (TEST_DATABASE_URL or 127.0.0.1:5432)';
+    if (NEEDS_POSTGRES) {
+      skip = NEEDS_POSTGRES;
       return;
     }
     env = await createTestEnv({ TENANT_ACQUIRE_TIMEOUT_MS: '3000' }, { engine: 'postgres' });
@@ -445,6 +444,7 @@ describe('the app’s backends are killed under load (pg_terminate_backend, shar
     'answers 503 + Retry-After for what was cut off, never hangs, recovers, loses no committed write',
     {
       timeout: SOAK_TIMEOUT,
+      skip: NEEDS_POSTGRES,
     },
     async () => {
       assert.ok(!skip && app && env, skip || 'the app did not start');

@@ -11,6 +11,7 @@ import {
   Message,
   OpaqueToken,
   PasswordInput,
+  PUBLIC,
   TenantUser,
   TokenResponse,
 } from '../../http/schemas.js';
@@ -23,6 +24,13 @@ const TENANT_HEADER = Type.Object({
     Type.String({ description: 'Organization id or slug; absent for the core context' }),
   ),
 });
+
+const CoreRegistration = Type.Object(
+  { user: CoreUser, message: Type.String() },
+  { title: 'CoreRegistration', description: 'A new core account; its verification link was emailed' },
+);
+const EmailBody = Type.Object({ email: EmailInput }, { title: 'EmailRequest' });
+const TokenBody = Type.Object({ token: OpaqueToken }, { title: 'VerifyEmailRequest' });
 
 /**
  * /api/auth/*: the same paths serve the core context (no X-TENANT) and a tenant's context (X-TENANT), as in the
@@ -39,19 +47,28 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['auth'],
         summary: 'Register (core account, or a member of the tenant named by X-TENANT)',
+        operationId: 'register',
+        security: PUBLIC,
         description:
           'Core: creates a core user and emails a verification link (never returned). ' +
           'Tenant: creates a tenant user with role `member`, unless the organization disabled sign-up. ' +
           '`is_owner` is ignored in a tenant context.',
         headers: TENANT_HEADER,
-        body: Type.Object({
-          email: EmailInput,
-          password: PasswordInput,
-          is_owner: Type.Optional(Type.Boolean()),
-        }),
+        body: Type.Object(
+          {
+            email: EmailInput,
+            password: PasswordInput,
+            is_owner: Type.Optional(
+              Type.Boolean({
+                description: 'Core only: the account may create organizations (default false)',
+              }),
+            ),
+          },
+          { title: 'RegisterRequest' },
+        ),
         response: {
-          201: Type.Union([Type.Object({ user: CoreUser, message: Type.String() }), TenantUser]),
-          ...errorResponses(400, 403, 404, 409, 422, 429, 503),
+          201: Type.Union([CoreRegistration, TenantUser]),
+          ...errorResponses({ 403: ['SIGNUP_DISABLED'], 409: ['EMAIL_TAKEN'] }),
         },
       },
     },
@@ -71,7 +88,8 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   const verifySchema = {
     tags: ['auth'],
-    response: { 200: Message, ...errorResponses(400, 404, 422) },
+    security: PUBLIC,
+    response: { 200: Message, ...errorResponses({ 400: ['TOKEN_EXPIRED'], 404: ['TOKEN_INVALID'] }) },
   };
   const verify = async (token: string) =>
     (await coreAuth.verifyEmail(token)) === 'verified'
@@ -85,6 +103,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         ...verifySchema,
         summary: 'Verify an email (the emailed link)',
+        operationId: 'verifyEmailByLink',
         querystring: Type.Object({ token: OpaqueToken }),
       },
     },
@@ -98,7 +117,8 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         ...verifySchema,
         summary: 'Verify an email with the emailed token',
-        body: Type.Object({ token: OpaqueToken }),
+        operationId: 'verifyEmail',
+        body: TokenBody,
       },
     },
     async (request) => verify(request.body.token),
@@ -112,8 +132,10 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['auth'],
         summary: 'Send a new verification link',
         description: 'Always 202, whether or not the account exists or is already verified.',
-        body: Type.Object({ email: EmailInput }),
-        response: { 202: Message, ...errorResponses(400, 422, 429) },
+        operationId: 'resendVerification',
+        security: PUBLIC,
+        body: EmailBody,
+        response: { 202: Message },
       },
     },
     async (request, reply) => {
@@ -137,14 +159,30 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
         schema: {
           tags: ['auth'],
           summary: 'Log in: JSON {email, password} or the OAuth2 password form (username, password)',
+          description:
+            'Core: an unverified account gets 403 EMAIL_NOT_VERIFIED. Tenant: an inactive user with the right ' +
+            'password gets 403 USER_INACTIVE. Send `email` (JSON) or `username` (the form).',
+          operationId: 'login',
+          security: PUBLIC,
           headers: TENANT_HEADER,
           consumes: ['application/json', 'application/x-www-form-urlencoded'],
-          body: Type.Object({
-            email: Type.Optional(EmailInput),
-            username: Type.Optional(EmailInput),
-            password: LoginPasswordInput,
-          }),
-          response: { 200: TokenResponse, ...errorResponses(400, 401, 403, 404, 422, 429, 503) },
+          body: Type.Object(
+            {
+              email: Type.Optional(EmailInput),
+              username: Type.Optional(
+                Type.String({ ...EmailInput, description: 'The email, in the form flow' }),
+              ),
+              password: LoginPasswordInput,
+            },
+            { title: 'LoginRequest' },
+          ),
+          response: {
+            200: TokenResponse,
+            ...errorResponses({
+              401: ['INVALID_CREDENTIALS'],
+              403: ['EMAIL_NOT_VERIFIED', 'USER_INACTIVE'],
+            }),
+          },
         },
       },
       async (request) => {
@@ -161,7 +199,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     );
   });
 
-  const refreshBody = Type.Object({ refresh_token: OpaqueToken });
+  const refreshBody = Type.Object({ refresh_token: OpaqueToken }, { title: 'RefreshTokenRequest' });
 
   app.post(
     '/auth/refresh',
@@ -171,9 +209,11 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['auth'],
         summary: 'Exchange a refresh token for new tokens (rotation; reuse revokes the family)',
+        operationId: 'refreshTokens',
+        security: PUBLIC,
         headers: TENANT_HEADER,
         body: refreshBody,
-        response: { 200: TokenResponse, ...errorResponses(400, 401, 404, 422, 429, 503) },
+        response: { 200: TokenResponse, ...errorResponses({ 401: ['REFRESH_TOKEN_INVALID'] }) },
       },
     },
     async (request) =>
@@ -189,9 +229,11 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['auth'],
         summary: 'Revoke a refresh token (and the session it belongs to)',
+        operationId: 'logout',
+        security: PUBLIC,
         headers: TENANT_HEADER,
         body: refreshBody,
-        response: { 204: Type.Null(), ...errorResponses(400, 404, 422, 503) },
+        response: { 204: Type.Null() },
       },
     },
     async (request, reply) => {
@@ -209,8 +251,10 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['auth'],
         summary: 'Email a password reset link',
         description: 'Always 202, whether or not the account exists.',
-        body: Type.Object({ email: EmailInput }),
-        response: { 202: Message, ...errorResponses(400, 422, 429) },
+        operationId: 'requestPasswordReset',
+        security: PUBLIC,
+        body: EmailBody,
+        response: { 202: Message },
       },
     },
     async (request, reply) => {
@@ -226,8 +270,13 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['auth'],
         summary: 'Set a new password with the emailed token; ends every session of the user',
-        body: Type.Object({ token: OpaqueToken, password: PasswordInput }),
-        response: { 204: Type.Null(), ...errorResponses(400, 404, 422, 429) },
+        operationId: 'confirmPasswordReset',
+        security: PUBLIC,
+        body: Type.Object(
+          { token: OpaqueToken, password: PasswordInput },
+          { title: 'PasswordResetConfirmRequest' },
+        ),
+        response: { 204: Type.Null(), ...errorResponses({ 400: ['TOKEN_EXPIRED'], 404: ['TOKEN_INVALID'] }) },
       },
     },
     async (request, reply) => {

@@ -2,16 +2,28 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { APP_NAME, APP_VERSION } from '../../version.js';
 
-const CheckResult = Type.Object({
-  status: Type.Union([Type.Literal('ok'), Type.Literal('failed')]),
-  duration_ms: Type.Number(),
-  error: Type.Optional(Type.String()),
-});
+const CheckResult = Type.Object(
+  {
+    status: Type.Union([Type.Literal('ok'), Type.Literal('failed')]),
+    duration_ms: Type.Number(),
+    error: Type.Optional(Type.String()),
+  },
+  { title: 'CheckResult' },
+);
 
-const Readiness = Type.Object({
-  status: Type.Union([Type.Literal('ready'), Type.Literal('unavailable')]),
-  checks: Type.Record(Type.String(), CheckResult),
-});
+const Readiness = Type.Object(
+  {
+    status: Type.Union([Type.Literal('ready'), Type.Literal('unavailable')]),
+    checks: Type.Record(Type.String(), CheckResult, { description: 'By check name: `core_database`' }),
+  },
+  { title: 'Readiness' },
+);
+
+const ServiceInfo = Type.Object(
+  { name: Type.String(), version: Type.String(), docs: Type.String({ description: 'Path of Swagger UI' }) },
+  { title: 'ServiceInfo' },
+);
+const Health = Type.Object({ status: Type.Literal('healthy') }, { title: 'Health' });
 
 /** `/`, `/health` (liveness) and `/health/ready` (the core database answers). The X-TENANT header is ignored. */
 export const opsRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -21,7 +33,9 @@ export const opsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['operations'],
         summary: 'Service information',
-        response: { 200: Type.Object({ name: Type.String(), version: Type.String(), docs: Type.String() }) },
+        operationId: 'getServiceInfo',
+        security: [],
+        response: { 200: ServiceInfo },
       },
     },
     () => ({ name: APP_NAME, version: APP_VERSION, docs: '/docs' }),
@@ -33,7 +47,9 @@ export const opsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['operations'],
         summary: 'Liveness: the process is up',
-        response: { 200: Type.Object({ status: Type.Literal('healthy') }) },
+        operationId: 'getHealth',
+        security: [],
+        response: { 200: Health },
       },
     },
     () => ({ status: 'healthy' as const }),
@@ -45,6 +61,8 @@ export const opsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['operations'],
         summary: 'Readiness: the core database answers',
+        operationId: 'getReadiness',
+        security: [],
         response: { 200: Readiness, 503: Readiness },
       },
     },

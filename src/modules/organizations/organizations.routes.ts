@@ -3,12 +3,13 @@ import { Type } from 'typebox';
 import { authenticated as owner, requireCoreUser } from '../../http/auth-guards.js';
 import { noStore } from '../../http/no-store.js';
 import { PageQuery } from '../../http/pagination.js';
-import { BEARER_SECURITY, errorResponses, TokenResponse } from '../../http/schemas.js';
+import { BEARER_SECURITY, errorResponses, named, TokenResponse } from '../../http/schemas.js';
+import type { ErrorCode } from '../../errors.js';
 import { perUserRateLimit } from '../../plugins/rate-limit.js';
 
 const Organization = Type.Object({
   id: Type.Integer(),
-  organization_id: Type.Integer({ description: 'Equals id (kept for old clients)' }),
+  organization_id: Type.Integer({ description: 'Equals id (an alias)' }),
   name: Type.String(),
   slug: Type.String(),
   status: Type.Union([
@@ -27,7 +28,13 @@ const Organization = Type.Object({
   allow_signup: Type.Boolean(),
   created_at: Type.String({ format: 'date-time' }),
 });
+named('Organization', Organization);
 const OrgId = Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) });
+const OrganizationPage = Type.Object(
+  { items: Type.Array(Organization), next_cursor: Type.Union([Type.String(), Type.Null()]) },
+  { title: 'OrganizationPage' },
+);
+const NOT_FOUND: Partial<Record<number, ErrorCode[]>> = { 404: ['NOT_FOUND'] };
 
 /** /api/organizations: core-only routes for owners. Someone else's organization answers 404. */
 export const organizationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -49,12 +56,25 @@ export const organizationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
           'The slug is derived from the name when not given. An owner may have `MAX_ORGANIZATIONS_PER_OWNER` ' +
           'organizations that are not deleted (403 QUOTA_EXCEEDED past it) and create `ORGANIZATION_RATE_LIMIT` ' +
           'of them per window (429).',
+        operationId: 'createOrganization',
         security: BEARER_SECURITY,
-        body: Type.Object({
-          name: Type.String({ minLength: 1, maxLength: 200 }),
-          slug: Type.Optional(Type.String({ maxLength: 63 })),
-        }),
-        response: { 201: Organization, ...errorResponses(400, 401, 403, 409, 422, 429, 503) },
+        body: Type.Object(
+          {
+            name: Type.String({ minLength: 1, maxLength: 200 }),
+            slug: Type.Optional(
+              Type.String({ maxLength: 63, description: '^[a-z][a-z0-9-]{1,62}$; from the name if absent' }),
+            ),
+          },
+          { title: 'CreateOrganizationRequest' },
+        ),
+        response: {
+          201: Organization,
+          ...errorResponses({
+            403: ['EMAIL_NOT_VERIFIED', 'NOT_OWNER', 'QUOTA_EXCEEDED'],
+            409: ['CONFLICT', 'SLUG_TAKEN'],
+            503: ['PROVISIONING_FAILED'],
+          }),
+        },
       },
     },
     async (request, reply) =>
@@ -68,15 +88,10 @@ export const organizationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['organizations'],
         summary: "The caller's organizations",
+        operationId: 'listOrganizations',
         security: BEARER_SECURITY,
         querystring: Type.Object(PageQuery),
-        response: {
-          200: Type.Object({
-            items: Type.Array(Organization),
-            next_cursor: Type.Union([Type.String(), Type.Null()]),
-          }),
-          ...errorResponses(400, 401, 422),
-        },
+        response: { 200: OrganizationPage },
       },
     },
     async (request) => organizations.list(owner(request.coreUser), request.query),
@@ -89,9 +104,10 @@ export const organizationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['organizations'],
         summary: 'One of the caller’s organizations',
+        operationId: 'getOrganization',
         security: BEARER_SECURITY,
         params: OrgId,
-        response: { 200: Organization, ...errorResponses(400, 401, 404, 422) },
+        response: { 200: Organization, ...errorResponses(NOT_FOUND) },
       },
     },
     async (request) => organizations.get(owner(request.coreUser), request.params.id),
@@ -104,13 +120,17 @@ export const organizationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['organizations'],
         summary: 'Rename an organization or turn tenant sign-up on or off',
+        operationId: 'updateOrganization',
         security: BEARER_SECURITY,
         params: OrgId,
-        body: Type.Object({
-          name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-          allow_signup: Type.Optional(Type.Boolean()),
-        }),
-        response: { 200: Organization, ...errorResponses(400, 401, 404, 422) },
+        body: Type.Object(
+          {
+            name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+            allow_signup: Type.Optional(Type.Boolean()),
+          },
+          { title: 'UpdateOrganizationRequest' },
+        ),
+        response: { 200: Organization, ...errorResponses(NOT_FOUND) },
       },
     },
     async (request) => organizations.update(owner(request.coreUser), request.params.id, request.body),
@@ -123,9 +143,10 @@ export const organizationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['organizations'],
         summary: 'Delete an organization and drop its tenant database',
+        operationId: 'deleteOrganization',
         security: BEARER_SECURITY,
         params: OrgId,
-        response: { 204: Type.Null(), ...errorResponses(400, 401, 404, 422, 503) },
+        response: { 204: Type.Null(), ...errorResponses(NOT_FOUND) },
       },
     },
     async (request, reply) => {
@@ -142,9 +163,17 @@ export const organizationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['organizations'],
         summary: "A tenant token for the owner's user inside the organization (role owner)",
+        operationId: 'exchangeOwnerToken',
         security: BEARER_SECURITY,
         params: OrgId,
-        response: { 200: TokenResponse, ...errorResponses(400, 401, 403, 404, 422, 503) },
+        response: {
+          200: TokenResponse,
+          ...errorResponses({
+            403: ['FORBIDDEN', 'TENANT_SUSPENDED'],
+            404: ['NOT_FOUND'],
+            503: ['TENANT_NOT_READY'],
+          }),
+        },
       },
     },
     async (request) => organizations.ownerToken(owner(request.coreUser), request.params.id),

@@ -12,6 +12,7 @@ import {
   errorResponses,
   LoginPasswordInput,
   PasswordInput,
+  TenantRole,
   TenantUser,
 } from '../../http/schemas.js';
 import { toCoreUserView } from '../core-auth/core-auth.service.js';
@@ -23,11 +24,24 @@ const TENANT_HEADER_REQUIRED = Type.Object({
 });
 const UserId = Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) });
 
-const UpdateMe = Type.Object({
-  email: Type.Optional(EmailInput),
-  password: Type.Optional(PasswordInput),
-  current_password: Type.Optional(LoginPasswordInput),
-});
+const UpdateMe = Type.Object(
+  {
+    email: Type.Optional(EmailInput),
+    password: Type.Optional(PasswordInput),
+    current_password: Type.Optional(LoginPasswordInput),
+  },
+  { title: 'UpdateMeRequest', description: 'Core: `password` and `current_password` only' },
+);
+const TenantUserPage = Type.Object(
+  { items: Type.Array(TenantUser), next_cursor: Type.Union([Type.String(), Type.Null()]) },
+  { title: 'TenantUserPage' },
+);
+const ADMIN_ERRORS = { 403: ['FORBIDDEN'], 404: ['NOT_FOUND'] } as const;
+const CHANGE_ERRORS = {
+  403: ['FORBIDDEN'],
+  404: ['NOT_FOUND'],
+  409: ['LAST_OWNER', 'OWNER_PROTECTED'],
+} as const;
 
 // Fastify types schemas as plain objects; a TypeBox schema is one (compiled serializers are cached per object).
 const TENANT_USER_SCHEMA = TenantUser as unknown as Record<string, unknown>;
@@ -45,9 +59,10 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['users'],
         summary: 'The caller (a core user, or a tenant user with X-TENANT)',
+        operationId: 'getMe',
         headers: TENANT_HEADER,
         security: BEARER_SECURITY,
-        response: { 200: Type.Union([CoreUser, TenantUser]), ...errorResponses(400, 401, 403, 404, 503) },
+        response: { 200: Type.Union([CoreUser, TenantUser]) },
       },
     },
     async (request, reply) => {
@@ -107,12 +122,13 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
           'Update the caller: core {password, current_password}; tenant {email?, password?, current_password?}',
         description:
           'Changing a password needs `current_password` (401 INVALID_CREDENTIALS when wrong) and ends the other sessions.',
+        operationId: 'updateMe',
         headers: TENANT_HEADER,
         security: BEARER_SECURITY,
         body: UpdateMe,
         response: {
           200: Type.Union([CoreUser, TenantUser]),
-          ...errorResponses(400, 401, 403, 404, 409, 422, 503),
+          ...errorResponses({ 401: ['INVALID_CREDENTIALS'], 409: ['EMAIL_TAKEN'] }),
         },
       },
     },
@@ -127,10 +143,14 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['users'],
         summary: 'Update the caller in a tenant (same as PATCH)',
+        operationId: 'replaceMe',
         headers: TENANT_HEADER_REQUIRED,
         security: BEARER_SECURITY,
         body: UpdateMe,
-        response: { 200: TenantUser, ...errorResponses(400, 401, 403, 404, 409, 422, 503) },
+        response: {
+          200: TenantUser,
+          ...errorResponses({ 401: ['INVALID_CREDENTIALS'], 409: ['EMAIL_TAKEN'] }),
+        },
       },
     },
     updateTenantSelf,
@@ -144,16 +164,16 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['users'],
         summary: "List the tenant's users (owners and admins), inactive ones included",
+        operationId: 'listUsers',
         headers: TENANT_HEADER_REQUIRED,
         security: BEARER_SECURITY,
-        querystring: Type.Object({ ...PageQuery, q: Type.Optional(Type.String({ maxLength: 320 })) }),
-        response: {
-          200: Type.Object({
-            items: Type.Array(TenantUser),
-            next_cursor: Type.Union([Type.String(), Type.Null()]),
-          }),
-          ...errorResponses(400, 401, 403, 404, 422, 503),
-        },
+        querystring: Type.Object({
+          ...PageQuery,
+          q: Type.Optional(
+            Type.String({ maxLength: 320, description: 'Only users whose email contains this' }),
+          ),
+        }),
+        response: { 200: TenantUserPage, ...errorResponses({ 403: ['FORBIDDEN'] }) },
       },
     },
     async (request) => tenantUsers.list(signedIn(request.tenant), request.query),
@@ -167,10 +187,11 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['users'],
         summary: 'One tenant user (owners and admins)',
+        operationId: 'getUser',
         headers: TENANT_HEADER_REQUIRED,
         security: BEARER_SECURITY,
         params: UserId,
-        response: { 200: TenantUser, ...errorResponses(400, 401, 403, 404, 422, 503) },
+        response: { 200: TenantUser, ...errorResponses(ADMIN_ERRORS) },
       },
     },
     async (request) => tenantUsers.get(signedIn(request.tenant), request.params.id),
@@ -187,16 +208,15 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
         description:
           "The organization's owner (the user linked to its core owner) cannot be demoted or deactivated " +
           '(409 OWNER_PROTECTED), nor the last active owner (409 LAST_OWNER). An admin acting on an owner: 403.',
+        operationId: 'updateUser',
         headers: TENANT_HEADER_REQUIRED,
         security: BEARER_SECURITY,
         params: UserId,
-        body: Type.Object({
-          role: Type.Optional(
-            Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')]),
-          ),
-          is_active: Type.Optional(Type.Boolean()),
-        }),
-        response: { 200: TenantUser, ...errorResponses(400, 401, 403, 404, 409, 422, 503) },
+        body: Type.Object(
+          { role: Type.Optional(TenantRole), is_active: Type.Optional(Type.Boolean()) },
+          { title: 'UpdateTenantUserRequest' },
+        ),
+        response: { 200: TenantUser, ...errorResponses(CHANGE_ERRORS) },
       },
     },
     async (request) =>
@@ -217,10 +237,11 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['users'],
         summary:
           'Delete a tenant user (owners and admins; never the organization owner: 409 OWNER_PROTECTED)',
+        operationId: 'deleteUser',
         headers: TENANT_HEADER_REQUIRED,
         security: BEARER_SECURITY,
         params: UserId,
-        response: { 204: Type.Null(), ...errorResponses(400, 401, 403, 404, 409, 422, 503) },
+        response: { 204: Type.Null(), ...errorResponses(CHANGE_ERRORS) },
       },
     },
     async (request, reply) => {
