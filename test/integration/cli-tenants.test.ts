@@ -90,6 +90,52 @@ describe('tenantry tenants', () => {
     assert.equal((await cli('tenants', 'show', 'made-by-cli')).code, 4);
   });
 
+  it('creates a shared tenant with --placement shared, and deletes only its schema', async () => {
+    const created = await cli(
+      'tenants',
+      'create',
+      '--name',
+      'Shared By Cli',
+      '--owner',
+      'cli-owner@example.com',
+      '--placement',
+      'shared',
+      '--json',
+    );
+    assert.equal(created.code, 0, created.output);
+    const org = json<
+      Org & { placement: string; tenant_schema: string | null; provisioning_step: string | null }
+    >(created.output);
+    assert.equal(org.placement, 'shared');
+    assert.equal(org.tenant_schema, `t_${org.id}`);
+    assert.equal(org.provisioning_step, null, 'the step is shown only while provisioning');
+    // Its users live in its schema: a server started now lets a member sign up there.
+    const app = await buildApp(env.config, { logger: false });
+    try {
+      const res = await call(app, 'POST', '/api/auth/register', {
+        tenant: org.slug,
+        body: { email: 'member@example.com', password: 'member password 1' },
+      });
+      assert.equal(res.statusCode, 201, res.body);
+    } finally {
+      await app.close();
+    }
+    assert.equal((await cli('tenants', 'delete', org.slug)).code, 0);
+    assert.equal((await cli('tenants', 'show', 'made-by-api')).code, 0, 'the other tenants stay');
+    const bad = await cli(
+      'tenants',
+      'create',
+      '--name',
+      'x',
+      '--owner',
+      'cli-owner@example.com',
+      '--placement',
+      'x',
+    );
+    assert.equal(bad.code, 2);
+    assert.match(bad.output, /--placement must be dedicated or shared/);
+  });
+
   it('answers bad usage with exit code 2 and unknown organizations with 4', async () => {
     assert.equal((await cli('tenants', 'frobnicate')).code, 2);
     assert.equal((await cli('tenants', 'suspend', 'Not A Slug')).code, 2);
