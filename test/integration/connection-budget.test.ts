@@ -15,6 +15,8 @@ const BUDGET = TEST_ENGINE === 'postgres' ? 10 : 3;
 
 let env: TestEnv;
 let tenants: { id: number; token: string }[] = [];
+/** As many shared tenants (schemas of one shared database). */
+let sharedTenants: { id: number; token: string }[] = [];
 
 async function build(overrides: Record<string, string>): Promise<FastifyInstance> {
   const config = loadConfig({ ...env.env, TENANT_MAX_CONNECTIONS: String(BUDGET), ...overrides });
@@ -31,14 +33,15 @@ async function peakDuring(app: FastifyInstance, work: Promise<unknown>): Promise
   const sample = async () => {
     if (TEST_ENGINE === 'postgres') {
       const { rows } = await adminQuery(
-        `select count(*)::int as n from pg_stat_activity where application_name = 'tenantry-tenant' and datname like $1`,
-        [`${database}\\_tenant\\_%`],
+        `select count(*)::int as n from pg_stat_activity
+          where application_name = 'tenantry-tenant' and (datname like $1 or datname like $2)`,
+        [`${database}\\_tenant\\_%`, `${database}\\_shared\\_%`],
       );
       return (rows[0] as { n: number }).n;
     }
     // Each open embedded tenant holds a lock file next to its directory.
     const entries = await readdir(join(app.config.dataDir, 'tenants'));
-    return entries.filter((name) => /^\d+\.lock$/.test(name)).length;
+    return entries.filter((name) => /^(\d+|shared_\d+)\.lock$/.test(name)).length;
   };
   const sampler = (async () => {
     while (!done) {
@@ -55,9 +58,9 @@ async function peakDuring(app: FastifyInstance, work: Promise<unknown>): Promise
   return peak;
 }
 
-function hitEveryTenant(app: FastifyInstance) {
+function hitEveryTenant(app: FastifyInstance, which = tenants) {
   return Promise.all(
-    tenants.map((tenant) =>
+    which.map((tenant) =>
       app.inject({
         method: 'GET',
         url: '/api/users/me',
@@ -78,19 +81,26 @@ before(
         .returning('id')
         .executeTakeFirstOrThrow();
       const ids: number[] = [];
-      for (let i = 0; i < TENANTS; i += 10) {
+      const sharedIds: number[] = [];
+      for (let i = 0; i < 2 * TENANTS; i += 10) {
         const batch = await Promise.all(
-          Array.from({ length: Math.min(10, TENANTS - i) }, async (_, j) => {
+          Array.from({ length: Math.min(10, 2 * TENANTS - i) }, async (_, j) => {
+            const n = i + j;
             const org = await app.core.db
               .insertInto('organizations')
-              .values({ name: `Fleet ${i + j}`, slug: `fleet-${i + j}`, owner_id: owner.id })
+              .values({
+                name: `Fleet ${n}`,
+                slug: `fleet-${n}`,
+                owner_id: owner.id,
+                placement_kind: n < TENANTS ? 'dedicated' : 'shared',
+              })
               .returning('id')
               .executeTakeFirstOrThrow();
             await app.services.provisioner.provision(org.id);
             return org.id;
           }),
         );
-        ids.push(...batch);
+        for (const [j, id] of batch.entries()) (i + j < TENANTS ? ids : sharedIds).push(id);
       }
       // Every tenant database is a copy of one template, so the owner is the same tenant user id everywhere.
       const first = await app.services.tenants
@@ -101,6 +111,21 @@ before(
         .select('id')
         .where('core_user_id', '=', owner.id)
         .executeTakeFirstOrThrow();
+      const tokensOf = (list: number[]) =>
+        Promise.all(
+          list.map(async (id) => ({
+            id,
+            token: (
+              await app.services.accessTokens.issue({
+                audience: 'tenant',
+                userId: first.id,
+                tenantId: id,
+                role: 'owner',
+              })
+            ).access_token,
+          })),
+        );
+      sharedTenants = await tokensOf(sharedIds);
       tenants = await Promise.all(
         ids.map(async (id) => ({
           id,
@@ -141,6 +166,32 @@ describe(`tenant connection budget (${TENANTS} tenants, budget ${BUDGET})`, () =
         JSON.stringify(responses.find((r) => r.statusCode !== 200)?.body),
       );
       assert.equal(app.services.connections.stats().waiters, 0);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('serves as many shared tenants at once within the budget, on a handful of connections', async () => {
+    const app = await build({ TENANT_ACQUIRE_TIMEOUT_MS: '60000' });
+    try {
+      let responses: Awaited<ReturnType<typeof hitEveryTenant>> = [];
+      const peak = await peakDuring(
+        app,
+        hitEveryTenant(app, sharedTenants).then((r) => (responses = r)),
+      );
+      assert.ok(peak <= BUDGET, `peak ${peak} > budget ${BUDGET}`);
+      assert.deepEqual(
+        [...new Set(responses.map((res) => res.statusCode))],
+        [200],
+        JSON.stringify(responses.find((r) => r.statusCode !== 200)?.body),
+      );
+      // Each answered with its own user: the owner of the tenant the header named.
+      const emails = new Set(responses.map((res) => res.json<{ email: string }>().email));
+      assert.deepEqual([...emails], ['fleet@example.com']);
+      // One shared database, so no more connections than one database may hold, whatever the number of tenants.
+      const stats = app.services.connections.stats();
+      assert.ok(stats.opened <= BUDGET, `opened ${stats.opened}`);
+      assert.equal(stats.openTenants, 1, 'one database open for all of them');
     } finally {
       await app.close();
     }
