@@ -22,7 +22,12 @@ describe('shared placement', () => {
   let ownerToken = '';
 
   before(async () => {
-    t = await createTestApp({ TENANT_PLACEMENT: 'shared', TENANT_SHARED_PER_DATABASE: '2' });
+    // One connection per shared database (PostgreSQL; PGlite has one anyway): consecutive tenants share it.
+    t = await createTestApp({
+      TENANT_PLACEMENT: 'shared',
+      TENANT_SHARED_PER_DATABASE: '2',
+      TENANT_MAX_CONNECTIONS_PER_SHARED_DATABASE: '1',
+    });
     const first = await ownerWithOrganization(t.app, 'shared-owner@example.com', 'Shared A', 'shared-a');
     ownerToken = first.owner.tokens.access_token;
     orgs.push(first.org as unknown as OrgView);
@@ -117,6 +122,26 @@ describe('shared placement', () => {
       const after = await sql<{ path: string }>`select current_setting('search_path') as path`.execute(b);
       assert.equal(after.rows[0]?.path, `t_${orgs[1]?.id}`);
     }
+  });
+
+  test('the next tenant on a connection gets neither a prepared statement nor a temporary table', async () => {
+    const [first, second] = placements as [TenantPlacement, TenantPlacement];
+    const a = t.app.services.tenants.handle(first);
+    const b = t.app.services.tenants.handle(second);
+    const pid = sql<{ pid: number }>`select pg_backend_pid() as pid`;
+    await sql`prepare tenant_a_statement as select 1 as one`.execute(a);
+    const [asA] = (await pid.execute(a)).rows;
+    await assert.rejects(
+      sql`execute tenant_a_statement`.execute(b),
+      (error: unknown) => sqlState(error) === '26000',
+    );
+    const [asB] = (await pid.execute(b)).rows;
+    assert.equal(asB?.pid, asA?.pid, 'the same connection served both');
+    // A temporary table would live in a schema of the connection, not the tenant's: not allowed at all.
+    await assert.rejects(
+      sql`create temporary table scratch (x int)`.execute(a),
+      (error: unknown) => sqlState(error) === '42501',
+    );
   });
 
   test('deleting a shared tenant drops its schema and role, and nothing of its neighbour', async () => {

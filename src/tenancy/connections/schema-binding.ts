@@ -18,9 +18,10 @@ export interface SchemaBinding {
  * Binds a connection to a shared tenant before handing it out: `SET ROLE` to the tenant's role (which owns its
  * schema and has no privilege on any other) and `SET search_path` to its schema alone. So unqualified SQL reaches
  * the tenant's tables and nothing else, and SQL naming another tenant's schema fails in PostgreSQL with a
- * permission error. Both are session settings, set on every checkout by a different tenant: a connection handed
- * from one tenant to the next never carries the first one's role or path. (Transactions are committed or rolled
- * back before a connection is released, and no named prepared statements are used, so nothing else carries over.)
+ * permission error. Both are session settings, set on every checkout by a different tenant, with the previous
+ * tenant's prepared statements dropped: a connection handed from one tenant to the next never carries the first
+ * one's role, path or prepared state. (Transactions are committed or rolled back before a connection is
+ * released; temporary tables cannot be made in a shared database at all.)
  */
 export async function bindConnection(client: QueryClient, binding: SchemaBinding): Promise<void> {
   const key = binding.placement.key;
@@ -29,7 +30,10 @@ export async function bindConnection(client: QueryClient, binding: SchemaBinding
   bound.delete(client);
   const schema = binding.placement.schema;
   if (schema === null) throw new TypeError('Only shared placements are bound to a schema');
-  await client.query(`set role ${quoteIdent(binding.role)}; set search_path to ${quoteIdent(schema)}`);
+  // One round trip. DEALLOCATE ALL: a statement the previous tenant prepared (by hand: we never do) is gone.
+  await client.query(
+    `set role ${quoteIdent(binding.role)}; set search_path to ${quoteIdent(schema)}; deallocate all`,
+  );
   bound.set(client, key);
 }
 

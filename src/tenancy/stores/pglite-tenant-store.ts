@@ -28,7 +28,7 @@ const COPY_SLOT = 'copy';
 /** Temporary entries (half-made or half-dropped tenants, half-written templates) start with this. */
 const TMP = '.tmp-';
 /** The template of shared databases: an empty database, copied for each new one. */
-const SHARED_TEMPLATE = '.shared-template';
+const SHARED_TEMPLATE = '.shared-template-2';
 /** Prefix of role names; an embedded database's roles are its own, so no deployment prefix is needed. */
 const ROLE_PREFIX = 'tenantry';
 
@@ -161,6 +161,12 @@ export class PgliteTenantStore implements TenantStore {
       await rename(partial, dir);
     } finally {
       await rm(partial, { recursive: true, force: true });
+    }
+    // Shared templates of earlier releases.
+    for (const entry of await readdir(this.root)) {
+      if (entry.startsWith('.shared-template') && entry !== SHARED_TEMPLATE && !entry.includes(TMP)) {
+        await rm(join(this.root, entry), { recursive: true, force: true });
+      }
     }
     return dir;
   }

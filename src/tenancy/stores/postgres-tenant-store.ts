@@ -18,6 +18,7 @@ import {
   SharedTenantNames,
   urlForDatabase,
 } from '../placement/placement-names.js';
+import { SHARED_DATABASE_HARDENING } from './shared-database-hardening.js';
 import { MissingPrivilegeError, TenantNamingError } from './tenant-store-errors.js';
 import type { OpenOptions, TenantDbHandle, TenantStore } from './tenant-store.js';
 
@@ -129,7 +130,7 @@ export class PostgresTenantStore implements TenantStore {
       try {
         await client.query('begin');
         await client.query('select pg_advisory_xact_lock($1)', [advisoryKey(`tenantry:${name}:public`)]);
-        await client.query('revoke all on schema public from public');
+        await client.query(SHARED_DATABASE_HARDENING);
         await client.query('commit');
       } finally {
         await client.end();

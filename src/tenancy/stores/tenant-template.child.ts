@@ -6,6 +6,7 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import type { PgliteSettings } from '../../config.js';
 import { runAsChildProcessJob } from '../../db/child-process-job.js';
+import { SHARED_DATABASE_HARDENING } from './shared-database-hardening.js';
 import { createPglitePool, openPglite } from '../../db/pools.js';
 import type { TenantDatabase } from '../../db/tenant-schema.js';
 import { ensureTenantSchema } from '../fleet/tenant-migrations.js';
@@ -20,7 +21,7 @@ runAsChildProcessJob<TemplateJob>(async ({ dataDir, settings, shared }) => {
   const pglite = await openPglite(settings, { dataDir });
   try {
     if (shared) {
-      await pglite.exec('revoke all on schema public from public');
+      await pglite.exec(SHARED_DATABASE_HARDENING);
       return;
     }
     const db = new Kysely<TenantDatabase>({
