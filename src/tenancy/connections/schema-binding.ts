@@ -24,17 +24,75 @@ export interface SchemaBinding {
  * released; temporary tables cannot be made in a shared database at all.)
  */
 export async function bindConnection(client: QueryClient, binding: SchemaBinding): Promise<void> {
-  const key = binding.placement.key;
-  if (bound.get(client) === key) return;
+  if (isBound(client, binding)) return;
   // Forgotten first: if the statement fails half-way the connection is bound to nothing we know.
   bound.delete(client);
+  await client.query(bindingSql(binding));
+  bound.set(client, binding.placement.key);
+}
+
+/** Whether the connection is bound to this tenant already. */
+export function isBound(client: QueryClient, binding: SchemaBinding): boolean {
+  return bound.get(client) === binding.placement.key;
+}
+
+/** The statements that bind a connection. DEALLOCATE ALL: whatever the previous tenant prepared (we never do) is gone. */
+function bindingSql(binding: SchemaBinding): string {
   const schema = binding.placement.schema;
   if (schema === null) throw new TypeError('Only shared placements are bound to a schema');
-  // One round trip. DEALLOCATE ALL: a statement the previous tenant prepared (by hand: we never do) is gone.
-  await client.query(
-    `set role ${quoteIdent(binding.role)}; set search_path to ${quoteIdent(schema)}; deallocate all`,
-  );
-  bound.set(client, key);
+  return `set role ${quoteIdent(binding.role)}; set search_path to ${quoteIdent(schema)}; deallocate all`;
+}
+
+/**
+ * A single SELECT with no string literal (quoted or dollar-quoted) and no other statement: its integer parameters
+ * can be written in.
+ */
+const INLINABLE_SELECT = /^\s*select\s[^';]*$/i;
+
+/**
+ * The query with its parameters written in when they are all integers (or null) and it is a lone SELECT with no
+ * string literal; null otherwise. Integers written as decimal digits cannot change what a query means.
+ */
+function inlineIntegers(text: string, values: readonly unknown[]): string | null {
+  if (!INLINABLE_SELECT.test(text) || text.includes('$$')) return null;
+  for (const value of values) {
+    if (value !== null && !(typeof value === 'number' && Number.isSafeInteger(value))) return null;
+  }
+  let complete = true;
+  const inlined = text.replace(/\$(\d+)/g, (_, n: string) => {
+    const index = Number(n) - 1;
+    if (index >= values.length) complete = false;
+    const value = values[index] as number | null | undefined;
+    return value === null || value === undefined ? 'null' : String(value);
+  });
+  return complete ? inlined : null;
+}
+
+/**
+ * Runs the first query of a checkout on a connection that may be bound to another tenant, binding it first, in one
+ * round trip when it can: a lone SELECT with integer parameters (the principal read of every authenticated request)
+ * is sent after the binding statements in the same message. PostgreSQL runs such a message as one implicit
+ * transaction, so if the SELECT fails the binding is undone too, and the connection is then bound to nothing we
+ * know (the next checkout binds it again). Anything else binds in a round trip of its own first.
+ */
+export async function queryBinding(
+  client: QueryClient,
+  binding: SchemaBinding,
+  text: unknown,
+  values: unknown,
+): Promise<unknown> {
+  const inlined =
+    typeof text === 'string' && Array.isArray(values) && !isBound(client, binding)
+      ? inlineIntegers(text, values)
+      : null;
+  if (inlined === null) {
+    await bindConnection(client, binding);
+    return client.query(text, values);
+  }
+  bound.delete(client);
+  const results = (await client.query(`${bindingSql(binding)}; ${inlined}`)) as unknown[];
+  bound.set(client, binding.placement.key);
+  return results[results.length - 1];
 }
 
 /** Forgets what a connection is bound to (after work that may have changed its session settings). */

@@ -2,7 +2,7 @@ import { Kysely, PostgresDialect, type PostgresPool } from 'kysely';
 import type { TenantDatabase } from '../../db/tenant-schema.js';
 import type { ConnectionLease, QueryClient, TenantConnectionManager } from './connection-manager.js';
 import type { TenantPlacement } from '../placement/placement.js';
-import { bindConnection, type SchemaBinding } from './schema-binding.js';
+import { isBound, queryBinding, type SchemaBinding } from './schema-binding.js';
 import type { SharedTenantNames } from '../placement/placement-names.js';
 
 /** What Kysely's PostgresDialect gets from a checkout: one per physical connection, the current lease inside. */
@@ -10,13 +10,15 @@ interface ManagedClient {
   query: QueryClient['query'];
   release(): void;
   lease: ConnectionLease | null;
+  /** This checkout's connection is not bound to the tenant yet: its first query binds it. */
+  unbound: boolean;
 }
 
 /**
  * A Kysely "pool" whose every checkout goes through the connection manager, so each query (or transaction)
  * holds a budgeted connection only while it runs. A physical connection always comes back as the same client
  * object: Kysely keys its connection wrappers by that object, and would otherwise make a new one per query.
- * A shared tenant's checkout is bound to its role and schema first (connections/schema-binding.ts).
+ * A shared tenant's checkout is bound to its role and schema by its first query (connections/schema-binding.ts).
  */
 function managedPool(
   manager: TenantConnectionManager,
@@ -27,19 +29,21 @@ function managedPool(
   return {
     async connect() {
       const lease = await manager.acquire(placement.address);
-      if (binding) {
-        try {
-          await bindConnection(lease.client, binding);
-        } catch (error) {
-          lease.release();
-          throw error;
-        }
-      }
       let client = clients.get(lease.client);
       if (!client) {
+        const raw = lease.client;
+        const plain = raw.query.bind(raw);
         const managed: ManagedClient = {
-          query: lease.client.query.bind(lease.client),
+          // A checkout whose connection is bound to another tenant binds it with its first query (see
+          // schema-binding.ts): in the same round trip when that query allows it.
+          query: binding
+            ? (text: unknown, values?: unknown) =>
+                managed.unbound
+                  ? ((managed.unbound = false), queryBinding(raw, binding, text, values))
+                  : plain(text, values)
+            : plain,
           lease: null,
+          unbound: false,
           release() {
             const current = managed.lease;
             managed.lease = null;
@@ -50,6 +54,7 @@ function managedPool(
         client = managed;
       }
       client.lease = lease;
+      if (binding) client.unbound = !isBound(lease.client, binding);
       return client as unknown as Awaited<ReturnType<PostgresPool['connect']>>;
     },
     async end() {
