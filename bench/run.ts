@@ -19,6 +19,9 @@ const runs: { script: string; args: string[] }[] = quick
   ? [{ script: 'bench/tenant-throughput.ts', args: ['--quick'] }]
   : [
       { script: 'bench/tenant-throughput.ts', args: [] },
+      { script: 'bench/shared-throughput.ts', args: [] },
+      { script: 'bench/shared-provisioning.ts', args: ['--engine', 'postgres', '--count', '10000'] },
+      { script: 'bench/shared-provisioning.ts', args: ['--engine', 'pglite', '--count', '300'] },
       { script: 'bench/login.ts', args: [] },
       { script: 'bench/provisioning.ts', args: ['--engine', 'postgres', '--count', '50'] },
       { script: 'bench/provisioning.ts', args: ['--engine', 'pglite', '--count', '10'] },
