@@ -21,16 +21,16 @@ import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { describeMachine, prepareBenchRun } from './lib/bench-run.js';
-import { guardRun, onCleanup, runMain } from './lib/cleanup.js';
+import { guardRun, runMain } from './lib/cleanup.js';
 import { createFleet, type FleetTenant } from './lib/fleet.js';
 import type { LoadRequest } from './lib/load.js';
-import { PgConnectionWatch } from './lib/pg-connections.js';
 import { urlForDatabase } from './lib/postgres.js';
 import { redisAnswers } from './lib/redis-check.js';
-import { fixed, table } from './lib/report.js';
+import { table } from './lib/report.js';
 import { writeResults } from './lib/results.js';
 import { HEADER, markdownTable, row } from './lib/scenario-table.js';
-import { measureSegment, summarize, type Scenario } from './lib/segments.js';
+import { runRounds } from './lib/rounds.js';
+import type { Scenario } from './lib/segments.js';
 import { freePort, startServer } from './lib/server-process.js';
 import { parseServerEnv } from './lib/server-env.js';
 
@@ -209,35 +209,17 @@ async function main(): Promise<void> {
     const only = opts.only;
     scenarios.splice(1, scenarios.length, ...scenarios.slice(1).filter((s) => s.key.startsWith(only)));
   }
-  const watch = new PgConnectionWatch(serverUrl, coreName);
-  await watch.connect();
-  onCleanup('close the connection watch', () => watch.close());
-  const load = {
+  const summaries = await runRounds(scenarios, {
+    serverUrl,
+    coreName,
+    rounds: opts.rounds,
     connections: opts.connections,
     warmupSeconds: opts.warmup,
     durationSeconds: opts.duration,
-    ...(opts.loadCpus === undefined ? {} : { cpuList: opts.loadCpus }),
-  };
-  for (let round = 0; round < opts.rounds; round++) {
-    const order = round % 2 === 0 ? scenarios : [...scenarios].reverse();
-    for (const scenario of order) {
-      const segment = await measureSegment(scenario, `${scenario.key}-round${round + 1}`, {
-        load,
-        watch,
-        expectUserId: fleet.ownerTenantUserId,
-      });
-      scenario.segments.push(segment);
-      out(
-        `  round ${round + 1}/${opts.rounds}  ${scenario.label.padEnd(64)} ` +
-          `${fixed(segment.load.requestsPerSecond, 0).padStart(6)} req/s  ` +
-          `${fixed(segment.cpuMicrosPerRequest ?? NaN, 0)} µs CPU/req  ` +
-          `p99 ${fixed(segment.load.p99Ms)} ms  errors ${segment.load.non2xx + segment.load.errors}`,
-      );
-    }
-  }
-
-  const baseline = scenarios[0] as Scenario;
-  const summaries = scenarios.map((s) => summarize(s, baseline));
+    loadCpus: opts.loadCpus,
+    expectUserId: fleet.ownerTenantUserId,
+    out,
+  });
   out();
   out(table(HEADER, summaries.map(row)));
   const files = writeResults(opts.out, 'shared-throughput', {

@@ -102,7 +102,7 @@ before(
         );
         for (const [j, id] of batch.entries()) (i + j < TENANTS ? ids : sharedIds).push(id);
       }
-      // Every tenant database is a copy of one template, so the owner is the same tenant user id everywhere.
+      // The owner is each tenant's first user, so the same tenant user id everywhere (dedicated and shared).
       const first = await app.services.tenants
         .handle(
           dedicatedPlacement(app.services.store.server, app.services.store.databaseName(ids[0] as number)),
@@ -126,19 +126,7 @@ before(
           })),
         );
       sharedTenants = await tokensOf(sharedIds);
-      tenants = await Promise.all(
-        ids.map(async (id) => ({
-          id,
-          token: (
-            await app.services.accessTokens.issue({
-              audience: 'tenant',
-              userId: first.id,
-              tenantId: id,
-              role: 'owner',
-            })
-          ).access_token,
-        })),
-      );
+      tenants = await tokensOf(ids);
     } finally {
       await app.close();
     }
