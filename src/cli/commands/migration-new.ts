@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { MIGRATIONS_DIR_ENV, type MigrationScope } from '../../db/migrator.js';
 import { fileURLToPath } from 'node:url';
 import { CliError, EXIT } from '../cli-error.js';
 import { leaf } from '../command.js';
@@ -31,8 +32,13 @@ export function migrationPrefix(now: Date, taken: readonly string[]): string {
   }
 }
 
-/** Where migrations of `scope` are written: the source tree of the checkout this code belongs to. */
-export function migrationFolder(scope: 'core' | 'tenant'): string {
+/**
+ * Where migrations of `scope` are written: the folder TENANTRY_<SCOPE>_MIGRATIONS_DIR names (as the migrator reads
+ * it), else the source tree of the checkout this code belongs to (never dist/, whose files are compiled).
+ */
+export function migrationFolder(scope: MigrationScope): string {
+  const override = process.env[MIGRATIONS_DIR_ENV[scope]];
+  if (override) return resolve(override);
   // src/cli/commands/ and dist/cli/commands/ are both three levels below the package root.
   const root = fileURLToPath(new URL('../../../', import.meta.url));
   return join(root, 'src', 'db', 'migrations', scope);
