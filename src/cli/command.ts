@@ -44,7 +44,7 @@ export function leaf<O extends object, A extends unknown[] = string[]>(
 /** An option parser for a whole number within bounds, with the complaint in CLI words. */
 export function wholeNumber(min: number, max: number) {
   return (raw: string): number => {
-    if (!/^\d{1,6}$/.test(raw) || Number(raw) < min || Number(raw) > max)
+    if (!/^\d{1,9}$/.test(raw) || Number(raw) < min || Number(raw) > max)
       throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}.`);
     return Number(raw);
   };

@@ -277,6 +277,33 @@ describe('tenantry tenants exec and seed', () => {
     assert.match(mixed.output, /2 tenant\(s\): 1 ok, 1 failed/);
   });
 
+  it('leaves statements unbounded unless --statement-timeout says otherwise', async () => {
+    const slow = file('slow.sql', 'select pg_sleep(1.5);');
+    // The server's request bound does not apply to an operator's run ...
+    const run = startProcess('bin/tenantry.mjs', { ...env.env, DATABASE_QUERY_TIMEOUT_MS: '300' }, [
+      'tenants',
+      'exec',
+      slow,
+      'made-by-api',
+      'exec-shared',
+    ]);
+    assert.equal(await run.exited, 0, run.output());
+    // ... and --statement-timeout bounds every statement (on PostgreSQL; the embedded engine has no bounds).
+    if (env.config.databaseUrl) {
+      const bounded = await cli(
+        'tenants',
+        'exec',
+        slow,
+        'made-by-api',
+        'exec-shared',
+        '--statement-timeout',
+        '300',
+      );
+      assert.equal(bounded.code, 1, bounded.output);
+      assert.match(bounded.output, /2 tenant\(s\): 0 ok, 2 failed/);
+    }
+  });
+
   it('seeds idempotently, and refuses bad targets', async () => {
     const seed = file(
       'demo-users.ts',

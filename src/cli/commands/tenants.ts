@@ -5,7 +5,7 @@ import { parseTenantHeader } from '../../tenancy/routing/tenant-header.js';
 import { Option, type Command } from 'commander';
 import { withCliContext, type CliContext } from '../cli-context.js';
 import { CliError, EXIT } from '../cli-error.js';
-import { concurrency, leaf } from '../command.js';
+import { concurrency, leaf, wholeNumber } from '../command.js';
 import { createOutput, table, type Output } from '../output.js';
 import {
   jobFor,
@@ -87,6 +87,7 @@ With REDIS_URL set, running servers learn of suspend/resume/delete at once; othe
 
 interface TargetOptions {
   all?: boolean;
+  statementTimeout: number;
   status?: OrganizationStatus;
   concurrency?: number;
 }
@@ -158,9 +159,21 @@ function summaryText(outcomes: TenantOutcome[], durationMs: number): string {
   ].join('\n');
 }
 
+/** A job's statements are bounded by --statement-timeout only (not by the server's request and DDL bounds). */
+function timeouts(options: TargetOptions): Record<string, string> {
+  const ms = String(options.statementTimeout);
+  return { DATABASE_QUERY_TIMEOUT_MS: ms, DATABASE_DDL_TIMEOUT_MS: ms };
+}
+
 function targetOptions(command: Command): Command {
   return command
     .option('--all', 'every organization whose database is ready (active and suspended)')
+    .option(
+      '--statement-timeout <ms>',
+      "bound on each statement, as DATABASE_QUERY_TIMEOUT_MS bounds a request's (0: none)",
+      wholeNumber(0, 600_000),
+      0,
+    )
     .addOption(
       new Option('--status <status>', 'only organizations in this status').choices(RUNNABLE_STATUSES),
     )
@@ -305,6 +318,7 @@ that tenant unchanged). A script module (.js, .mjs, .ts, .mts) exports
 and is called once per tenant with a Kysely handle bound to that tenant's tables (a dedicated database, or a
 shared tenant's schema and role) and { id, slug, name, status, placement }; what it returns is shown in the
 summary. Tenants are named by id or slug, or --all. A failing tenant is reported and the run goes on.
+Statements are not bounded in time (as for migrations) unless --statement-timeout is given.
 Progress goes to stderr; the per-tenant summary to stdout (--json: one document).
 Exit codes: 0 every tenant ok, 1 some tenant failed, 2 bad usage, 4 a named organization does not exist.
 
@@ -314,7 +328,7 @@ Examples:
       ),
     async ({ args: [file, refs], options, out }) => {
       const job = await jobFor(file);
-      return withCliContext((context) => runJob(context, refs, options, job, out));
+      return withCliContext((context) => runJob(context, refs, options, job, out), timeouts(options));
     },
   );
 
@@ -338,7 +352,7 @@ Example:
       ),
     async ({ args: [module, refs], options, out }) => {
       const job = await scriptJob(module);
-      return withCliContext((context) => runJob(context, refs, options, job, out));
+      return withCliContext((context) => runJob(context, refs, options, job, out), timeouts(options));
     },
   );
 }
