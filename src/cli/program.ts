@@ -44,12 +44,10 @@ export async function run(argv: readonly string[], io?: ProgramIo): Promise<numb
     return takeExitCode() ?? EXIT.OK;
   } catch (error) {
     if (error instanceof CommanderError) {
-      // --help and --version end the run on purpose; a bare group (`tenantry`, `tenantry tenants`) prints its help
-      // as an error; everything else commander reports (unknown command or option, missing or invalid argument)
-      // is bad usage. Commander has written its message already.
-      return error.code === 'commander.helpDisplayed' || error.code === 'commander.version'
-        ? EXIT.OK
-        : EXIT.USAGE;
+      // Help asked for (`--help`, `help [command]`) ends with exit code 0; a bare group (`tenantry`, `tenantry
+      // tenants`) prints its help as an error, and everything else commander reports (unknown command or option,
+      // missing or invalid argument) is bad usage. Commander has written its message already.
+      return error.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
     }
     if (error instanceof CliError) {
       write.writeErr(`${error.message}\n`);

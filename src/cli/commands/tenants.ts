@@ -170,7 +170,7 @@ function targetOptions(command: Command): Command {
     .option('--all', 'every organization whose database is ready (active and suspended)')
     .option(
       '--statement-timeout <ms>',
-      "bound on each statement, as DATABASE_QUERY_TIMEOUT_MS bounds a request's (0: none)",
+      'cut any statement running longer than this (0: no limit)',
       wholeNumber(0, 600_000),
       0,
     )
