@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import closeWithGrace from 'close-with-grace';
 import { config as loadDotenv } from 'dotenv';
 import Fastify from 'fastify';
 import { buildApp } from './app.js';
@@ -52,29 +53,41 @@ async function main(): Promise<void> {
   }
   // Workers stay quiet: the primary has said it once.
   if (!worker) for (const warning of productionWarnings(config)) app.log.warn(warning);
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    app.log.info({ signal }, 'shutting down: finishing in-flight requests');
-    const deadline = setTimeout(() => {
-      app.log.error('shutdown deadline passed, exiting');
-      process.exit(1);
-    }, SHUTDOWN_DEADLINE_MS);
-    deadline.unref();
-    app.close().then(
-      () => {
-        app.log.info('stopped');
-        process.exit(0);
-      },
-      (error: unknown) => {
+  // close-with-grace: on SIGTERM, SIGINT or SIGHUP, in-flight requests finish and the server stops, then exit 0;
+  // an uncaught error or unhandled rejection is logged and closes the same way, then exit 1; a second signal, or
+  // SHUTDOWN_DEADLINE_MS passing, exits 1 at once. Signals whose default action matters (SIGQUIT's core dump) or
+  // that are unsafe to handle in JavaScript (SIGSEGV, SIGBUS, ...) keep Node's defaults.
+  closeWithGrace(
+    {
+      delay: SHUTDOWN_DEADLINE_MS,
+      logger: false,
+      skip: [
+        'SIGQUIT',
+        'SIGILL',
+        'SIGTRAP',
+        'SIGABRT',
+        'SIGBUS',
+        'SIGFPE',
+        'SIGSEGV',
+        'SIGUSR2',
+        'beforeExit',
+      ],
+      onTimeout: () => app.log.error('shutdown deadline passed, exiting'),
+      onSecondSignal: (signal) => app.log.error({ signal }, 'second signal while shutting down, exiting'),
+      onSecondError: (error) => app.log.error({ err: error }, 'error while shutting down, exiting'),
+    },
+    async ({ signal, err }) => {
+      if (err) app.log.fatal({ err }, 'uncaught error: shutting down');
+      app.log.info({ signal }, 'shutting down: finishing in-flight requests');
+      try {
+        await app.close();
+      } catch (error) {
         app.log.error({ err: error }, 'error while shutting down');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+        throw error;
+      }
+      app.log.info('stopped');
+    },
+  );
 
   await app
     .listen({ host: config.host, port: config.port })

@@ -35,8 +35,12 @@ export interface CliContext {
  * Opens what a command needs and closes it afterwards. Logs go to stderr (warnings only unless LOG_LEVEL says
  * otherwise), so stdout stays clean for `--json`.
  */
-export async function withCliContext<T>(fn: (context: CliContext) => Promise<T>): Promise<T> {
-  const config = loadConfig(process.env);
+export async function withCliContext<T>(
+  fn: (context: CliContext) => Promise<T>,
+  /** Settings this command overrides over the environment (e.g. its statement timeouts). */
+  overrides: Record<string, string> = {},
+): Promise<T> {
+  const config = loadConfig({ ...process.env, ...overrides });
   const log = pino(
     { level: process.env.LOG_LEVEL ? config.logLevel : 'warn' },
     pino.destination({ dest: 2, sync: true }),

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { migrationPrefix } from '../../src/cli/commands/migration-new.js';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { migrationFolder, migrationPrefix } from '../../src/cli/commands/migration-new.js';
 import { createTestEnv, type TestEnv } from '../helpers/test-env.js';
-import { startProcess } from '../helpers/server-process.js';
+import { REPO_ROOT, startProcess } from '../helpers/server-process.js';
 import { buildApp } from '../../src/app.js';
 import { call, ownerWithOrganization } from '../helpers/flows.js';
 
@@ -20,8 +23,9 @@ before(async () => {
 });
 after(() => env.cleanup());
 
+/** Runs the CLI the way `npx tenantry` and `npm run cli` do: through the bin. */
 async function cli(...args: string[]) {
-  const run = startProcess('src/cli/index.ts', env.env, args);
+  const run = startProcess('bin/tenantry.mjs', env.env, args);
   const code = await run.exited;
   return { code, output: run.output() };
 }
@@ -143,7 +147,36 @@ describe('tenantry tenants', () => {
     assert.equal((await cli('tenants', 'create', '--name', 'x', '--owner', 'nobody@example.com')).code, 4);
     const help = await cli('tenants', '--help');
     assert.equal(help.code, 0);
-    assert.match(help.output, /tenants suspend <id\|slug>/);
+    assert.match(help.output, /suspend \[options\] <id\|slug>/);
+    assert.match(help.output, /exec \[options\] <file> \[tenants\.\.\.\]/);
+  });
+
+  it("prints one command's help, suggests commands and options, and reports usage in CLI words", async () => {
+    const help = await cli('tenants', 'create', '--help');
+    assert.equal(help.code, 0);
+    assert.match(help.output, /Usage: tenantry tenants create/);
+    assert.match(help.output, /--placement <dedicated\|shared>/);
+    assert.doesNotMatch(help.output, /suspend|seed|migrate/, 'only the create command');
+
+    const typo = await cli('tenant', 'list');
+    assert.equal(typo.code, 2);
+    assert.match(typo.output, /unknown command 'tenant'[\s\S]*Did you mean tenants\?/);
+    const subTypo = await cli('tenants', 'lst');
+    assert.equal(subTypo.code, 2);
+    assert.match(subTypo.output, /Did you mean list\?/);
+    const flagTypo = await cli('tenants', 'list', '--jsn');
+    assert.equal(flagTypo.code, 2);
+    assert.match(flagTypo.output, /unknown option '--jsn'[\s\S]*Did you mean --json\?/);
+    const badNumber = await cli('migrate', '--concurrency', '0');
+    assert.equal(badNumber.code, 2);
+    assert.match(badNumber.output, /--concurrency <n>' argument '0' is invalid/);
+    assert.doesNotMatch(badNumber.output, /ERR_PARSE_ARGS|TypeError/);
+    const missing = await cli('migrate:down');
+    assert.equal(missing.code, 2);
+    assert.match(missing.output, /required option '--scope <scope>' not specified/);
+    const bare = await cli();
+    assert.equal(bare.code, 2);
+    assert.match(bare.output, /Commands:[\s\S]*tenants/);
   });
 
   it('provision:reconcile reports what it did as JSON', async () => {
@@ -159,6 +192,183 @@ describe('tenantry tenants', () => {
     const status = json<{ behind: number; groups: { status: string; count: number }[] }>(run.output);
     assert.equal(status.behind, 0);
     assert.equal(status.groups.find((g) => g.status === 'active')?.count, 1);
+  });
+});
+
+describe('tenantry tenants exec and seed', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tenantry-exec-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, text: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+  // What each tenant holds: its user emails, by a script module (the summary carries what it returns).
+  const countUsers = file(
+    'count-users.mjs',
+    `export default async function (db, tenant) {
+      const rows = await db.selectFrom('tenant_users').select('email').orderBy('email').execute();
+      return { slug: tenant.slug, emails: rows.map((r) => r.email) };
+    }`,
+  );
+  interface Summary {
+    total: number;
+    ok: number;
+    failed: number;
+    tenants: { id: number; slug: string; ok: boolean; error?: string; result?: { emails: string[] } }[];
+  }
+  const emailsOf = (summary: Summary, slug: string) =>
+    summary.tenants.find((t) => t.slug === slug)?.result?.emails.filter((e) => e.endsWith('@exec.test'));
+
+  it('runs SQL files and scripts on named tenants or all of them, dedicated and shared, and reports each', async () => {
+    const shared = await cli(
+      'tenants',
+      'create',
+      '--name',
+      'Exec Shared',
+      '--owner',
+      'cli-owner@example.com',
+      '--placement',
+      'shared',
+      '--json',
+    );
+    assert.equal(shared.code, 0, shared.output);
+
+    // A batch of statements, in a transaction per tenant.
+    const insert = file(
+      'insert.sql',
+      `insert into tenant_users (email, updated_at) values ('one@exec.test', now());
+       insert into tenant_users (email, updated_at) values ('two@exec.test', now());`,
+    );
+    const ran = await cli('tenants', 'exec', insert, '--all', '--json');
+    assert.equal(ran.code, 0, ran.output);
+    const summary = json<Summary>(ran.output);
+    assert.equal(summary.total, 2);
+    assert.equal(summary.ok, 2);
+    assert.deepEqual(summary.tenants.map((t) => t.slug).sort(), ['exec-shared', 'made-by-api']);
+    assert.match(ran.output, /2\/2 tenants/, 'progress on stderr');
+
+    // A failing statement rolls back that tenant's whole batch; exit 1; every tenant still reported.
+    const failing = file(
+      'failing.sql',
+      `insert into tenant_users (email, updated_at) values ('three@exec.test', now()); select 1 / 0;`,
+    );
+    const failed = await cli('tenants', 'exec', failing, 'made-by-api', 'exec-shared', '--json');
+    assert.equal(failed.code, 1, failed.output);
+    const failedSummary = json<Summary>(failed.output);
+    assert.equal(failedSummary.failed, 2);
+    assert.match(failedSummary.tenants[0]?.error ?? '', /division by zero/);
+
+    const counted = await cli('tenants', 'exec', countUsers, '--all', '--status', 'active', '--json');
+    assert.equal(counted.code, 0, counted.output);
+    const after = json<Summary>(counted.output);
+    for (const slug of ['made-by-api', 'exec-shared'])
+      assert.deepEqual(emailsOf(after, slug), ['one@exec.test', 'two@exec.test'], slug);
+
+    // A script failing on one tenant: that one FAILED, the other ok, exit 1.
+    const picky = file(
+      'picky.mjs',
+      `export default async function (db, tenant) { if (tenant.slug === 'exec-shared') throw new Error('not this one'); }`,
+    );
+    const mixed = await cli('tenants', 'exec', picky, '--all', '--concurrency', '2');
+    assert.equal(mixed.code, 1, mixed.output);
+    assert.match(mixed.output, /exec-shared\s+FAILED\s+\d+\s+not this one/);
+    assert.match(mixed.output, /made-by-api\s+ok/);
+    assert.match(mixed.output, /2 tenant\(s\): 1 ok, 1 failed/);
+  });
+
+  it('leaves statements unbounded unless --statement-timeout says otherwise', async () => {
+    const slow = file('slow.sql', 'select pg_sleep(1.5);');
+    // The server's request bound does not apply to an operator's run ...
+    const run = startProcess('bin/tenantry.mjs', { ...env.env, DATABASE_QUERY_TIMEOUT_MS: '300' }, [
+      'tenants',
+      'exec',
+      slow,
+      'made-by-api',
+      'exec-shared',
+    ]);
+    assert.equal(await run.exited, 0, run.output());
+    // ... and --statement-timeout bounds every statement (on PostgreSQL; the embedded engine has no bounds).
+    if (env.config.databaseUrl) {
+      const bounded = await cli(
+        'tenants',
+        'exec',
+        slow,
+        'made-by-api',
+        'exec-shared',
+        '--statement-timeout',
+        '300',
+      );
+      assert.equal(bounded.code, 1, bounded.output);
+      assert.match(bounded.output, /2 tenant\(s\): 0 ok, 2 failed/);
+    }
+  });
+
+  it('seeds idempotently, and refuses bad targets', async () => {
+    const seed = file(
+      'demo-users.ts',
+      `import type { Kysely } from 'kysely';
+      export default async function (db: Kysely<any>, tenant: { slug: string }): Promise<void> {
+        await db
+          .insertInto('tenant_users')
+          .values({ email: \`demo-\${tenant.slug}@exec.test\`, updated_at: new Date() })
+          .onConflict((oc) => oc.column('email').doNothing())
+          .execute();
+      }`,
+    );
+    for (let run = 0; run < 2; run++) {
+      const seeded = await cli('tenants', 'seed', seed, 'made-by-api', '--json');
+      assert.equal(seeded.code, 0, seeded.output);
+      assert.equal(json<Summary>(seeded.output).ok, 1);
+    }
+    const counted = json<Summary>((await cli('tenants', 'exec', countUsers, 'made-by-api', '--json')).output);
+    assert.deepEqual(emailsOf(counted, 'made-by-api'), [
+      'demo-made-by-api@exec.test',
+      'one@exec.test',
+      'two@exec.test',
+    ]);
+
+    assert.equal((await cli('tenants', 'exec', countUsers)).code, 2, 'neither names nor --all');
+    assert.equal((await cli('tenants', 'exec', countUsers, 'made-by-api', '--all')).code, 2);
+    assert.equal((await cli('tenants', 'exec', join(dir, 'missing.sql'), '--all')).code, 2);
+    const unknown = await cli('tenants', 'exec', countUsers, 'made-by-api', 'no-such-org');
+    assert.equal(unknown.code, 4);
+    assert.match(unknown.output, /No organization "no-such-org"/);
+    const notAScript = await cli('tenants', 'seed', file('seed.sql', 'select 1'), '--all');
+    assert.equal(notAScript.code, 2);
+    assert.match(notAScript.output, /script module ends in/);
+  });
+});
+
+describe('migration:new', () => {
+  it('writes a migration through the bin into the folder the migrator reads', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'tenantry-migrations-'));
+    try {
+      const run = startProcess('bin/tenantry.mjs', { ...env.env, TENANTRY_TENANT_MIGRATIONS_DIR: folder }, [
+        'migration:new',
+        'add_nickname',
+        '--scope',
+        'tenant',
+        '--json',
+      ]);
+      assert.equal(await run.exited, 0, run.output());
+      const { file } = json<{ file: string }>(run.output());
+      assert.match(file, /\/\d{4}_\d{2}_\d{2}_\d{4}_add_nickname\.ts$/);
+      assert.deepEqual(readdirSync(folder), [basename(file)]);
+      assert.match(readFileSync(file, 'utf8'), /export async function down/);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  it("writes into the checkout's src/, never dist/", () => {
+    const saved = process.env.TENANTRY_CORE_MIGRATIONS_DIR;
+    delete process.env.TENANTRY_CORE_MIGRATIONS_DIR;
+    try {
+      assert.equal(migrationFolder('core'), join(REPO_ROOT, 'src', 'db', 'migrations', 'core'));
+    } finally {
+      if (saved !== undefined) process.env.TENANTRY_CORE_MIGRATIONS_DIR = saved;
+    }
   });
 });
 

@@ -48,7 +48,7 @@ export async function down(db: Kysely<unknown>): Promise<void> {
 }
 
 async function cli(args: string[]) {
-  const run = startProcess('src/cli/index.ts', { ...fx.env, TENANTRY_TENANT_MIGRATIONS_DIR: migrations }, [
+  const run = startProcess('bin/tenantry.mjs', { ...fx.env, TENANTRY_TENANT_MIGRATIONS_DIR: migrations }, [
     ...args,
     '--json',
   ]);
@@ -224,7 +224,7 @@ describe(`fleet migrations over ${TENANTS} tenants`, () => {
     }
     try {
       const run = startProcess(
-        'src/cli/index.ts',
+        'bin/tenantry.mjs',
         { ...fx.env, TENANTRY_TENANT_MIGRATIONS_DIR: migrations },
         ['migrate'],
       );

@@ -30,6 +30,26 @@ describe('the server process', () => {
       assert.equal(await server.exited, 0, server.output());
       assert.ok(Date.now() - started < 10_000, 'exits within 10 s');
       assert.match(server.output(), /shutting down/);
+      assert.match(server.output(), /"msg":"stopped"/);
+    } finally {
+      server.child.kill('SIGKILL');
+    }
+  });
+
+  it('stops gracefully on SIGHUP too (a closed terminal), with exit code 0', async () => {
+    const port = await freePort();
+    const server = startProcess('src/main.ts', {
+      ...env.env,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      LOG_LEVEL: 'info',
+    });
+    try {
+      await waitForHttp(`http://127.0.0.1:${port}/health/ready`, server);
+      server.child.kill('SIGHUP');
+      assert.equal(await server.exited, 0, server.output());
+      assert.match(server.output(), /"signal":"SIGHUP".*shutting down/);
+      assert.match(server.output(), /"msg":"stopped"/);
     } finally {
       server.child.kill('SIGKILL');
     }
@@ -67,11 +87,11 @@ describe('the CLI', () => {
   it('migrate applies the core migrations, then reports nothing to do', async () => {
     const fresh = await createTestEnv();
     try {
-      const first = startProcess('src/cli/index.ts', fresh.env, ['migrate', '--json']);
+      const first = startProcess('bin/tenantry.mjs', fresh.env, ['migrate', '--json']);
       assert.equal(await first.exited, 0, first.output());
       const applied = (JSON.parse(first.output()) as { core: { applied: string[] } }).core.applied;
       assert.ok(applied.includes('2026_11_29_0001_initial'));
-      const second = startProcess('src/cli/index.ts', fresh.env, ['migrate', '--json']);
+      const second = startProcess('bin/tenantry.mjs', fresh.env, ['migrate', '--json']);
       assert.equal(await second.exited, 0, second.output());
       const report = JSON.parse(second.output()) as {
         core: { applied: string[] };
@@ -85,9 +105,10 @@ describe('the CLI', () => {
     }
   });
 
-  it('answers an unknown command with exit code 2 and the help', async () => {
-    const run = startProcess('src/cli/index.ts', env.env, ['frobnicate']);
+  it('answers an unknown command with exit code 2 and a pointer to the help', async () => {
+    const run = startProcess('bin/tenantry.mjs', env.env, ['frobnicate']);
     assert.equal(await run.exited, 2);
-    assert.match(run.output(), /Unknown command "frobnicate"/);
+    assert.match(run.output(), /unknown command 'frobnicate'/);
+    assert.match(run.output(), /add --help for usage/);
   });
 });

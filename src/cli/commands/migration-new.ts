@@ -1,8 +1,10 @@
+import { Option, type Command } from 'commander';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { MIGRATIONS_DIR_ENV, type MigrationScope } from '../../db/migrator.js';
 import { fileURLToPath } from 'node:url';
 import { CliError, EXIT } from '../cli-error.js';
-import { stringOption, type Command } from '../command.js';
+import { leaf } from '../command.js';
 
 const TEMPLATE = `import type { Kysely } from 'kysely';
 
@@ -30,32 +32,54 @@ export function migrationPrefix(now: Date, taken: readonly string[]): string {
   }
 }
 
-export const migrationNew: Command = {
-  name: 'migration:new',
-  summary: 'scaffold a migration file (aerich migrate --name)',
-  help: `Usage: tenantry migration:new <name> --scope core|tenant [--json]
+/**
+ * Where migrations of `scope` are written: the folder TENANTRY_<SCOPE>_MIGRATIONS_DIR names (as the migrator reads
+ * it), else the source tree of the checkout this code belongs to (never dist/, whose files are compiled).
+ */
+export function migrationFolder(scope: MigrationScope): string {
+  const override = process.env[MIGRATIONS_DIR_ENV[scope]];
+  if (override) return resolve(override);
+  // src/cli/commands/ and dist/cli/commands/ are both three levels below the package root.
+  const root = fileURLToPath(new URL('../../../', import.meta.url));
+  return join(root, 'src', 'db', 'migrations', scope);
+}
 
+export function registerMigrationNew(program: Command): void {
+  leaf<{ scope: 'core' | 'tenant' }, [string]>(
+    program,
+    'migration:new <name>',
+    'scaffold a migration file (aerich migrate --name)',
+    (command) =>
+      command
+        .addOption(
+          new Option('--scope <scope>', 'core or tenant migrations')
+            .choices(['core', 'tenant'])
+            .makeOptionMandatory(),
+        )
+        .addHelpText(
+          'after',
+          `
 Creates src/db/migrations/<scope>/<YYYY_MM_DD_HHMM>_<name>.ts with empty up() and down(), named after the
 current UTC time so files sort in the order they were written. <name>: lower-case letters, digits, underscores.`,
-  options: { scope: { type: 'string' } },
-  async run({ values, positionals, out }) {
-    const scope = stringOption(values, 'scope');
-    if (scope !== 'core' && scope !== 'tenant')
-      throw new CliError('--scope must be core or tenant', EXIT.USAGE);
-    const name = positionals[0];
-    if (!name || !/^[a-z][a-z0-9_]{0,60}$/.test(name)) {
-      throw new CliError(
-        '<name> must be lower-case letters, digits and underscores, starting with a letter',
-        EXIT.USAGE,
-      );
-    }
-    const folder = fileURLToPath(new URL(`../../db/migrations/${scope}/`, import.meta.url));
-    if (!existsSync(folder) || folder.includes('/dist/')) {
-      throw new CliError(`Run migration:new from a source checkout (no ${folder})`, EXIT.USAGE);
-    }
-    const file = join(folder, `${migrationPrefix(new Date(), readdirSync(folder))}_${name}.ts`);
-    writeFileSync(file, TEMPLATE, { flag: 'wx' });
-    out.result({ file }, () => `created ${file}`);
-    return EXIT.OK;
-  },
-};
+        ),
+    async ({ args: [name], options, out }) => {
+      if (!/^[a-z][a-z0-9_]{0,60}$/.test(name)) {
+        throw new CliError(
+          '<name> must be lower-case letters, digits and underscores, starting with a letter',
+          EXIT.USAGE,
+        );
+      }
+      const folder = migrationFolder(options.scope);
+      if (!existsSync(folder)) {
+        throw new CliError(
+          `migration:new writes TypeScript into a source checkout's src/db/migrations/${options.scope}/, and ${folder} does not exist (a packaged install has only dist/)`,
+          EXIT.USAGE,
+        );
+      }
+      const file = join(folder, `${migrationPrefix(new Date(), readdirSync(folder))}_${name}.ts`);
+      writeFileSync(file, TEMPLATE, { flag: 'wx' });
+      out.result({ file }, () => `created ${file}`);
+      return EXIT.OK;
+    },
+  );
+}

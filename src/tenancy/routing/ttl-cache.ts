@@ -1,10 +1,13 @@
+import { LRUCache } from 'lru-cache';
+
 interface CacheEntry<T> {
   value: T;
-  expiresAt: number;
 }
 
 /**
- * A bounded map with a TTL per entry; beyond `max` entries the least recently written one is dropped.
+ * A bounded map with a TTL per entry, on lru-cache: beyond `max` entries the least recently used one is dropped;
+ * an entry older than `ttlMs` is gone (TTL 0: nothing is cached). Values may be null (the resolver caches misses):
+ * they are wrapped, since lru-cache stores no null.
  *
  * @example
  * const cache = new TtlCache<number>(5_000, 1_000);
@@ -12,39 +15,44 @@ interface CacheEntry<T> {
  * cache.get('a')?.value; // 1, for 5 s
  */
 export class TtlCache<T> {
-  private readonly entries = new Map<string, CacheEntry<T>>();
+  private readonly entries: LRUCache<string, CacheEntry<T>> | null;
 
-  constructor(
-    private readonly ttlMs: number,
-    private readonly max: number,
-  ) {}
+  /** `now`: a clock in milliseconds for tests (read on every access); lru-cache's own otherwise. */
+  constructor(ttlMs: number, max: number, now?: () => number) {
+    // lru-cache reads ttl 0 as "never expires": a TTL of 0 must mean "do not cache", as TENANT_CACHE_TTL_MS=0 says.
+    this.entries =
+      ttlMs > 0
+        ? new LRUCache<string, CacheEntry<T>>({
+            max,
+            ttl: ttlMs,
+            ...(now ? { perf: { now }, ttlResolution: 0 } : {}),
+          })
+        : null;
+  }
 
   /** The live entry (an entry whose value may itself be null or undefined), or undefined. */
   get(key: string): CacheEntry<T> | undefined {
-    const entry = this.entries.get(key);
-    return entry && entry.expiresAt > Date.now() ? entry : undefined;
+    return this.entries?.get(key);
   }
 
   set(key: string, value: T): void {
-    this.entries.delete(key);
-    this.entries.set(key, { value, expiresAt: Date.now() + this.ttlMs });
-    if (this.entries.size > this.max) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
-    }
+    this.entries?.set(key, { value });
   }
 
   delete(key: string): void {
-    this.entries.delete(key);
+    this.entries?.delete(key);
   }
 
   /** Deletes every entry whose value matches. */
   deleteWhere(match: (key: string, value: T) => boolean): void {
-    for (const [key, entry] of this.entries) if (match(key, entry.value)) this.entries.delete(key);
+    if (!this.entries) return;
+    const doomed: string[] = [];
+    for (const [key, entry] of this.entries.entries()) if (match(key, entry.value)) doomed.push(key);
+    for (const key of doomed) this.entries.delete(key);
   }
 
   clear(): void {
-    this.entries.clear();
+    this.entries?.clear();
   }
 }
 
