@@ -9,15 +9,21 @@ before(async () => {
 });
 after(() => env.cleanup());
 
+/** The server on a free port of 127.0.0.1, logging at info (the shutdown lines are asserted). */
+async function startLoggingServer() {
+  const port = await freePort();
+  const server = startProcess('src/main.ts', {
+    ...env.env,
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    LOG_LEVEL: 'info',
+  });
+  return { port, server };
+}
+
 describe('the server process', () => {
   it('starts, serves requests and docs, and exits cleanly within seconds of SIGTERM', async () => {
-    const port = await freePort();
-    const server = startProcess('src/main.ts', {
-      ...env.env,
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      LOG_LEVEL: 'info',
-    });
+    const { port, server } = await startLoggingServer();
     try {
       await waitForHttp(`http://127.0.0.1:${port}/health/ready`, server);
       const docs = await fetch(`http://127.0.0.1:${port}/docs/`);
@@ -40,13 +46,7 @@ describe('the server process', () => {
   });
 
   it('stops gracefully on SIGHUP too (a closed terminal), with exit code 0', async () => {
-    const port = await freePort();
-    const server = startProcess('src/main.ts', {
-      ...env.env,
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      LOG_LEVEL: 'info',
-    });
+    const { port, server } = await startLoggingServer();
     try {
       await waitForHttp(`http://127.0.0.1:${port}/health/ready`, server);
       server.child.kill('SIGHUP');
