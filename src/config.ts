@@ -3,6 +3,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { PlacementKind } from './db/core-schema.js';
+import { wildcardOrigin } from './http/cors-origins.js';
+import { canonicalHostname } from './tenancy/routing/hostnames.js';
 
 const PLACEMENT_KINDS: readonly PlacementKind[] = ['dedicated', 'shared'];
 
@@ -71,6 +73,11 @@ export interface Config {
   readonly tenantPlacement: PlacementKind;
   /** Tenants per shared database before a new shared database is opened. */
   readonly tenantSharedPerDatabase: number;
+  /**
+   * `TENANT_BASE_DOMAIN`, canonical (lower case): `<slug>.<it>` selects tenant `<slug>` as X-TENANT would; null
+   * when unset (custom domains of organizations still select theirs).
+   */
+  readonly tenantBaseDomain: string | null;
 }
 
 /** How every embedded (PGlite) instance of this process is started. */
@@ -224,6 +231,13 @@ export function loadConfig(env: Env = process.env): Config {
     .split(',')
     .map((origin) => origin.trim())
     .filter((origin) => origin !== '');
+  for (const origin of corsOrigins) {
+    try {
+      wildcardOrigin(origin);
+    } catch (error) {
+      read.problems.push(`CORS_ORIGINS: ${(error as Error).message}`);
+    }
+  }
 
   const config: Config = {
     nodeEnv,
@@ -260,6 +274,7 @@ export function loadConfig(env: Env = process.env): Config {
     tenantCacheTtlMs: read.integer('TENANT_CACHE_TTL_MS', 5_000, 0, 3_600_000),
     tenantPlacement: read.oneOf('TENANT_PLACEMENT', 'dedicated', PLACEMENT_KINDS, (s) => s.toLowerCase()),
     tenantSharedPerDatabase: read.integer('TENANT_SHARED_PER_DATABASE', 1_000, 1, 100_000),
+    tenantBaseDomain: resolveBaseDomain(read),
   };
   if (config.webConcurrency > 1 && !databaseUrl) {
     read.problems.push('WEB_CONCURRENCY above 1 needs DATABASE_URL: one process owns an embedded database');
@@ -304,6 +319,20 @@ function resolveTrustProxy(read: EnvReader): boolean | string {
     return false;
   }
   return entries.join(',');
+}
+
+/** `TENANT_BASE_DOMAIN`: a bare host name (`example.com`, or `localhost` for development), no scheme or port. */
+function resolveBaseDomain(read: EnvReader): string | null {
+  const raw = read.string('TENANT_BASE_DOMAIN', null);
+  if (raw === null) return null;
+  const host = canonicalHostname(raw);
+  if (host === null || raw.endsWith('.')) {
+    read.problems.push(
+      `TENANT_BASE_DOMAIN must be a host name such as example.com, without scheme or port (got "${raw}")`,
+    );
+    return null;
+  }
+  return host;
 }
 
 /** /metrics is outside the rate limits, so a guessable token would be brute-forced: ask for a long one. */

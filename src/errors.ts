@@ -8,6 +8,10 @@ export const ERRORS = {
   TENANT_INVALID: { status: 400, message: 'X-TENANT must be an organization id or slug' },
   TENANT_REQUIRED: { status: 400, message: 'This route needs an X-TENANT header' },
   TENANT_NOT_ALLOWED: { status: 400, message: 'This route does not take an X-TENANT header' },
+  TENANT_CONFLICT: {
+    status: 400,
+    message: 'X-TENANT names another organization than the host the request was sent to',
+  },
   TOKEN_EXPIRED: { status: 400, message: 'Token has expired' },
   NOT_AUTHENTICATED: { status: 401, message: 'Not authenticated' },
   TOKEN_INVALID: { status: 401, message: 'Could not validate credentials' },
@@ -28,6 +32,7 @@ export const ERRORS = {
   CONFLICT: { status: 409, message: 'Conflict' },
   EMAIL_TAKEN: { status: 409, message: 'Email already registered' },
   SLUG_TAKEN: { status: 409, message: 'Slug already taken' },
+  DOMAIN_TAKEN: { status: 409, message: 'Domain already attached to an organization' },
   LAST_OWNER: { status: 409, message: 'The last owner cannot be demoted, deactivated or deleted' },
   OWNER_PROTECTED: {
     status: 409,

@@ -8,6 +8,8 @@ import { createMailer, type Mailer } from './mail/mailer.js';
 import { FallbackCounters } from './plugins/rate-limit-store.js';
 import { CoreAuthService } from './modules/core-auth/core-auth.service.js';
 import { CoreUsersRepository } from './modules/core-auth/core-users.repository.js';
+import { DomainsService } from './modules/domains/domains.service.js';
+import { OrganizationDomainsRepository } from './modules/domains/organization-domains.repository.js';
 import { OrganizationsRepository } from './modules/organizations/organizations.repository.js';
 import { OrganizationsService } from './modules/organizations/organizations.service.js';
 import { TenantAuthService } from './modules/tenant-auth/tenant-auth.service.js';
@@ -17,6 +19,7 @@ import { TenantConnectionManager } from './tenancy/connections/connection-manage
 import { createTenantConnector } from './tenancy/connections/connectors.js';
 import { TenantStorage } from './tenancy/placement/tenant-storage.js';
 import { Provisioner } from './tenancy/lifecycle/provisioner.js';
+import { hostRouting } from './tenancy/routing/host-target.js';
 import { TenantGateway } from './tenancy/routing/tenant-gateway.js';
 import { TenantResolver } from './tenancy/routing/tenant-resolver.js';
 import { createTenantStore } from './tenancy/stores/create-tenant-store.js';
@@ -38,6 +41,8 @@ export interface Services {
   tenantAuth: TenantAuthService;
   tenantUsers: TenantUsersService;
   organizations: OrganizationsService;
+  /** Custom domains of organizations. */
+  domains: DomainsService;
   /** Rate-limit counters (Redis when configured, in-process while it is down or absent). */
   rateCounters: FallbackCounters;
 }
@@ -78,9 +83,11 @@ export function createServices(
     tenantUsers: tenantUsersRepository,
     log,
   });
+  const domainsRepository = new OrganizationDomainsRepository(core.db);
   const resolver = new TenantResolver(organizationsRepository, {
     ttlMs: config.tenantCacheTtlMs,
     server: store.server,
+    domains: domainsRepository,
   });
   const tenants = new TenantGateway(resolver, connections, { redis, log, sharedNames: store.sharedNames });
   const tenantRefreshTokens = new RefreshTokens('tenant_refresh_tokens', config.refreshTokenExpireDays);
@@ -94,6 +101,13 @@ export function createServices(
     tenants,
     tenantAuth,
     maxPerOwner: config.maxOrganizationsPerOwner,
+    domains: domainsRepository,
+  });
+  const domains = new DomainsService({
+    domains: domainsRepository,
+    organizations: organizationsRepository,
+    tenants,
+    routing: hostRouting(config),
   });
   return {
     accessTokens,
@@ -108,6 +122,7 @@ export function createServices(
     tenantAuth,
     tenantUsers,
     organizations,
+    domains,
     rateCounters: new FallbackCounters(redis, log),
   };
 }

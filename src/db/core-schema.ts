@@ -93,6 +93,13 @@ export interface AccountMailRequestsTable {
   created_at: CreatedAt;
 }
 
+/** A custom domain of an organization (stored lower-case; one organization at most). */
+export interface OrganizationDomainsTable {
+  domain: string;
+  organization_id: number;
+  created_at: CreatedAt;
+}
+
 /** The core (control-plane) database, as Kysely sees it. */
 export interface CoreDatabase {
   core_users: CoreUsersTable;
@@ -101,6 +108,7 @@ export interface CoreDatabase {
   email_tokens: EmailTokensTable;
   mail_outbox: MailOutboxTable;
   account_mail_requests: AccountMailRequestsTable;
+  organization_domains: OrganizationDomainsTable;
 }
 
 export type CoreUser = Selectable<CoreUsersTable>;
@@ -109,3 +117,4 @@ export type CoreUserUpdate = Updateable<CoreUsersTable>;
 export type Organization = Selectable<OrganizationsTable>;
 export type NewOrganization = Insertable<OrganizationsTable>;
 export type OrganizationUpdate = Updateable<OrganizationsTable>;
+export type OrganizationDomain = Selectable<OrganizationDomainsTable>;

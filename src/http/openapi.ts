@@ -38,7 +38,7 @@ export function sharedErrors(
   add(503, 'SERVICE_UNAVAILABLE');
   if (context === 'core') add(400, 'TENANT_NOT_ALLOWED');
   else {
-    add(400, 'TENANT_INVALID');
+    add(400, 'TENANT_INVALID', 'TENANT_CONFLICT');
     if (context === 'tenant') add(400, 'TENANT_REQUIRED');
     add(403, 'TENANT_SUSPENDED');
     add(404, 'TENANT_NOT_FOUND');
@@ -158,6 +158,12 @@ const EXAMPLES: Record<string, unknown> = {
   UpdateMeRequest: { password: 'a new long passphrase', current_password: 'correct horse battery staple' },
   UpdateTenantUserRequest: { role: 'admin' },
   CreateOrganizationRequest: { name: 'Acme Corp', slug: 'acme' },
+  AddDomainRequest: { domain: 'shop.acme.io' },
+  OrganizationDomain: { domain: 'shop.acme.io', created_at: '2026-03-02T09:31:12.000Z' },
+  OrganizationDomainPage: {
+    items: [{ domain: 'shop.acme.io', created_at: '2026-03-02T09:31:12.000Z' }],
+    next_cursor: null,
+  },
   UpdateOrganizationRequest: { allow_signup: false },
   ServiceInfo: { name: 'Tenantry', version: '0.1.0', docs: '/docs' },
   Health: { status: 'healthy' },
@@ -194,7 +200,7 @@ export const TAGS = [
     name: 'organizations',
     description:
       'Organizations of a core owner, each with a database of its own; `POST /api/organizations/{id}/token` ' +
-      'gives the owner a token inside it. Core only.',
+      'gives the owner a token inside it; custom domains route requests to it by host. Core only.',
   },
   { name: 'operations', description: 'Service information, liveness and readiness. `X-TENANT` is ignored.' },
 ];

@@ -1,6 +1,7 @@
 import cors from '@fastify/cors';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { Config } from '../config.js';
+import { corsOriginMatchers } from '../http/cors-origins.js';
 
 /** JSON answers never load anything: the strictest policy, which also forbids framing them. */
 export const API_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
@@ -75,8 +76,9 @@ export async function registerSecurity(app: FastifyInstance, config: Config): Pr
   if (config.corsOrigins.length === 0) return;
   await app.register(cors, {
     // Always a list, even of one: a single string would be sent to every origin instead of being matched.
-    // '*' in the list allows any origin (without credentials, which this API does not use).
-    origin: [...config.corsOrigins],
+    // '*' in the list allows any origin (without credentials, which this API does not use); wildcard entries
+    // (`https://*.example.com`, the tenants' subdomains) become anchored patterns.
+    origin: corsOriginMatchers(config.corsOrigins),
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
     allowedHeaders: ['authorization', 'content-type', 'x-tenant', 'x-request-id'],
     exposedHeaders: EXPOSED_HEADERS,

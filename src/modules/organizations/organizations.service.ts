@@ -6,6 +6,7 @@ import type { Provisioner } from '../../tenancy/lifecycle/provisioner.js';
 import type { TenantGateway } from '../../tenancy/routing/tenant-gateway.js';
 import type { TenantAuthService } from '../tenant-auth/tenant-auth.service.js';
 import type { TenantUsersRepository } from '../tenant-users/tenant-users.repository.js';
+import type { OrganizationDomainsRepository } from '../domains/organization-domains.repository.js';
 import type { OrganizationsRepository } from './organizations.repository.js';
 
 /** The public shape of an organization; `organization_id` repeats `id` for clients of the old service. */
@@ -36,6 +37,8 @@ export interface OrganizationsDeps {
   placement: PlacementKind;
   organizations: OrganizationsRepository;
   tenantUsers: TenantUsersRepository;
+  /** Custom domains, freed when their organization is deleted. */
+  domains?: Pick<OrganizationDomainsRepository, 'removeAllOf'>;
 }
 
 /** Organizations of core owners, each with its own tenant storage (a database, or a schema of a shared one). */
@@ -109,11 +112,16 @@ export class OrganizationsService {
     return toOrganizationView(org);
   }
 
-  /** Refuses new requests to the tenant, closes its connections, drops its database; then the id and slug are 404. */
+  /**
+   * Refuses new requests to the tenant, closes its connections, drops its database; then the id and slug are 404,
+   * and its custom domains select nothing and are free for others (a domain of a deleted organization counts as
+   * free even if a crash left its row behind).
+   */
   async delete(owner: CoreUser, id: number): Promise<void> {
     await this.owned(owner, id);
     this.deps.tenants.invalidate(id);
     await this.deps.provisioner.deprovision(id, (placement) => this.deps.tenants.close(id, placement));
+    await this.deps.domains?.removeAllOf(id);
     this.deps.tenants.invalidate(id);
   }
 

@@ -8,10 +8,12 @@ interface InvalidationMessage {
   origin: string;
   orgId: number;
   slug?: string;
+  /** A custom domain attached to or removed from the organization. */
+  domain?: string;
 }
 
-/** Forgets cached knowledge of an organization (in this process). */
-export type InvalidateFn = (orgId: number, slug?: string) => void;
+/** Forgets cached knowledge of an organization (in this process), and of a slug and a domain it took or left. */
+export type InvalidateFn = (orgId: number, slug?: string, domain?: string) => void;
 
 /**
  * Spreads "organization changed" (suspended, renamed, settings, deleted) to every process: always to this
@@ -46,17 +48,26 @@ export class InvalidationBus {
     try {
       const message = JSON.parse(raw) as InvalidationMessage;
       if (message.origin === this.origin || !Number.isSafeInteger(message.orgId)) return;
-      this.local(message.orgId, typeof message.slug === 'string' ? message.slug : undefined);
+      this.local(
+        message.orgId,
+        typeof message.slug === 'string' ? message.slug : undefined,
+        typeof message.domain === 'string' ? message.domain : undefined,
+      );
     } catch {
       // Not ours or corrupt: ignore.
     }
   }
 
   /** Invalidates here at once, then tells the other processes. Never throws: Redis trouble only delays them. */
-  invalidate(orgId: number, slug?: string): void {
-    this.local(orgId, slug);
+  invalidate(orgId: number, slug?: string, domain?: string): void {
+    this.local(orgId, slug, domain);
     if (!this.publisher) return;
-    const message: InvalidationMessage = { origin: this.origin, orgId, ...(slug ? { slug } : {}) };
+    const message: InvalidationMessage = {
+      origin: this.origin,
+      orgId,
+      ...(slug ? { slug } : {}),
+      ...(domain ? { domain } : {}),
+    };
     this.publisher.publish(CHANNEL, JSON.stringify(message)).catch((error: unknown) => {
       this.log.warn(
         { err: error, orgId },

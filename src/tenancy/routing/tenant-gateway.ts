@@ -10,6 +10,9 @@ import { openTenantHandle } from '../connections/tenant-handle.js';
 import type { SharedTenantNames } from '../placement/placement-names.js';
 import type { TenantContext } from './tenant-context.js';
 import type { ResolvableRow, ResolvedTenant, TenantResolver } from './tenant-resolver.js';
+import type { HostTarget } from './host-target.js';
+import { parseTenantHeader } from './tenant-header.js';
+import { selectTenant } from './tenant-selection.js';
 
 const MAX_HANDLES = 10_000;
 
@@ -33,7 +36,7 @@ export class TenantGateway {
   ) {
     this.sharedNames = options.sharedNames;
     this.bus = new InvalidationBus(
-      (orgId, slug) => resolver.invalidate(orgId, slug),
+      (orgId, slug, domain) => resolver.invalidate(orgId, slug, domain),
       options.redis ?? null,
       options.log,
     );
@@ -45,11 +48,37 @@ export class TenantGateway {
   }
 
   /**
-   * Call after changing an organization's status, slug or settings: this process forgets it at once, other
-   * processes through Redis pub/sub (or when their short cache TTL expires).
+   * Call after changing an organization's status, slug, settings or domains (`domain`: one attached or
+   * removed): this process forgets it at once, other processes through Redis pub/sub (or when their short cache
+   * TTL expires).
    */
-  invalidate(orgId: number, slug?: string): void {
-    this.bus.invalidate(orgId, slug);
+  invalidate(orgId: number, slug?: string, domain?: string): void {
+    this.bus.invalidate(orgId, slug, domain);
+  }
+
+  /**
+   * The tenant a request selects by its X-TENANT value and its host (see selectTenant: 400 TENANT_CONFLICT when
+   * they name different organizations), bound; null for the core plane.
+   */
+  async select(header: string | undefined, host: HostTarget | null): Promise<TenantContext | null> {
+    const ref = header === undefined ? undefined : parseTenantHeader(header);
+    const [fromHost, fromHeader] = await Promise.all([
+      host ? this.resolver.lookup(host) : null,
+      ref ? this.resolver.lookup(ref) : undefined,
+    ]);
+    const tenant = selectTenant(fromHost, ref ? { tenant: fromHeader ?? null } : undefined);
+    return tenant && this.cachedContext(tenant);
+  }
+
+  /** `select` without waiting when every lookup it needs is cached; else undefined. */
+  selectCached(header: string | undefined, host: HostTarget | null): TenantContext | null | undefined {
+    const ref = header === undefined ? undefined : parseTenantHeader(header);
+    const fromHeader = ref && this.resolver.lookupCached(ref);
+    if (ref && !fromHeader) return undefined;
+    const fromHost = host && this.resolver.lookupCached(host);
+    if (host && !fromHost) return undefined;
+    const tenant = selectTenant(fromHost ? fromHost.value : null, fromHeader && { tenant: fromHeader.value });
+    return tenant && this.cachedContext(tenant);
   }
 
   /** Resolves an X-TENANT value (400/404/503/403 as the contract says) to a bound tenant context. */

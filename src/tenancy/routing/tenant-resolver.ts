@@ -6,6 +6,7 @@ import type {
 import { AppError } from '../../errors.js';
 import { placementFromRow, type ServerAddress, type TenantPlacement } from '../placement/placement.js';
 import { parseTenantHeader, type TenantRef } from './tenant-header.js';
+import type { HostTarget } from './host-target.js';
 import { TtlCache } from './ttl-cache.js';
 
 /** What a request needs to know about its tenant once the header is resolved. */
@@ -22,6 +23,19 @@ export interface ResolvedTenant {
 /** The organization columns a resolution reads. */
 export type ResolvableRow = ResolvableOrganization;
 
+/** What the resolver looks up: an X-TENANT reference, or what a request's host names. */
+export type TenantLookup = TenantRef | HostTarget;
+
+/** Which organization a custom domain belongs to (the organization_domains repository). */
+export interface DomainOwners {
+  organizationOf(domain: string): Promise<number | undefined>;
+}
+
+/** A cached lookup: `value` null for a cached "unknown". */
+export interface CachedLookup {
+  readonly value: ResolvedTenant | null;
+}
+
 export interface TenantResolverOptions {
   /** How long a lookup is trusted; invalidation makes changes in this process visible at once. */
   ttlMs?: number;
@@ -29,6 +43,8 @@ export interface TenantResolverOptions {
   maxEntries?: number;
   /** The tenant server, for rows that recorded none. */
   server: ServerAddress;
+  /** Custom domains; without it no domain selects a tenant. */
+  domains?: DomainOwners;
 }
 
 /**
@@ -51,12 +67,14 @@ export class TenantResolver {
   private readonly hits: TtlCache<ResolvedTenant>;
   private readonly misses: TtlCache<null>;
   private readonly server: ServerAddress;
+  private readonly domains: DomainOwners | null;
 
   constructor(
     private readonly organizations: OrganizationsRepository,
     options: TenantResolverOptions,
   ) {
     this.server = options.server;
+    this.domains = options.domains ?? null;
     const ttlMs = options.ttlMs ?? 5_000;
     const maxEntries = options.maxEntries ?? 10_000;
     this.hits = new TtlCache(ttlMs, maxEntries);
@@ -79,12 +97,22 @@ export class TenantResolver {
     return cached && assertUsable(cached.value);
   }
 
-  /** The organization behind a reference, whatever its status (null when unknown or deleted). */
-  async lookup(ref: TenantRef): Promise<ResolvedTenant | null> {
+  /** The cached answer of `lookup`, if any (undefined: only a lookup can tell). */
+  lookupCached(ref: TenantLookup): CachedLookup | undefined {
+    const key = cacheKey(ref);
+    return this.hits.get(key) ?? this.misses.get(key);
+  }
+
+  /**
+   * The organization behind a reference, a tenant subdomain's slug or a custom domain, whatever its status (null
+   * when unknown or deleted). Domains are cached under keys of their own, so `invalidate` of the organization
+   * forgets them too.
+   */
+  async lookup(ref: TenantLookup): Promise<ResolvedTenant | null> {
     const key = cacheKey(ref);
     const cached = this.hits.get(key) ?? this.misses.get(key);
     if (cached) return cached.value;
-    const row = await this.organizations.findResolvable(ref);
+    const row = await this.findRow(ref);
     if (!row) {
       this.misses.set(key, null);
       return null;
@@ -92,6 +120,12 @@ export class TenantResolver {
     const tenant = this.fromRow(row);
     this.hits.set(key, tenant);
     return tenant;
+  }
+
+  private async findRow(ref: TenantLookup): Promise<ResolvableRow | undefined> {
+    if (ref.kind !== 'domain') return this.organizations.findResolvable(ref);
+    const id = await this.domains?.organizationOf(ref.domain);
+    return id === undefined ? undefined : this.organizations.findResolvable({ kind: 'id', id });
   }
 
   /** What a request needs of an organization row already read (e.g. by the organizations service). */
@@ -108,12 +142,17 @@ export class TenantResolver {
 
   /**
    * Forgets everything cached about an organization (status, slug or settings changed, or it was deleted), and
-   * the lookup of `slug` too: a slug that was unknown (or belonged to a deleted organization) may now be taken.
+   * the lookup of `slug` too: a slug that was unknown (or belonged to a deleted organization) may now be taken;
+   * and of `domain`, which may have been attached or removed.
    */
-  invalidate(orgId: number, slug?: string): void {
+  invalidate(orgId: number, slug?: string, domain?: string): void {
     if (slug !== undefined) {
       this.hits.delete(`slug:${slug}`);
       this.misses.delete(`slug:${slug}`);
+    }
+    if (domain !== undefined) {
+      this.hits.delete(`domain:${domain}`);
+      this.misses.delete(`domain:${domain}`);
     }
     this.misses.delete(`id:${orgId}`);
     this.hits.deleteWhere((key, tenant) => key === `id:${orgId}` || tenant.id === orgId);
@@ -126,11 +165,19 @@ export class TenantResolver {
   }
 }
 
-function cacheKey(ref: TenantRef): string {
-  return ref.kind === 'id' ? `id:${ref.id}` : `slug:${ref.slug}`;
+function cacheKey(ref: TenantLookup): string {
+  switch (ref.kind) {
+    case 'id':
+      return `id:${ref.id}`;
+    case 'slug':
+      return `slug:${ref.slug}`;
+    case 'domain':
+      return `domain:${ref.domain}`;
+  }
 }
 
-function assertUsable(tenant: ResolvedTenant | null): ResolvedTenant {
+/** The tenant if requests may use it; else the contract's error (404 unknown or deleted, 403, 503). */
+export function assertUsable(tenant: ResolvedTenant | null): ResolvedTenant {
   if (!tenant) throw new AppError('TENANT_NOT_FOUND');
   switch (tenant.status) {
     case 'active':
