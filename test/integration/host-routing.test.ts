@@ -19,6 +19,7 @@ before(async () => {
     TENANT_BASE_DOMAIN: 'Example.com',
     TRUST_PROXY: PROXY,
     PUBLIC_URL: 'https://api.tenantry.test',
+    CORS_ORIGINS: 'https://*.example.com, https://app.tenantry.test',
   });
   acme = await ownerWithOrganization(t.app, 'owner-acme@example.com', 'Acme', 'acme');
   globex = await ownerWithOrganization(t.app, 'owner-globex@example.com', 'Globex', 'globex');
@@ -388,5 +389,47 @@ describe('custom domains', () => {
       t.app.services.tenants.invalidate(globex.org.id);
     }
     assert.equal((await removeDomain(globex, 'globex.io')).statusCode, 204);
+  });
+});
+
+describe('CORS for the tenant subdomains (CORS_ORIGINS=https://*.example.com)', () => {
+  function preflight(origin: string) {
+    return t.app.inject({
+      method: 'OPTIONS',
+      url: '/api/users/me',
+      headers: {
+        origin,
+        'access-control-request-method': 'GET',
+        'access-control-request-headers': 'authorization',
+      },
+    });
+  }
+
+  it('allows any subdomain of the host with that scheme, never the bare domain or a look-alike', async () => {
+    for (const origin of [
+      'https://acme.example.com',
+      'https://a.b.example.com',
+      'https://app.tenantry.test',
+    ]) {
+      const res = await preflight(origin);
+      assert.equal(res.statusCode, 204, origin);
+      assert.equal(res.headers['access-control-allow-origin'], origin, origin);
+    }
+    for (const origin of [
+      'https://example.com',
+      'https://evil-example.com',
+      'https://acme.example.com.evil.io',
+      'http://acme.example.com',
+      'https://acme.example.com:8443',
+    ]) {
+      const res = await preflight(origin);
+      assert.equal(res.headers['access-control-allow-origin'], undefined, origin);
+    }
+    const answer = await at('acme.example.com', 'GET', '/api/users/me', {
+      token: acmeMember.access_token,
+      headers: { origin: 'https://acme.example.com' },
+    });
+    assert.equal(answer.statusCode, 200);
+    assert.equal(answer.headers['access-control-allow-origin'], 'https://acme.example.com');
   });
 });
