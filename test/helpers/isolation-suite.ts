@@ -7,7 +7,7 @@ import { call } from './flows.js';
 import { SOAK } from './fuzz-random.js';
 import { expired, resigned, strangerKey, unsigned, withAlteredClaims } from './forged-tokens.js';
 import { idVariants, slugVariants } from './header-variants.js';
-import { buildWorld, type World, type WorldTenant } from './isolation-world.js';
+import { buildWorld, WORLD_BASE_DOMAIN, type World, type WorldTenant } from './isolation-world.js';
 import {
   concreteUrl,
   contextRecorder,
@@ -39,7 +39,7 @@ export function isolationSuite(options: IsolationSuiteOptions): void {
 
   before(async () => {
     t = await createTestApp(
-      { TENANT_PLACEMENT: options.defaultPlacement },
+      { TENANT_PLACEMENT: options.defaultPlacement, TENANT_BASE_DOMAIN: WORLD_BASE_DOMAIN },
       { beforeReady: (app) => recorder.install(app) },
     );
     routes = await describeRoutes(t.app, recorder);
@@ -58,11 +58,14 @@ export function isolationSuite(options: IsolationSuiteOptions): void {
     token: string | undefined;
     victim: Victim;
     expect: Expect;
+    /** The Host the request is sent to (tenant subdomains, custom domains); app.inject's default otherwise. */
+    host?: string;
   }
 
   const TOKEN_INVALID: Expect = { status: 401, code: 'TOKEN_INVALID' };
   const TENANT_INVALID: Expect = { status: 400, code: 'TENANT_INVALID' };
   const TENANT_NOT_FOUND: Expect = { status: 404, code: 'TENANT_NOT_FOUND' };
+  const TENANT_CONFLICT: Expect = { status: 400, code: 'TENANT_CONFLICT' };
 
   /** Attacks on routes that need a tenant token: whoever presents what, the answer is a refusal. */
   async function tokenAttacks(app: FastifyInstance): Promise<Attack[]> {
@@ -196,8 +199,60 @@ export function isolationSuite(options: IsolationSuiteOptions): void {
         victim: 'd',
         expect: TOKEN_INVALID,
       },
+      ...hostAttacks(),
       ...headerAttacks(),
     ];
+  }
+
+  /** The same from the host: another tenant's subdomain or custom domain, alone or against X-TENANT. */
+  function hostAttacks(): Attack[] {
+    const { a, b, c, d } = w;
+    const bDomain = b.domain as string;
+    const aDomain = a.domain as string;
+    return [
+      { label: "A's owner token, B's subdomain", host: b.subdomain, tenant: undefined, token: a.ownerToken },
+      { label: "A's owner token, B's custom domain", host: bDomain, tenant: undefined, token: a.ownerToken },
+      {
+        label: "A's member token, B's custom domain (upper case, port)",
+        host: `${bDomain.toUpperCase()}:8443`,
+        tenant: undefined,
+        token: a.member.tokens.access_token,
+      },
+      {
+        label: "B's owner core token, B's custom domain",
+        host: bDomain,
+        tenant: undefined,
+        token: b.ownerCoreToken,
+      },
+      {
+        label: "A's owner token, B's custom domain, X-TENANT A (same org as the token)",
+        host: bDomain,
+        tenant: a.id,
+        token: a.ownerToken,
+        expect: TENANT_CONFLICT,
+      },
+      {
+        label: "A's owner token, A's custom domain, X-TENANT B",
+        host: aDomain,
+        tenant: b.slug,
+        token: a.ownerToken,
+        expect: TENANT_CONFLICT,
+      },
+      {
+        label: "B's own owner token, A's subdomain, X-TENANT B",
+        host: a.subdomain,
+        tenant: b.id,
+        token: b.ownerToken,
+        expect: TENANT_CONFLICT,
+      },
+      {
+        label: "the deleted organization C's token, C's old subdomain (now D's)",
+        host: d.subdomain,
+        tenant: undefined,
+        token: c.ownerToken,
+        victim: 'd' as const,
+      },
+    ].map((attack): Attack => ({ victim: 'b', expect: TOKEN_INVALID, ...attack }));
   }
 
   /**
@@ -304,6 +359,9 @@ export function isolationSuite(options: IsolationSuiteOptions): void {
     let before: Record<Victim, TenantSnapshot>;
     let coreBefore: unknown[];
 
+    const coreDomains = () =>
+      t.app.core.db.selectFrom('organization_domains').selectAll().orderBy('domain').execute();
+    let domainsBefore: unknown[];
     const coreOrganizations = () =>
       t.app.core.db
         .selectFrom('organizations')
@@ -320,6 +378,8 @@ export function isolationSuite(options: IsolationSuiteOptions): void {
       assert.equal(find('GET', '/api/users')?.context, 'tenant');
       assert.equal(find('GET', '/api/users/me')?.context, 'both');
       assert.equal(find('POST', '/api/organizations')?.context, 'core');
+      assert.equal(find('POST', '/api/organizations/:id/domains')?.context, 'core');
+      assert.equal(find('DELETE', '/api/organizations/:id/domains/:domain')?.secured, true);
       assert.equal(find('GET', '/health')?.context, 'ops');
       assert.equal(find('GET', '/api/users/me')?.secured, true);
       assert.equal(find('POST', '/api/auth/login')?.secured, false);
@@ -332,6 +392,7 @@ export function isolationSuite(options: IsolationSuiteOptions): void {
         d: await snapshotTenant(t.app, w.d.placement),
       };
       coreBefore = await coreOrganizations();
+      domainsBefore = await coreDomains();
       // The reads reach the right databases: each holds its own owner, and no one else's.
       for (const victim of ['a', 'b', 'd'] as const) {
         const emails = before[victim].users.map((u) => u.email);
@@ -353,6 +414,7 @@ export function isolationSuite(options: IsolationSuiteOptions): void {
         const res = await call(t.app, route.method, url, {
           ...(attack.tenant === undefined ? {} : { tenant: attack.tenant }),
           ...(attack.token ? { token: attack.token } : {}),
+          ...(attack.host ? { headers: { host: attack.host } } : {}),
           ...(body ? { body } : {}),
         });
         attacks++;
@@ -384,12 +446,18 @@ export function isolationSuite(options: IsolationSuiteOptions): void {
     it('refuses credentials from another tenant on every public tenant route', async () => {
       const failures: string[] = [];
       const publicRoutes = routes.filter((r) => r.context !== 'core' && r.context !== 'ops' && !r.secured);
-      const pairs: [WorldTenant, Victim, string | number][] = [
-        [w.a, 'b', w.b.id],
-        [w.a, 'b', w.b.slug],
-        [w.b, 'a', w.a.id],
-        [w.c, 'd', w.c.slug], // the deleted C's credentials at its old slug, now D's
-        [{ ...w.b, member: w.bGone }, 'b', w.b.id], // a deleted user's credentials in its own tenant
+      type Where = { tenant: string | number } | { host: string };
+      const pairs: [WorldTenant, Victim, Where][] = [
+        [w.a, 'b', { tenant: w.b.id }],
+        [w.a, 'b', { tenant: w.b.slug }],
+        [w.b, 'a', { tenant: w.a.id }],
+        [w.c, 'd', { tenant: w.c.slug }], // the deleted C's credentials at its old slug, now D's
+        [{ ...w.b, member: w.bGone }, 'b', { tenant: w.b.id }], // a deleted user's credentials in its own tenant
+        // The same by host: the other tenant's subdomain and custom domain, C's old subdomain (now D's).
+        [w.a, 'b', { host: w.b.subdomain }],
+        [w.a, 'b', { host: w.b.domain as string }],
+        [w.b, 'a', { host: w.a.domain as string }],
+        [w.c, 'd', { host: w.d.subdomain }],
       ];
       let n = 0;
       for (const route of publicRoutes) {
@@ -399,17 +467,17 @@ export function isolationSuite(options: IsolationSuiteOptions): void {
           continue;
         }
         covered++;
-        for (const [from, victim, tenant] of pairs) {
+        for (const [from, victim, where] of pairs) {
           const { body, expect } = plan(from);
           if (expect === 'created-member') body.email = `cross-${++n}-${String(body.email)}`;
           // The attacker's own bearer token rides along: it must not change anything either.
           const res = await call(t.app, route.method, route.url, {
-            tenant,
+            ...('tenant' in where ? { tenant: where.tenant } : { headers: { host: where.host } }),
             token: from.ownerToken,
             body,
           });
           attacks++;
-          const label = `${String(from.slug)}'s credentials at ${String(tenant)}`;
+          const label = `${String(from.slug)}'s credentials at ${'tenant' in where ? String(where.tenant) : where.host}`;
           if (expect === 'created-member') {
             const user = res.json<{ role?: string; email?: string }>();
             if (res.statusCode !== 201 || user.role !== 'member')
@@ -440,6 +508,77 @@ export function isolationSuite(options: IsolationSuiteOptions): void {
               `${describeFailure(attack.label, route, res)} (expected ${JSON.stringify(attack.expect)})`,
             );
         }
+      }
+      assert.deepEqual(failures, []);
+    });
+
+    it("never lets one organization's custom domain or subdomain reach another's database", async () => {
+      const { a, b, c, d } = w;
+      const failures: string[] = [];
+      const expectAt = async (
+        label: string,
+        host: string,
+        method: string,
+        url: string,
+        options: { token?: string; body?: unknown },
+        status: number,
+        code?: string,
+      ) => {
+        const res = await call(t.app, method as 'GET', url, { ...options, headers: { host } });
+        attacks++;
+        if (res.statusCode !== status || (code && res.json<{ code?: string }>().code !== code))
+          failures.push(
+            `${method} ${url} at ${host} [${label}] → ${res.statusCode} ${res.body.slice(0, 200)}`,
+          );
+        for (const victim of ['a', 'b', 'd'] as const)
+          for (const secret of secretsOf(victimOf(victim), before[victim]))
+            if (status >= 400 && res.body.includes(secret)) failures.push(`${label}: leaks`);
+        return res;
+      };
+      // The deleted C's domain selects nothing: not D (which took C's slug), not anyone. A tenant route asks for
+      // a tenant; a route of both planes runs in the core, where tenant tokens are refused.
+      const cDomain = c.domain as string;
+      for (const token of [c.ownerToken, d.ownerToken, b.ownerToken]) {
+        await expectAt("C's old domain", cDomain, 'GET', '/api/users', { token }, 400, 'TENANT_REQUIRED');
+        await expectAt("C's old domain", cDomain, 'GET', '/api/users/me', { token }, 401, 'TOKEN_INVALID');
+      }
+      // Each domain reaches its own organization only: the owner is itself there, and sees its own users only.
+      for (const tenant of [a, b]) {
+        for (const host of [tenant.domain as string, tenant.subdomain]) {
+          const me = await expectAt(
+            'own host',
+            host,
+            'GET',
+            '/api/users/me',
+            { token: tenant.ownerToken },
+            200,
+          );
+          if (me.json<{ email?: string }>().email !== tenant.ownerEmail)
+            failures.push(`${host}: not its owner`);
+        }
+      }
+      // A sign-up through A's domain lands in A's database (the final read-back checks that, and only that).
+      const email = `by-domain-${Date.now()}@example.com`;
+      const signup = await expectAt(
+        "sign-up at A's domain",
+        a.domain as string,
+        'POST',
+        '/api/auth/register',
+        { body: { email, password: 'attacker password' } },
+        201,
+      );
+      if (signup.statusCode === 201) registered.push({ victim: 'a', email });
+      // Another owner can neither take A's domain nor make A's subdomain a domain of theirs.
+      for (const [domain, status] of [
+        [a.domain as string, 409],
+        [a.subdomain, 422],
+      ] as const) {
+        const res = await call(t.app, 'POST', `/api/organizations/${b.id}/domains`, {
+          token: b.ownerCoreToken,
+          body: { domain },
+        });
+        attacks++;
+        if (res.statusCode !== status) failures.push(`B attaching ${domain} → ${res.statusCode} ${res.body}`);
       }
       assert.deepEqual(failures, []);
     });
@@ -514,6 +653,7 @@ export function isolationSuite(options: IsolationSuiteOptions): void {
         assert.deepEqual(now.refreshTokens, before[victim].refreshTokens, `refresh tokens of ${victim}`);
       }
       assert.deepEqual(await coreOrganizations(), coreBefore);
+      assert.deepEqual(await coreDomains(), domainsBefore);
       assert.ok(registered.length > 0, 'the sign-up plan ran');
     });
 

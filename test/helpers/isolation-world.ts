@@ -14,7 +14,14 @@ export interface WorldTenant {
   ownerUserId: number;
   ownerToken: string;
   member: { id: number; email: string; password: string; tokens: Tokens };
+  /** Its custom domain (`<slug>.io`; D has none: C's went with C). */
+  domain: string | null;
+  /** Its tenant subdomain under the isolation app's TENANT_BASE_DOMAIN. */
+  subdomain: string;
 }
+
+/** TENANT_BASE_DOMAIN of the isolation app: `<slug>.<it>` selects a tenant. */
+export const WORLD_BASE_DOMAIN = 'isolation.test';
 
 export interface World {
   a: WorldTenant;
@@ -81,21 +88,34 @@ async function tenant(
     ownerUserId: Number(decodeJwt(tenantTokens.access_token).sub),
     ownerToken: tenantTokens.access_token,
     member: await member(app, org.slug, `member-${key}@example.com`),
+    domain: null,
+    subdomain: `${org.slug}.${WORLD_BASE_DOMAIN}`,
   };
 }
 
+/** Attaches `<slug>.io` to a tenant's organization through the API, as its owner. */
+async function withDomain(app: FastifyInstance, tenant: WorldTenant): Promise<WorldTenant> {
+  const domain = `${tenant.slug}.io`;
+  const res = await call(app, 'POST', `/api/organizations/${tenant.id}/domains`, {
+    token: tenant.ownerCoreToken,
+    body: { domain },
+  });
+  if (res.statusCode !== 201) throw new Error(`add domain: ${res.statusCode} ${res.body}`);
+  return { ...tenant, domain };
+}
+
 /**
- * Tenants A and B, each holding an owner and a member; C, deleted (its slug then taken by D); and a deleted user
- * of B. Every tenant database is a copy of one template, so user ids coincide across tenants (owner 1, member 2):
+ * Tenants A and B, each holding an owner and a member and a custom domain; C, deleted with its domain (its slug
+ * then taken by D, which has no domain); and a deleted user of B. Every tenant database is a copy of one template, so user ids coincide across tenants (owner 1, member 2):
  * an id that leaks across tenants names a real user on the other side.
  */
 export async function buildWorld(
   app: FastifyInstance,
   kinds: Record<'a' | 'b' | 'c' | 'd', PlacementKind>,
 ): Promise<World> {
-  const a = await tenant(app, 'a', 'tenant-a', kinds.a);
-  const b = await tenant(app, 'b', 'tenant-b', kinds.b);
-  const c = await tenant(app, 'c', 'tenant-c', kinds.c);
+  const a = await withDomain(app, await tenant(app, 'a', 'tenant-a', kinds.a));
+  const b = await withDomain(app, await tenant(app, 'b', 'tenant-b', kinds.b));
+  const c = await withDomain(app, await tenant(app, 'c', 'tenant-c', kinds.c));
   const bGone = await member(app, b.slug, 'gone-b@example.com');
   const removed = await call(app, 'DELETE', `/api/users/${bGone.id}`, {
     tenant: b.slug,
