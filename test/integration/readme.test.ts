@@ -106,7 +106,7 @@ describe('README.md walkthrough, run as written against a server', () => {
 
     // curl prints the answers of the steps that are not captured; each ends without a newline.
     const answers = stdout.split(/(?<=\})(?=\{)/).map((text) => JSON.parse(text) as Record<string, unknown>);
-    assert.equal(answers.length, 5, stdout);
+    assert.equal(answers.length, 7, stdout);
     const [registered, verified, member, me, users] = answers as [
       { user: { email: string; is_owner: boolean; is_verified: boolean } },
       { message: string },
@@ -125,5 +125,12 @@ describe('README.md walkthrough, run as written against a server', () => {
       ['ada@example.com', 'owner'],
       ['grace@example.com', 'member'],
     ]);
+    // Step 8: a custom domain, then the tenant reached by the Host header alone.
+    const [domain, byHost] = answers.slice(5) as [
+      { domain: string; created_at: string },
+      { email: string; role: string },
+    ];
+    assert.equal(domain.domain, 'shop.acme.test');
+    assert.deepEqual([byHost.email, byHost.role], ['grace@example.com', 'member']);
   });
 });

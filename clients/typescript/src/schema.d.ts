@@ -319,10 +319,64 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/organizations/{id}/domains": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An organization's custom domains
+         * @description All of them, alphabetically, in one page (at most 20).
+         */
+        get: operations["listOrganizationDomains"];
+        put?: never;
+        /**
+         * Attach a custom domain to an organization
+         * @description Requests whose host (`Host`, or `X-Forwarded-Host` from a proxy `TRUST_PROXY` trusts) is this domain run in the organization's tenant, as with `X-TENANT`. The domain is stored lower-case. It must be a DNS host name of two labels or more, not `TENANT_BASE_DOMAIN` or a name under it (those are tenant subdomains already), nor the server's own host (`PUBLIC_URL`): 422. A domain attached to any live organization (this one included) is 409 DOMAIN_TAKEN. At most 20 per organization (403 QUOTA_EXCEEDED). Domains are not verified: point DNS at the server for the domains you attach.
+         */
+        post: operations["addOrganizationDomain"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/organizations/{id}/domains/{domain}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Detach a custom domain
+         * @description Requests to it select no tenant any more, in every process at once (with `REDIS_URL`), and any organization may attach it.
+         */
+        delete: operations["removeOrganizationDomain"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * AddDomainRequest
+         * @example {
+         *       "domain": "shop.acme.io"
+         *     }
+         */
+        AddDomainRequest: {
+            /** @description e.g. `shop.acme.io` */
+            domain: string;
+        };
         /** CheckResult */
         CheckResult: {
             /** @enum {string} */
@@ -415,6 +469,7 @@ export interface components {
          *     - `TENANT_INVALID` (400): X-TENANT must be an organization id or slug
          *     - `TENANT_REQUIRED` (400): This route needs an X-TENANT header
          *     - `TENANT_NOT_ALLOWED` (400): This route does not take an X-TENANT header
+         *     - `TENANT_CONFLICT` (400): X-TENANT names another organization than the host the request was sent to
          *     - `TOKEN_EXPIRED` (400): Token has expired
          *     - `NOT_AUTHENTICATED` (401): Not authenticated
          *     - `TOKEN_INVALID` (401): Could not validate credentials
@@ -435,6 +490,7 @@ export interface components {
          *     - `CONFLICT` (409): Conflict
          *     - `EMAIL_TAKEN` (409): Email already registered
          *     - `SLUG_TAKEN` (409): Slug already taken
+         *     - `DOMAIN_TAKEN` (409): Domain already attached to an organization
          *     - `LAST_OWNER` (409): The last owner cannot be demoted, deactivated or deleted
          *     - `OWNER_PROTECTED` (409): The organization's owner cannot be demoted, deactivated or deleted inside the tenant
          *     - `PAYLOAD_TOO_LARGE` (413): Request body is too large
@@ -448,7 +504,7 @@ export interface components {
          *     - `TENANT_NOT_READY` (503): Organization is still being provisioned
          * @enum {string}
          */
-        ErrorCode: "BAD_REQUEST" | "INVALID_JSON" | "TENANT_INVALID" | "TENANT_REQUIRED" | "TENANT_NOT_ALLOWED" | "TOKEN_EXPIRED" | "NOT_AUTHENTICATED" | "TOKEN_INVALID" | "INVALID_CREDENTIALS" | "REFRESH_TOKEN_INVALID" | "FORBIDDEN" | "EMAIL_NOT_VERIFIED" | "NOT_OWNER" | "TENANT_SUSPENDED" | "SIGNUP_DISABLED" | "USER_INACTIVE" | "QUOTA_EXCEEDED" | "NOT_FOUND" | "ROUTE_NOT_FOUND" | "TENANT_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "CONFLICT" | "EMAIL_TAKEN" | "SLUG_TAKEN" | "LAST_OWNER" | "OWNER_PROTECTED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_ERROR" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "PROVISIONING_FAILED" | "SERVICE_UNAVAILABLE" | "TENANT_NOT_READY";
+        ErrorCode: "BAD_REQUEST" | "INVALID_JSON" | "TENANT_INVALID" | "TENANT_REQUIRED" | "TENANT_NOT_ALLOWED" | "TENANT_CONFLICT" | "TOKEN_EXPIRED" | "NOT_AUTHENTICATED" | "TOKEN_INVALID" | "INVALID_CREDENTIALS" | "REFRESH_TOKEN_INVALID" | "FORBIDDEN" | "EMAIL_NOT_VERIFIED" | "NOT_OWNER" | "TENANT_SUSPENDED" | "SIGNUP_DISABLED" | "USER_INACTIVE" | "QUOTA_EXCEEDED" | "NOT_FOUND" | "ROUTE_NOT_FOUND" | "TENANT_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "CONFLICT" | "EMAIL_TAKEN" | "SLUG_TAKEN" | "DOMAIN_TAKEN" | "LAST_OWNER" | "OWNER_PROTECTED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_ERROR" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "PROVISIONING_FAILED" | "SERVICE_UNAVAILABLE" | "TENANT_NOT_READY";
         /**
          * Health
          * @example {
@@ -515,6 +571,40 @@ export interface components {
             allow_signup: boolean;
             /** Format: date-time */
             created_at: string;
+        };
+        /**
+         * OrganizationDomain
+         * @description A custom domain: a request whose host is this domain runs in the organization's tenant
+         * @example {
+         *       "domain": "shop.acme.io",
+         *       "created_at": "2026-03-02T09:31:12.000Z"
+         *     }
+         */
+        OrganizationDomain: {
+            /** @description Lower case, as requests name it in `Host` */
+            domain: string;
+            /** Format: date-time */
+            created_at: string;
+        };
+        /**
+         * OrganizationDomainPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "domain": "shop.acme.io",
+         *           "created_at": "2026-03-02T09:31:12.000Z"
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
+        OrganizationDomainPage: {
+            items: components["schemas"]["OrganizationDomain"][];
+            /**
+             * @description Always one page
+             * @enum {object|null}
+             */
+            next_cursor: never | null;
         };
         /** OrganizationPage */
         OrganizationPage: {
@@ -799,7 +889,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {string} */
-                        code?: "BAD_REQUEST" | "INVALID_JSON" | "TENANT_INVALID";
+                        code?: "BAD_REQUEST" | "INVALID_JSON" | "TENANT_CONFLICT" | "TENANT_INVALID";
                     };
                 };
             };
@@ -1221,7 +1311,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {string} */
-                        code?: "BAD_REQUEST" | "INVALID_JSON" | "TENANT_INVALID";
+                        code?: "BAD_REQUEST" | "INVALID_JSON" | "TENANT_CONFLICT" | "TENANT_INVALID";
                     };
                 };
             };
@@ -1356,7 +1446,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {string} */
-                        code?: "BAD_REQUEST" | "INVALID_JSON" | "TENANT_INVALID";
+                        code?: "BAD_REQUEST" | "INVALID_JSON" | "TENANT_CONFLICT" | "TENANT_INVALID";
                     };
                 };
             };
@@ -1489,7 +1579,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {string} */
-                        code?: "BAD_REQUEST" | "INVALID_JSON" | "TENANT_INVALID";
+                        code?: "BAD_REQUEST" | "INVALID_JSON" | "TENANT_CONFLICT" | "TENANT_INVALID";
                     };
                 };
             };
@@ -1809,7 +1899,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {string} */
-                        code?: "BAD_REQUEST" | "TENANT_INVALID";
+                        code?: "BAD_REQUEST" | "TENANT_CONFLICT" | "TENANT_INVALID";
                     };
                 };
             };
@@ -1878,9 +1968,9 @@ export interface operations {
     replaceMe: {
         parameters: {
             query?: never;
-            header: {
-                /** @description Organization id or slug */
-                "x-tenant": string;
+            header?: {
+                /** @description Organization id or slug; required unless the host selects the tenant (400 TENANT_REQUIRED) */
+                "x-tenant"?: string;
             };
             path?: never;
             cookie?: never;
@@ -1909,7 +1999,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {string} */
-                        code?: "BAD_REQUEST" | "INVALID_JSON" | "TENANT_INVALID" | "TENANT_REQUIRED";
+                        code?: "BAD_REQUEST" | "INVALID_JSON" | "TENANT_CONFLICT" | "TENANT_INVALID" | "TENANT_REQUIRED";
                     };
                 };
             };
@@ -2056,7 +2146,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {string} */
-                        code?: "BAD_REQUEST" | "INVALID_JSON" | "TENANT_INVALID";
+                        code?: "BAD_REQUEST" | "INVALID_JSON" | "TENANT_CONFLICT" | "TENANT_INVALID";
                     };
                 };
             };
@@ -2179,9 +2269,9 @@ export interface operations {
                 /** @description Only users whose email contains this */
                 q?: string;
             };
-            header: {
-                /** @description Organization id or slug */
-                "x-tenant": string;
+            header?: {
+                /** @description Organization id or slug; required unless the host selects the tenant (400 TENANT_REQUIRED) */
+                "x-tenant"?: string;
             };
             path?: never;
             cookie?: never;
@@ -2205,7 +2295,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {string} */
-                        code?: "BAD_REQUEST" | "TENANT_INVALID" | "TENANT_REQUIRED";
+                        code?: "BAD_REQUEST" | "TENANT_CONFLICT" | "TENANT_INVALID" | "TENANT_REQUIRED";
                     };
                 };
             };
@@ -2286,9 +2376,9 @@ export interface operations {
     getUser: {
         parameters: {
             query?: never;
-            header: {
-                /** @description Organization id or slug */
-                "x-tenant": string;
+            header?: {
+                /** @description Organization id or slug; required unless the host selects the tenant (400 TENANT_REQUIRED) */
+                "x-tenant"?: string;
             };
             path: {
                 id: number;
@@ -2314,7 +2404,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {string} */
-                        code?: "BAD_REQUEST" | "TENANT_INVALID" | "TENANT_REQUIRED";
+                        code?: "BAD_REQUEST" | "TENANT_CONFLICT" | "TENANT_INVALID" | "TENANT_REQUIRED";
                     };
                 };
             };
@@ -2395,9 +2485,9 @@ export interface operations {
     deleteUser: {
         parameters: {
             query?: never;
-            header: {
-                /** @description Organization id or slug */
-                "x-tenant": string;
+            header?: {
+                /** @description Organization id or slug; required unless the host selects the tenant (400 TENANT_REQUIRED) */
+                "x-tenant"?: string;
             };
             path: {
                 id: number;
@@ -2421,7 +2511,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {string} */
-                        code?: "BAD_REQUEST" | "INVALID_JSON" | "TENANT_INVALID" | "TENANT_REQUIRED";
+                        code?: "BAD_REQUEST" | "INVALID_JSON" | "TENANT_CONFLICT" | "TENANT_INVALID" | "TENANT_REQUIRED";
                     };
                 };
             };
@@ -2538,9 +2628,9 @@ export interface operations {
     updateUser: {
         parameters: {
             query?: never;
-            header: {
-                /** @description Organization id or slug */
-                "x-tenant": string;
+            header?: {
+                /** @description Organization id or slug; required unless the host selects the tenant (400 TENANT_REQUIRED) */
+                "x-tenant"?: string;
             };
             path: {
                 id: number;
@@ -2570,7 +2660,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {string} */
-                        code?: "BAD_REQUEST" | "INVALID_JSON" | "TENANT_INVALID" | "TENANT_REQUIRED";
+                        code?: "BAD_REQUEST" | "INVALID_JSON" | "TENANT_CONFLICT" | "TENANT_INVALID" | "TENANT_REQUIRED";
                     };
                 };
             };
@@ -3357,6 +3447,364 @@ export interface operations {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {string} */
                         code?: "SERVICE_UNAVAILABLE" | "TENANT_NOT_READY";
+                    };
+                };
+            };
+        };
+    };
+    listOrganizationDomains: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrganizationDomainPage"];
+                };
+            };
+            /** @description Bad request: a malformed header, URL or JSON body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "BAD_REQUEST" | "TENANT_NOT_ALLOWED";
+                    };
+                };
+            };
+            /** @description Missing, invalid or expired credentials (`WWW-Authenticate: Bearer`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "NOT_AUTHENTICATED" | "TOKEN_INVALID";
+                    };
+                };
+            };
+            /** @description Not found (also for what the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "NOT_FOUND";
+                    };
+                };
+            };
+            /** @description The request does not match the schema; `errors` says where */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "VALIDATION_ERROR";
+                    };
+                };
+            };
+            /** @description Rate limited; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "RATE_LIMITED";
+                    };
+                };
+            };
+            /** @description A dependency (a database) is unavailable, or the organization is still being provisioned; see `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "SERVICE_UNAVAILABLE";
+                    };
+                };
+            };
+        };
+    };
+    addOrganizationDomain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AddDomainRequest"];
+            };
+        };
+        responses: {
+            /** @description A custom domain: a request whose host is this domain runs in the organization's tenant */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrganizationDomain"];
+                };
+            };
+            /** @description Bad request: a malformed header, URL or JSON body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "BAD_REQUEST" | "INVALID_JSON" | "TENANT_NOT_ALLOWED";
+                    };
+                };
+            };
+            /** @description Missing, invalid or expired credentials (`WWW-Authenticate: Bearer`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "NOT_AUTHENTICATED" | "TOKEN_INVALID";
+                    };
+                };
+            };
+            /** @description Not allowed (for this caller, or in this state) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "QUOTA_EXCEEDED";
+                    };
+                };
+            };
+            /** @description Not found (also for what the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "NOT_FOUND";
+                    };
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "DOMAIN_TAKEN";
+                    };
+                };
+            };
+            /** @description Request body larger than `BODY_LIMIT` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "PAYLOAD_TOO_LARGE";
+                    };
+                };
+            };
+            /** @description Content type other than JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "UNSUPPORTED_MEDIA_TYPE";
+                    };
+                };
+            };
+            /** @description The request does not match the schema; `errors` says where */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "VALIDATION_ERROR";
+                    };
+                };
+            };
+            /** @description Rate limited; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "RATE_LIMITED";
+                    };
+                };
+            };
+            /** @description A dependency (a database) is unavailable, or the organization is still being provisioned; see `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "SERVICE_UNAVAILABLE";
+                    };
+                };
+            };
+        };
+    };
+    removeOrganizationDomain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+                /** @description The domain (any case) */
+                domain: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request: a malformed header, URL or JSON body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "BAD_REQUEST" | "INVALID_JSON" | "TENANT_NOT_ALLOWED";
+                    };
+                };
+            };
+            /** @description Missing, invalid or expired credentials (`WWW-Authenticate: Bearer`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "NOT_AUTHENTICATED" | "TOKEN_INVALID";
+                    };
+                };
+            };
+            /** @description Not found (also for what the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "NOT_FOUND";
+                    };
+                };
+            };
+            /** @description Request body larger than `BODY_LIMIT` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "PAYLOAD_TOO_LARGE";
+                    };
+                };
+            };
+            /** @description Content type other than JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "UNSUPPORTED_MEDIA_TYPE";
+                    };
+                };
+            };
+            /** @description The request does not match the schema; `errors` says where */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "VALIDATION_ERROR";
+                    };
+                };
+            };
+            /** @description Rate limited; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "RATE_LIMITED";
+                    };
+                };
+            };
+            /** @description A dependency (a database) is unavailable, or the organization is still being provisioned; see `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "SERVICE_UNAVAILABLE";
                     };
                 };
             };
