@@ -8,6 +8,7 @@ import { createMailer, type Mailer } from './mail/mailer.js';
 import { FallbackCounters } from './plugins/rate-limit-store.js';
 import { CoreAuthService } from './modules/core-auth/core-auth.service.js';
 import { CoreUsersRepository } from './modules/core-auth/core-users.repository.js';
+import { InvitationsService } from './modules/invitations/invitations.service.js';
 import { OrganizationsRepository } from './modules/organizations/organizations.repository.js';
 import { OrganizationsService } from './modules/organizations/organizations.service.js';
 import { TenantAuthService } from './modules/tenant-auth/tenant-auth.service.js';
@@ -38,6 +39,8 @@ export interface Services {
   tenantAuth: TenantAuthService;
   tenantUsers: TenantUsersService;
   organizations: OrganizationsService;
+  /** Invitations into a tenant (tenant routes). */
+  invitations: InvitationsService;
   /** Rate-limit counters (Redis when configured, in-process while it is down or absent). */
   rateCounters: FallbackCounters;
 }
@@ -95,6 +98,7 @@ export function createServices(
     tenantAuth,
     maxPerOwner: config.maxOrganizationsPerOwner,
   });
+  const invitations = new InvitationsService({ config, mailer, organizations: organizationsRepository });
   return {
     accessTokens,
     mailer,
@@ -108,6 +112,7 @@ export function createServices(
     tenantAuth,
     tenantUsers,
     organizations,
+    invitations,
     rateCounters: new FallbackCounters(redis, log),
   };
 }

@@ -125,7 +125,7 @@ describe(`tenant store (${TEST_ENGINE})`, () => {
     assert.ok((await fx.store.list()).includes(name));
     assert.deepEqual(
       (await tables(fx.store, name)).filter((table) => table.startsWith('tenant_')),
-      ['tenant_refresh_tokens', 'tenant_users'],
+      ['tenant_invitations', 'tenant_refresh_tokens', 'tenant_users'],
     );
     const handle = await fx.store.open(name);
     try {
