@@ -136,7 +136,7 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'What an invitation token is for (organization, email, role), before accepting',
         description:
           'No authentication: the token is the credential. Used, revoked, replaced or unknown tokens: 404 ' +
-          'TOKEN_INVALID; expired: 400 TOKEN_EXPIRED. Only the invitee\'s own email is shown.',
+          "TOKEN_INVALID; expired: 400 TOKEN_EXPIRED. Only the invitee's own email is shown.",
         operationId: 'lookupInvitation',
         headers: TENANT_HEADER_REQUIRED,
         security: PUBLIC,
