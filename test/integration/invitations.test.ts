@@ -448,7 +448,7 @@ describe('invitations: lists and validation', () => {
 
   it('answers 422 VALIDATION_ERROR for bad input, before doing anything', async () => {
     const before = (await list('?limit=100')).json<Page>().items.length;
-    const cases: [string, string, unknown][] = [
+    const cases: ['GET' | 'POST' | 'DELETE', string, unknown][] = [
       ['POST', '/api/invitations', { email: 'not-an-email', role: 'member' }],
       ['POST', '/api/invitations', { email: 'x<evil@attacker.co>', role: 'member' }],
       ['POST', '/api/invitations', { email: 'ok@example.com', role: 'superuser' }],
@@ -467,7 +467,7 @@ describe('invitations: lists and validation', () => {
       ['POST', '/api/invitations/abc/resend', undefined],
     ];
     for (const [method, url, body] of cases) {
-      const res = await call(app, method as 'POST', url, {
+      const res = await call(app, method, url, {
         tenant: 'acme',
         token: ownerToken,
         ...(body === undefined ? {} : { body }),
