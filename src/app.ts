@@ -10,6 +10,7 @@ import { registerRouteInfo } from './http/route-info.js';
 import { registerTenantContext } from './http/tenant-context.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { domainsRoutes } from './modules/domains/domains.routes.js';
+import { invitationsRoutes } from './modules/invitations/invitations.routes.js';
 import { opsRoutes } from './modules/ops/ops.routes.js';
 import { organizationsRoutes } from './modules/organizations/organizations.routes.js';
 import { usersRoutes } from './modules/users/users.routes.js';
@@ -155,6 +156,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       await api.register(usersRoutes);
       await api.register(organizationsRoutes);
       await api.register(domainsRoutes);
+      await api.register(invitationsRoutes);
     },
     { prefix: '/api' },
   );

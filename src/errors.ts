@@ -38,6 +38,8 @@ export const ERRORS = {
     status: 409,
     message: "The organization's owner cannot be demoted, deactivated or deleted inside the tenant",
   },
+  ALREADY_MEMBER: { status: 409, message: 'A user with this email already belongs to this organization' },
+  INVITATION_NOT_PENDING: { status: 409, message: 'The invitation is no longer pending' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'Request body is too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported content type' },
   VALIDATION_ERROR: { status: 422, message: 'Request validation failed' },

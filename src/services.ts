@@ -10,6 +10,7 @@ import { CoreAuthService } from './modules/core-auth/core-auth.service.js';
 import { CoreUsersRepository } from './modules/core-auth/core-users.repository.js';
 import { DomainsService } from './modules/domains/domains.service.js';
 import { OrganizationDomainsRepository } from './modules/domains/organization-domains.repository.js';
+import { InvitationsService } from './modules/invitations/invitations.service.js';
 import { OrganizationsRepository } from './modules/organizations/organizations.repository.js';
 import { OrganizationsService } from './modules/organizations/organizations.service.js';
 import { TenantAuthService } from './modules/tenant-auth/tenant-auth.service.js';
@@ -43,6 +44,8 @@ export interface Services {
   organizations: OrganizationsService;
   /** Custom domains of organizations. */
   domains: DomainsService;
+  /** Invitations into a tenant (tenant routes). */
+  invitations: InvitationsService;
   /** Rate-limit counters (Redis when configured, in-process while it is down or absent). */
   rateCounters: FallbackCounters;
 }
@@ -109,6 +112,7 @@ export function createServices(
     tenants,
     routing: hostRouting(config),
   });
+  const invitations = new InvitationsService({ config, mailer, organizations: organizationsRepository });
   return {
     accessTokens,
     mailer,
@@ -123,6 +127,7 @@ export function createServices(
     tenantUsers,
     organizations,
     domains,
+    invitations,
     rateCounters: new FallbackCounters(redis, log),
   };
 }

@@ -21,6 +21,27 @@ export interface TenantUsersTable {
   updated_at: Timestamp;
 }
 
+/** What became of an invitation, as stored; `expired` is derived (pending past `expires_at`), never stored. */
+export type InvitationState = 'pending' | 'accepted' | 'revoked';
+
+export interface TenantInvitationsTable {
+  id: Generated<number>;
+  /** Stored lower-case (a check constraint enforces it); at most one pending invitation per email. */
+  email: string;
+  /** The role the invitee gets on accepting. */
+  role: TenantRole;
+  status: Generated<InvitationState>;
+  /** SHA-256 of the emailed token (never the token); a resend replaces it. */
+  token_hash: string;
+  /** The tenant user who sent it; null once that user is deleted. */
+  invited_by: number | null;
+  expires_at: Timestamp;
+  accepted_at: Date | null;
+  accepted_user_id: number | null;
+  revoked_at: Date | null;
+  created_at: CreatedAt;
+}
+
 /** Same shape as the core's refresh tokens, so one implementation (src/auth/refresh-tokens.ts) serves both. */
 export type TenantRefreshTokensTable = RefreshTokensTable;
 
@@ -28,6 +49,7 @@ export type TenantRefreshTokensTable = RefreshTokensTable;
 export interface TenantDatabase {
   tenant_users: TenantUsersTable;
   tenant_refresh_tokens: TenantRefreshTokensTable;
+  tenant_invitations: TenantInvitationsTable;
 }
 
 export type TenantUser = Selectable<TenantUsersTable>;
@@ -38,3 +60,4 @@ export type TenantUserUpdate = Updateable<TenantUsersTable>;
 export type TenantRefreshToken = Selectable<TenantRefreshTokensTable>;
 export type NewTenantRefreshToken = Insertable<TenantRefreshTokensTable>;
 export type TenantRefreshTokenUpdate = Updateable<TenantRefreshTokensTable>;
+export type TenantInvitation = Selectable<TenantInvitationsTable>;

@@ -165,6 +165,40 @@ const EXAMPLES: Record<string, unknown> = {
     next_cursor: null,
   },
   UpdateOrganizationRequest: { allow_signup: false },
+  Invitation: {
+    id: 3,
+    email: 'linus@example.com',
+    role: 'admin',
+    status: 'pending',
+    invited_by: 1,
+    expires_at: '2026-03-03T11:00:00.000Z',
+    created_at: '2026-03-02T11:00:00.000Z',
+  },
+  InvitationPage: {
+    items: [
+      {
+        id: 3,
+        email: 'linus@example.com',
+        role: 'admin',
+        status: 'pending',
+        invited_by: 1,
+        expires_at: '2026-03-03T11:00:00.000Z',
+        created_at: '2026-03-02T11:00:00.000Z',
+      },
+    ],
+    next_cursor: null,
+  },
+  InvitationLookup: {
+    organization: { name: 'Acme Corp', slug: 'acme' },
+    email: 'linus@example.com',
+    role: 'admin',
+    expires_at: '2026-03-03T11:00:00.000Z',
+  },
+  CreateInvitationRequest: { email: 'linus@example.com', role: 'admin' },
+  AcceptInvitationRequest: {
+    token: 'SW52aXRhdGlvbi10b2tlbi1mcm9tLXRoZS1lbWFpbC0xMjM0',
+    password: 'a long passphrase of mine',
+  },
   ServiceInfo: { name: 'Tenantry', version: '0.1.0', docs: '/docs' },
   Health: { status: 'healthy' },
   Readiness: { status: 'ready', checks: { core_database: { status: 'ok', duration_ms: 2 } } },
@@ -179,6 +213,11 @@ const SUCCESS_DESCRIPTIONS: Record<string, string> = {
   'refreshTokens 200': 'New tokens; the refresh token sent is used up',
   'exchangeOwnerToken 200': "A tenant token for the owner's user inside the organization (role `owner`)",
   'createOrganization 201': 'Created, its tenant database migrated and holding the owner',
+  'createInvitation 201': 'Invited: the link was emailed (never returned)',
+  'resendInvitation 202': 'Emailed again with a new link and expiry; the previous link no longer works',
+  'revokeInvitation 204': 'Revoked (or already revoked): its link no longer works',
+  'lookupInvitation 200': 'The invitation can be accepted',
+  'acceptInvitation 201': 'The new tenant user, with the invited role',
   'getReadiness 200': 'Ready: the core database answers',
   'getReadiness 503': 'Not ready: a check failed (`Retry-After`)',
 };
@@ -201,6 +240,12 @@ export const TAGS = [
     description:
       'Organizations of a core owner, each with a database of its own; `POST /api/organizations/{id}/token` ' +
       'gives the owner a token inside it; custom domains route requests to it by host. Core only.',
+  },
+  {
+    name: 'invitations',
+    description:
+      'Tenant only: owners and admins invite people by email with a role; the invitee looks the invitation up ' +
+      'and accepts it with the emailed token, even when open sign-up is disabled.',
   },
   { name: 'operations', description: 'Service information, liveness and readiness. `X-TENANT` is ignored.' },
 ];

@@ -59,3 +59,32 @@ export function passwordResetMail(to: string, link: string): OutgoingMail {
     html: htmlBody(intro, 'Reset your password', link, outro),
   };
 }
+
+/** What an invitation email says: which organization, which role. */
+export interface InvitationMailContent {
+  organizationName: string;
+  role: string;
+  /** `PUBLIC_URL/invitations/accept?tenant=<slug>&token=<T>`. */
+  link: string;
+  expiresAt: Date;
+}
+
+/**
+ * The email inviting someone into an organization. It names no other person (not even who sent it): the
+ * organization and the role are all the invitee needs to decide.
+ *
+ * @example
+ * await mailer.enqueue(invitationMail('grace@example.com', { organizationName: 'Acme', role: 'admin', link, expiresAt }));
+ */
+export function invitationMail(to: string, content: InvitationMailContent): OutgoingMail {
+  // Organization names are free text: keep them on one line in the subject.
+  const name = content.organizationName.replace(/[\r\n\t]+/g, ' ');
+  const intro = `You have been invited to join ${name} on Tenantry as ${content.role}. Open the link below to choose a password and accept.`;
+  const outro = `The link works once and until ${content.expiresAt.toISOString()}. If you do not want to join, you can ignore this email.`;
+  return {
+    to,
+    subject: `You are invited to join ${name}`,
+    text: `${intro}\n\n${content.link}\n\n${outro}\n`,
+    html: htmlBody(intro, 'Accept the invitation', content.link, outro),
+  };
+}

@@ -47,7 +47,8 @@ export async function tokenFromOutbox(app: FastifyInstance, to: string, path: st
   for (const file of files) {
     const message = parseMessage(await readFile(join(dir, file), 'utf8'));
     if (!message.headers.to?.includes(to)) continue;
-    const match = new RegExp(`${path.replace(/[/]/g, '\\/')}\\?token=([A-Za-z0-9_-]+)`).exec(
+    // The token may follow other query parameters (`/invitations/accept?tenant=acme&token=…`).
+    const match = new RegExp(`${path.replace(/[/]/g, '\\/')}\\?(?:[^\\s&]*&)*token=([A-Za-z0-9_-]+)`).exec(
       message.text ?? '',
     );
     if (match?.[1]) return match[1];

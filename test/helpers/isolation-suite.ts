@@ -304,14 +304,20 @@ export function isolationSuite(options: IsolationSuiteOptions): void {
     );
   }
 
+  function withQuery(url: string, query: Record<string, string> | undefined): string {
+    return query ? `${url}?${new URLSearchParams(query).toString()}` : url;
+  }
+
   function victimOf(victim: Victim): WorldTenant {
     return w[victim];
   }
 
-  /** Emails and refresh tokens of a tenant: none may appear in an answer to an attacker. */
+  /** Emails, invited emails and tokens of a tenant: none may appear in an answer to an attacker. */
   function secretsOf(tenant: WorldTenant, snapshot: TenantSnapshot): string[] {
     return [
       ...snapshot.users.map((u) => u.email),
+      ...snapshot.invitations.map((i) => i.email),
+      tenant.member.invitationToken,
       tenant.member.tokens.refresh_token,
       tenant.member.tokens.access_token,
       tenant.ownerToken,
@@ -323,14 +329,33 @@ export function isolationSuite(options: IsolationSuiteOptions): void {
   }
 
   /**
-   * Public tenant routes authenticate with what the body carries, not a bearer token. Each must be listed here
-   * with the credentials an attacker from another tenant would bring, and the documented answer; an unlisted
-   * one fails the suite.
+   * Public tenant routes authenticate with what the body (or query) carries, not a bearer token. Each must be
+   * listed here with the credentials an attacker from another tenant would bring, and the documented answer; an
+   * unlisted one fails the suite.
    */
+  const INVITATION_TOKEN_INVALID: Expect = { status: 404, code: 'TOKEN_INVALID' };
   const PUBLIC_TENANT_ROUTES: Record<
     string,
-    (from: WorldTenant) => { body: Record<string, unknown>; expect: Expect | 'created-member' }
+    (from: WorldTenant) => {
+      body?: Record<string, unknown>;
+      query?: Record<string, string>;
+      expect: Expect | 'created-member';
+    }
   > = {
+    // An invitation token of another tenant (or a revoked one at home) finds nothing: the same 404 as any
+    // unknown token, and no invited email in the answer.
+    'GET /api/invitations/lookup': (from) => ({
+      query: { token: from.member.invitationToken },
+      expect: INVITATION_TOKEN_INVALID,
+    }),
+    'HEAD /api/invitations/lookup': (from) => ({
+      query: { token: from.member.invitationToken },
+      expect: INVITATION_TOKEN_INVALID,
+    }),
+    'POST /api/invitations/accept': (from) => ({
+      body: { token: from.member.invitationToken, password: 'attacker password' },
+      expect: INVITATION_TOKEN_INVALID,
+    }),
     'POST /api/auth/login': (from) => ({
       body: { email: from.member.email, password: from.member.password },
       expect: { status: 401, code: 'INVALID_CREDENTIALS' },
@@ -468,13 +493,13 @@ export function isolationSuite(options: IsolationSuiteOptions): void {
         }
         covered++;
         for (const [from, victim, where] of pairs) {
-          const { body, expect } = plan(from);
-          if (expect === 'created-member') body.email = `cross-${++n}-${String(body.email)}`;
+          const { body, query, expect } = plan(from);
+          if (expect === 'created-member' && body) body.email = `cross-${++n}-${String(body.email)}`;
           // The attacker's own bearer token rides along: it must not change anything either.
-          const res = await call(t.app, route.method, route.url, {
+          const res = await call(t.app, route.method, withQuery(route.url, query), {
             ...('tenant' in where ? { tenant: where.tenant } : { headers: { host: where.host } }),
             token: from.ownerToken,
-            body,
+            ...(body ? { body } : {}),
           });
           attacks++;
           const label = `${String(from.slug)}'s credentials at ${'tenant' in where ? String(where.tenant) : where.host}`;
@@ -482,10 +507,10 @@ export function isolationSuite(options: IsolationSuiteOptions): void {
             const user = res.json<{ role?: string; email?: string }>();
             if (res.statusCode !== 201 || user.role !== 'member')
               failures.push(`${describeFailure(label, route, res)} (expected 201 member)`);
-            else registered.push({ victim, email: String(body.email) });
+            else registered.push({ victim, email: String(body?.email) });
           } else if (
             res.statusCode !== expect.status ||
-            (expect.code && res.json<{ code: string }>().code !== expect.code)
+            (expect.code && route.method !== 'HEAD' && res.json<{ code: string }>().code !== expect.code)
           ) {
             failures.push(`${describeFailure(label, route, res)} (expected ${JSON.stringify(expect)})`);
           }
@@ -493,16 +518,16 @@ export function isolationSuite(options: IsolationSuiteOptions): void {
             if (res.body.includes(secret)) failures.push(`${describeFailure(label, route, res)}: leaks`);
         }
         for (const attack of headerAttacks()) {
-          const { body } = plan(w.a);
-          const res = await call(t.app, route.method, route.url, {
+          const { body, query } = plan(w.a);
+          const res = await call(t.app, route.method, withQuery(route.url, query), {
             tenant: attack.tenant as string,
             ...(attack.token ? { token: attack.token } : {}),
-            body: { ...body, email: 'never-registered@example.com' },
+            ...(body ? { body: { ...body, email: 'never-registered@example.com' } } : {}),
           });
           attacks++;
           if (
             res.statusCode !== attack.expect.status ||
-            res.json<{ code: string }>().code !== attack.expect.code
+            (route.method !== 'HEAD' && res.json<{ code: string }>().code !== attack.expect.code)
           )
             failures.push(
               `${describeFailure(attack.label, route, res)} (expected ${JSON.stringify(attack.expect)})`,
@@ -651,6 +676,7 @@ export function isolationSuite(options: IsolationSuiteOptions): void {
           `users of ${victim}`,
         );
         assert.deepEqual(now.refreshTokens, before[victim].refreshTokens, `refresh tokens of ${victim}`);
+        assert.deepEqual(now.invitations, before[victim].invitations, `invitations of ${victim}`);
       }
       assert.deepEqual(await coreOrganizations(), coreBefore);
       assert.deepEqual(await coreDomains(), domainsBefore);
@@ -667,6 +693,12 @@ export function isolationSuite(options: IsolationSuiteOptions): void {
         assert.equal(res.statusCode, 200, res.body);
         const me = await call(t.app, 'GET', '/api/users/me', { tenant: tenant.id, token: tenant.ownerToken });
         assert.equal(me.json<{ email: string }>().email, tenant.ownerEmail);
+        // The invitation tokens presented elsewhere still work at home.
+        const token = encodeURIComponent(tenant.member.invitationToken);
+        const invitation = await call(t.app, 'GET', `/api/invitations/lookup?token=${token}`, {
+          tenant: tenant.slug,
+        });
+        assert.equal(invitation.statusCode, 200, invitation.body);
       }
       console.log(
         `isolation (${options.label}): ${routes.length} routes in the table, ${covered} tenant/core routes attacked, ${attacks} attacks`,

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { decodeJwt } from 'jose';
 import type { PlacementKind } from '../../src/db/core-schema.js';
 import { placementFromRow, type TenantPlacement } from '../../src/tenancy/placement/placement.js';
-import { call, ownerWithOrganization, verifiedCoreUser, type Tokens } from './flows.js';
+import { call, ownerWithOrganization, tokenFromOutbox, verifiedCoreUser, type Tokens } from './flows.js';
 
 /** A tenant of the isolation world, with the secrets an attacker from elsewhere must not be able to use. */
 export interface WorldTenant {
@@ -13,11 +13,23 @@ export interface WorldTenant {
   ownerCoreToken: string;
   ownerUserId: number;
   ownerToken: string;
-  member: { id: number; email: string; password: string; tokens: Tokens };
+  member: WorldMember;
   /** Its custom domain (`<slug>.io`; D has none: C's went with C). */
   domain: string | null;
   /** Its tenant subdomain under the isolation app's TENANT_BASE_DOMAIN. */
   subdomain: string;
+}
+
+/**
+ * A user of a tenant and what it holds, including the token of an invitation its tenant emailed (pending for the
+ * live tenants' members; a revoked one for B's deleted user): a credential public invitation routes take.
+ */
+export interface WorldMember {
+  id: number;
+  email: string;
+  password: string;
+  tokens: Tokens;
+  invitationToken: string;
 }
 
 /** TENANT_BASE_DOMAIN of the isolation app: `<slug>.<it>` selects a tenant. */
@@ -31,17 +43,36 @@ export interface World {
   /** A live organization that took over C's slug after C was deleted. */
   d: WorldTenant;
   /** A user of B who was deleted, with the tokens it held. */
-  bGone: { id: number; email: string; password: string; tokens: Tokens };
+  bGone: WorldMember;
 }
 
 const PASSWORD = 'member password 1';
 
 export async function member(app: FastifyInstance, tenant: string, email: string) {
+  const { id, tokens } = await registered(app, tenant, email);
+  return { id, email, password: PASSWORD, tokens };
+}
+
+/** An invitation sent by a tenant's owner; returns its id and the token from the emailed link. */
+async function invitation(app: FastifyInstance, tenant: string, ownerToken: string, email: string) {
+  const sent = await call(app, 'POST', '/api/invitations', {
+    tenant,
+    token: ownerToken,
+    body: { email, role: 'admin' },
+  });
+  if (sent.statusCode !== 201) throw new Error(`invite ${email}: ${sent.statusCode} ${sent.body}`);
+  return {
+    id: sent.json<{ id: number }>().id,
+    token: await tokenFromOutbox(app, email, '/invitations/accept'),
+  };
+}
+
+async function registered(app: FastifyInstance, tenant: string, email: string) {
   const reg = await call(app, 'POST', '/api/auth/register', { tenant, body: { email, password: PASSWORD } });
   if (reg.statusCode !== 201) throw new Error(`register ${email}: ${reg.statusCode} ${reg.body}`);
   const login = await call(app, 'POST', '/api/auth/login', { tenant, body: { email, password: PASSWORD } });
   if (login.statusCode !== 200) throw new Error(`login ${email}: ${login.statusCode} ${login.body}`);
-  return { id: reg.json<{ id: number }>().id, email, password: PASSWORD, tokens: login.json<Tokens>() };
+  return { id: reg.json<{ id: number }>().id, tokens: login.json<Tokens>() };
 }
 
 /**
@@ -87,7 +118,12 @@ async function tenant(
     ownerCoreToken: owner.tokens.access_token,
     ownerUserId: Number(decodeJwt(tenantTokens.access_token).sub),
     ownerToken: tenantTokens.access_token,
-    member: await member(app, org.slug, `member-${key}@example.com`),
+    member: {
+      ...(await member(app, org.slug, `member-${key}@example.com`)),
+      invitationToken: (
+        await invitation(app, org.slug, tenantTokens.access_token, `invitee-${key}@example.com`)
+      ).token,
+    },
     domain: null,
     subdomain: `${org.slug}.${WORLD_BASE_DOMAIN}`,
   };
@@ -105,8 +141,9 @@ async function withDomain(app: FastifyInstance, tenant: WorldTenant): Promise<Wo
 }
 
 /**
- * Tenants A and B, each holding an owner and a member and a custom domain; C, deleted with its domain (its slug
- * then taken by D, which has no domain); and a deleted user of B. Every tenant database is a copy of one template, so user ids coincide across tenants (owner 1, member 2):
+ * Tenants A and B, each holding an owner, a member, a pending invitation and a custom domain; C, deleted with its
+ * domain (its slug then taken by D, which has no domain); and a deleted user of B. Every tenant database is a copy of
+ * one template, so user ids coincide across tenants (owner 1, member 2):
  * an id that leaks across tenants names a real user on the other side.
  */
 export async function buildWorld(
@@ -116,7 +153,16 @@ export async function buildWorld(
   const a = await withDomain(app, await tenant(app, 'a', 'tenant-a', kinds.a));
   const b = await withDomain(app, await tenant(app, 'b', 'tenant-b', kinds.b));
   const c = await withDomain(app, await tenant(app, 'c', 'tenant-c', kinds.c));
-  const bGone = await member(app, b.slug, 'gone-b@example.com');
+  const revoked = await invitation(app, b.slug, b.ownerToken, 'revoked-b@example.com');
+  const withdrawn = await call(app, 'DELETE', `/api/invitations/${revoked.id}`, {
+    tenant: b.slug,
+    token: b.ownerToken,
+  });
+  if (withdrawn.statusCode !== 204) throw new Error(`revoke: ${withdrawn.statusCode} ${withdrawn.body}`);
+  const bGone = {
+    ...(await member(app, b.slug, 'gone-b@example.com')),
+    invitationToken: revoked.token,
+  };
   const removed = await call(app, 'DELETE', `/api/users/${bGone.id}`, {
     tenant: b.slug,
     token: b.ownerToken,

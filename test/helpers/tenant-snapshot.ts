@@ -20,6 +20,16 @@ export interface TenantSnapshot {
     used_at: string | null;
     revoked_at: string | null;
   }[];
+  invitations: {
+    id: number;
+    email: string;
+    role: string;
+    status: string;
+    token_hash: string;
+    expires_at: string;
+    accepted_user_id: number | null;
+    revoked_at: string | null;
+  }[];
 }
 
 const iso = (value: Date | null): string | null => (value === null ? null : value.toISOString());
@@ -43,6 +53,7 @@ export async function snapshotTenant(
       const tables = placement.schema === null ? handle.db : handle.db.withSchema(placement.schema);
       const users = await tables.selectFrom('tenant_users').selectAll().orderBy('id').execute();
       const tokens = await tables.selectFrom('tenant_refresh_tokens').selectAll().orderBy('id').execute();
+      const invitations = await tables.selectFrom('tenant_invitations').selectAll().orderBy('id').execute();
       return {
         users: users.map((u) => ({
           id: u.id,
@@ -60,6 +71,16 @@ export async function snapshotTenant(
           token_hash: t.token_hash,
           used_at: iso(t.used_at),
           revoked_at: iso(t.revoked_at),
+        })),
+        invitations: invitations.map((i) => ({
+          id: i.id,
+          email: i.email,
+          role: i.role,
+          status: i.status,
+          token_hash: i.token_hash,
+          expires_at: iso(i.expires_at) as string,
+          accepted_user_id: i.accepted_user_id,
+          revoked_at: iso(i.revoked_at),
         })),
       };
     } finally {

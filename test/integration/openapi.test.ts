@@ -89,6 +89,7 @@ describe('OpenAPI document', () => {
     assert.deepEqual(publicOps, [
       'GET /',
       'GET /api/auth/verify',
+      'GET /api/invitations/lookup',
       'GET /health',
       'GET /health/ready',
       'POST /api/auth/login',
@@ -99,6 +100,7 @@ describe('OpenAPI document', () => {
       'POST /api/auth/register',
       'POST /api/auth/verify',
       'POST /api/auth/verify/resend',
+      'POST /api/invitations/accept',
     ]);
   });
 

@@ -88,7 +88,7 @@ describe('README.md walkthrough, run as written against a server', () => {
   });
   after(() => server?.stop());
 
-  it('runs every command and ends with the tenant member and the tenant user list', async () => {
+  it('runs every command: the tenant member, the tenant user list, an invitation looked up and accepted', async () => {
     const script = walkthroughScript(README);
     const child = spawn('bash', ['-c', `set -euo pipefail\n${script}`], {
       cwd: REPO_ROOT,
@@ -106,13 +106,17 @@ describe('README.md walkthrough, run as written against a server', () => {
 
     // curl prints the answers of the steps that are not captured; each ends without a newline.
     const answers = stdout.split(/(?<=\})(?=\{)/).map((text) => JSON.parse(text) as Record<string, unknown>);
-    assert.equal(answers.length, 7, stdout);
-    const [registered, verified, member, me, users] = answers as [
+    assert.equal(answers.length, 9, stdout);
+    const [registered, verified, member, me, users, invitation, invited, domain, byHost] = answers as [
       { user: { email: string; is_owner: boolean; is_verified: boolean } },
       { message: string },
       { email: string; role: string },
       { email: string; role: string; is_active: boolean },
       { items: { email: string; role: string }[]; next_cursor: null },
+      { organization: { name: string; slug: string }; email: string; role: string },
+      { email: string; role: string; is_active: boolean },
+      { domain: string; created_at: string },
+      { email: string; role: string },
     ];
     assert.deepEqual(
       [registered.user.email, registered.user.is_owner, registered.user.is_verified],
@@ -125,11 +129,12 @@ describe('README.md walkthrough, run as written against a server', () => {
       ['ada@example.com', 'owner'],
       ['grace@example.com', 'member'],
     ]);
-    // Step 8: a custom domain, then the tenant reached by the Host header alone.
-    const [domain, byHost] = answers.slice(5) as [
-      { domain: string; created_at: string },
-      { email: string; role: string },
-    ];
+    assert.deepEqual(
+      [invitation.organization, invitation.email, invitation.role],
+      [{ name: 'Acme Corp', slug: 'acme' }, 'linus@example.com', 'admin'],
+    );
+    assert.deepEqual([invited.email, invited.role, invited.is_active], ['linus@example.com', 'admin', true]);
+    // Step 10: a custom domain, then the tenant reached by the Host header alone.
     assert.equal(domain.domain, 'shop.acme.test');
     assert.deepEqual([byHost.email, byHost.role], ['grace@example.com', 'member']);
   });

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyBaseLogger } from 'fastify';
-import { sql } from 'kysely';
+import { NO_MIGRATIONS, sql } from 'kysely';
 import pg from 'pg';
 import type { Config } from '../../src/config.js';
 import { createMigrator } from '../../src/db/migrator.js';
@@ -125,7 +125,7 @@ describe(`tenant store (${TEST_ENGINE})`, () => {
     assert.ok((await fx.store.list()).includes(name));
     assert.deepEqual(
       (await tables(fx.store, name)).filter((table) => table.startsWith('tenant_')),
-      ['tenant_refresh_tokens', 'tenant_users'],
+      ['tenant_invitations', 'tenant_refresh_tokens', 'tenant_users'],
     );
     const handle = await fx.store.open(name);
     try {
@@ -214,7 +214,8 @@ describe(`tenant store (${TEST_ENGINE})`, () => {
       assert.deepEqual(tokens, [], 'refresh tokens go with their user');
 
       const migrator = createMigrator(handle.db, 'tenant');
-      const down = await migrator.migrateDown();
+      // Every tenant migration, newest first, down to none.
+      const down = await migrator.migrateTo(NO_MIGRATIONS);
       assert.equal(down.error, undefined);
       const { rows } = await sql<{ n: number }>`
         select count(*)::int as n from information_schema.tables where table_name like 'tenant\\_%'`.execute(
@@ -275,7 +276,8 @@ describe('tenant store: PostgreSQL template', { skip: NEEDS_POSTGRES }, () => {
     await client.connect();
     try {
       await client.query(
-        'drop table tenant_refresh_tokens; drop table tenant_users; delete from tenantry_tenant_migration',
+        'drop table tenant_invitations; drop table tenant_refresh_tokens; drop table tenant_users; ' +
+          'delete from tenantry_tenant_migration',
       );
     } finally {
       await client.end();

@@ -363,10 +363,122 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the organization's invitations in one status (owners and admins) */
+        get: operations["listInvitations"];
+        put?: never;
+        /**
+         * Invite an email into the organization with a role (owners and admins)
+         * @description Emails a single-use link `PUBLIC_URL/invitations/accept?tenant=<slug>&token=<T>`, valid `VERIFICATION_TOKEN_EXPIRE_HOURS`. A pending invitation of the same email is revoked and replaced (its link stops working). Admins cannot invite owners (403 FORBIDDEN); an email that already has a user in this organization is 409 ALREADY_MEMBER.
+         */
+        post: operations["createInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/invitations/lookup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What an invitation token is for (organization, email, role), before accepting
+         * @description No authentication: the token is the credential. Used, revoked, replaced or unknown tokens: 404 TOKEN_INVALID; expired: 400 TOKEN_EXPIRED. Only the invitee's own email is shown.
+         */
+        get: operations["lookupInvitation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/invitations/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept an invitation: creates the tenant user with the invited role
+         * @description Works even when the organization disabled open sign-up. The token is single use. 409 ALREADY_MEMBER when a user with the invited email exists by now. Log in afterwards with `POST /api/auth/login`.
+         */
+        post: operations["acceptInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/invitations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an invitation: its link stops working (owners and admins)
+         * @description Idempotent: revoking a revoked invitation is 204 again. An accepted one is 409 INVITATION_NOT_PENDING (remove the user instead). Only owners revoke invitations of owners.
+         */
+        delete: operations["revokeInvitation"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/invitations/{id}/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Email a pending invitation again, with a new link (owners and admins)
+         * @description The previous link stops working and the expiry starts again. Accepted, revoked and expired invitations are 409 INVITATION_NOT_PENDING (invite the email anew instead).
+         */
+        post: operations["resendInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * AcceptInvitationRequest
+         * @example {
+         *       "token": "SW52aXRhdGlvbi10b2tlbi1mcm9tLXRoZS1lbWFpbC0xMjM0",
+         *       "password": "a long passphrase of mine"
+         *     }
+         */
+        AcceptInvitationRequest: {
+            token: string;
+            password: string;
+        };
         /**
          * AddDomainRequest
          * @example {
@@ -423,6 +535,18 @@ export interface components {
             is_verified: boolean;
             /** Format: date-time */
             created_at: string;
+        };
+        /**
+         * CreateInvitationRequest
+         * @example {
+         *       "email": "linus@example.com",
+         *       "role": "admin"
+         *     }
+         */
+        CreateInvitationRequest: {
+            /** @description Email (case-insensitive) */
+            email: string;
+            role: components["schemas"]["TenantRole"];
         };
         /**
          * CreateOrganizationRequest
@@ -493,6 +617,8 @@ export interface components {
          *     - `DOMAIN_TAKEN` (409): Domain already attached to an organization
          *     - `LAST_OWNER` (409): The last owner cannot be demoted, deactivated or deleted
          *     - `OWNER_PROTECTED` (409): The organization's owner cannot be demoted, deactivated or deleted inside the tenant
+         *     - `ALREADY_MEMBER` (409): A user with this email already belongs to this organization
+         *     - `INVITATION_NOT_PENDING` (409): The invitation is no longer pending
          *     - `PAYLOAD_TOO_LARGE` (413): Request body is too large
          *     - `UNSUPPORTED_MEDIA_TYPE` (415): Unsupported content type
          *     - `VALIDATION_ERROR` (422): Request validation failed
@@ -504,7 +630,7 @@ export interface components {
          *     - `TENANT_NOT_READY` (503): Organization is still being provisioned
          * @enum {string}
          */
-        ErrorCode: "BAD_REQUEST" | "INVALID_JSON" | "TENANT_INVALID" | "TENANT_REQUIRED" | "TENANT_NOT_ALLOWED" | "TENANT_CONFLICT" | "TOKEN_EXPIRED" | "NOT_AUTHENTICATED" | "TOKEN_INVALID" | "INVALID_CREDENTIALS" | "REFRESH_TOKEN_INVALID" | "FORBIDDEN" | "EMAIL_NOT_VERIFIED" | "NOT_OWNER" | "TENANT_SUSPENDED" | "SIGNUP_DISABLED" | "USER_INACTIVE" | "QUOTA_EXCEEDED" | "NOT_FOUND" | "ROUTE_NOT_FOUND" | "TENANT_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "CONFLICT" | "EMAIL_TAKEN" | "SLUG_TAKEN" | "DOMAIN_TAKEN" | "LAST_OWNER" | "OWNER_PROTECTED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_ERROR" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "PROVISIONING_FAILED" | "SERVICE_UNAVAILABLE" | "TENANT_NOT_READY";
+        ErrorCode: "BAD_REQUEST" | "INVALID_JSON" | "TENANT_INVALID" | "TENANT_REQUIRED" | "TENANT_NOT_ALLOWED" | "TENANT_CONFLICT" | "TOKEN_EXPIRED" | "NOT_AUTHENTICATED" | "TOKEN_INVALID" | "INVALID_CREDENTIALS" | "REFRESH_TOKEN_INVALID" | "FORBIDDEN" | "EMAIL_NOT_VERIFIED" | "NOT_OWNER" | "TENANT_SUSPENDED" | "SIGNUP_DISABLED" | "USER_INACTIVE" | "QUOTA_EXCEEDED" | "NOT_FOUND" | "ROUTE_NOT_FOUND" | "TENANT_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "CONFLICT" | "EMAIL_TAKEN" | "SLUG_TAKEN" | "DOMAIN_TAKEN" | "LAST_OWNER" | "OWNER_PROTECTED" | "ALREADY_MEMBER" | "INVITATION_NOT_PENDING" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_ERROR" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "PROVISIONING_FAILED" | "SERVICE_UNAVAILABLE" | "TENANT_NOT_READY";
         /**
          * Health
          * @example {
@@ -515,6 +641,83 @@ export interface components {
             /** @enum {string} */
             status: "healthy";
         };
+        /**
+         * Invitation
+         * @description An invitation into the organization; its token is only ever emailed
+         * @example {
+         *       "id": 3,
+         *       "email": "linus@example.com",
+         *       "role": "admin",
+         *       "status": "pending",
+         *       "invited_by": 1,
+         *       "expires_at": "2026-03-03T11:00:00.000Z",
+         *       "created_at": "2026-03-02T11:00:00.000Z"
+         *     }
+         */
+        Invitation: {
+            id: number;
+            /** @description Stored lower-case */
+            email: string;
+            role: components["schemas"]["TenantRole"];
+            status: components["schemas"]["InvitationStatus"];
+            /** @description The tenant user who sent it (null once that user is deleted) */
+            invited_by: number | null;
+            /** Format: date-time */
+            expires_at: string;
+            /** Format: date-time */
+            created_at: string;
+        };
+        /**
+         * InvitationLookup
+         * @description What the invitation is for, shown before accepting
+         * @example {
+         *       "organization": {
+         *         "name": "Acme Corp",
+         *         "slug": "acme"
+         *       },
+         *       "email": "linus@example.com",
+         *       "role": "admin",
+         *       "expires_at": "2026-03-03T11:00:00.000Z"
+         *     }
+         */
+        InvitationLookup: {
+            organization: {
+                name: string;
+                slug: string;
+            };
+            /** @description The invited address (the user to be created) */
+            email: string;
+            role: components["schemas"]["TenantRole"];
+            /** Format: date-time */
+            expires_at: string;
+        };
+        /**
+         * InvitationPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "id": 3,
+         *           "email": "linus@example.com",
+         *           "role": "admin",
+         *           "status": "pending",
+         *           "invited_by": 1,
+         *           "expires_at": "2026-03-03T11:00:00.000Z",
+         *           "created_at": "2026-03-02T11:00:00.000Z"
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
+        InvitationPage: {
+            items: components["schemas"]["Invitation"][];
+            next_cursor: string | null;
+        };
+        /**
+         * InvitationStatus
+         * @description `expired`: still pending, but past `expires_at`
+         * @enum {string}
+         */
+        InvitationStatus: "pending" | "accepted" | "revoked" | "expired";
         /**
          * LoginRequest
          * @example {
@@ -3805,6 +4008,786 @@ export interface operations {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {string} */
                         code?: "SERVICE_UNAVAILABLE";
+                    };
+                };
+            };
+        };
+    };
+    listInvitations: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Opaque; from the previous page */
+                cursor?: string;
+                /** @description Which invitations (default: pending) */
+                status?: "pending" | "accepted" | "revoked" | "expired";
+            };
+            header: {
+                /** @description Organization id or slug */
+                "x-tenant": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationPage"];
+                };
+            };
+            /** @description Bad request: a malformed header, URL or JSON body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "BAD_REQUEST" | "TENANT_CONFLICT" | "TENANT_INVALID" | "TENANT_REQUIRED";
+                    };
+                };
+            };
+            /** @description Missing, invalid or expired credentials (`WWW-Authenticate: Bearer`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "NOT_AUTHENTICATED" | "TOKEN_INVALID";
+                    };
+                };
+            };
+            /** @description Not allowed (for this caller, or in this state) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "FORBIDDEN" | "TENANT_SUSPENDED";
+                    };
+                };
+            };
+            /** @description Not found (also for what the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "TENANT_NOT_FOUND";
+                    };
+                };
+            };
+            /** @description The request does not match the schema; `errors` says where */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "VALIDATION_ERROR";
+                    };
+                };
+            };
+            /** @description Rate limited; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "RATE_LIMITED";
+                    };
+                };
+            };
+            /** @description A dependency (a database) is unavailable, or the organization is still being provisioned; see `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "SERVICE_UNAVAILABLE" | "TENANT_NOT_READY";
+                    };
+                };
+            };
+        };
+    };
+    createInvitation: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Organization id or slug */
+                "x-tenant": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateInvitationRequest"];
+            };
+        };
+        responses: {
+            /** @description Invited: the link was emailed (never returned) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invitation"];
+                };
+            };
+            /** @description Bad request: a malformed header, URL or JSON body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "BAD_REQUEST" | "INVALID_JSON" | "TENANT_CONFLICT" | "TENANT_INVALID" | "TENANT_REQUIRED";
+                    };
+                };
+            };
+            /** @description Missing, invalid or expired credentials (`WWW-Authenticate: Bearer`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "NOT_AUTHENTICATED" | "TOKEN_INVALID";
+                    };
+                };
+            };
+            /** @description Not allowed (for this caller, or in this state) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "FORBIDDEN" | "TENANT_SUSPENDED";
+                    };
+                };
+            };
+            /** @description Not found (also for what the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "TENANT_NOT_FOUND";
+                    };
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "ALREADY_MEMBER" | "CONFLICT";
+                    };
+                };
+            };
+            /** @description Request body larger than `BODY_LIMIT` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "PAYLOAD_TOO_LARGE";
+                    };
+                };
+            };
+            /** @description Content type other than JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "UNSUPPORTED_MEDIA_TYPE";
+                    };
+                };
+            };
+            /** @description The request does not match the schema; `errors` says where */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "VALIDATION_ERROR";
+                    };
+                };
+            };
+            /** @description Rate limited; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "RATE_LIMITED";
+                    };
+                };
+            };
+            /** @description A dependency (a database) is unavailable, or the organization is still being provisioned; see `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "SERVICE_UNAVAILABLE" | "TENANT_NOT_READY";
+                    };
+                };
+            };
+        };
+    };
+    lookupInvitation: {
+        parameters: {
+            query: {
+                token: string;
+            };
+            header: {
+                /** @description Organization id or slug */
+                "x-tenant": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The invitation can be accepted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationLookup"];
+                };
+            };
+            /** @description Bad request: a malformed header, URL or JSON body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "BAD_REQUEST" | "TENANT_CONFLICT" | "TENANT_INVALID" | "TENANT_REQUIRED" | "TOKEN_EXPIRED";
+                    };
+                };
+            };
+            /** @description Not allowed (for this caller, or in this state) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "TENANT_SUSPENDED";
+                    };
+                };
+            };
+            /** @description Not found (also for what the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "TENANT_NOT_FOUND" | "TOKEN_INVALID";
+                    };
+                };
+            };
+            /** @description The request does not match the schema; `errors` says where */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "VALIDATION_ERROR";
+                    };
+                };
+            };
+            /** @description Rate limited; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "RATE_LIMITED";
+                    };
+                };
+            };
+            /** @description A dependency (a database) is unavailable, or the organization is still being provisioned; see `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "SERVICE_UNAVAILABLE" | "TENANT_NOT_READY";
+                    };
+                };
+            };
+        };
+    };
+    acceptInvitation: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Organization id or slug */
+                "x-tenant": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AcceptInvitationRequest"];
+            };
+        };
+        responses: {
+            /** @description The new tenant user, with the invited role */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantUser"];
+                };
+            };
+            /** @description Bad request: a malformed header, URL or JSON body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "BAD_REQUEST" | "INVALID_JSON" | "TENANT_CONFLICT" | "TENANT_INVALID" | "TENANT_REQUIRED" | "TOKEN_EXPIRED";
+                    };
+                };
+            };
+            /** @description Not allowed (for this caller, or in this state) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "TENANT_SUSPENDED";
+                    };
+                };
+            };
+            /** @description Not found (also for what the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "TENANT_NOT_FOUND" | "TOKEN_INVALID";
+                    };
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "ALREADY_MEMBER";
+                    };
+                };
+            };
+            /** @description Request body larger than `BODY_LIMIT` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "PAYLOAD_TOO_LARGE";
+                    };
+                };
+            };
+            /** @description Content type other than JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "UNSUPPORTED_MEDIA_TYPE";
+                    };
+                };
+            };
+            /** @description The request does not match the schema; `errors` says where */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "VALIDATION_ERROR";
+                    };
+                };
+            };
+            /** @description Rate limited; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "RATE_LIMITED";
+                    };
+                };
+            };
+            /** @description A dependency (a database) is unavailable, or the organization is still being provisioned; see `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "SERVICE_UNAVAILABLE" | "TENANT_NOT_READY";
+                    };
+                };
+            };
+        };
+    };
+    revokeInvitation: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Organization id or slug */
+                "x-tenant": string;
+            };
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked (or already revoked): its link no longer works */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request: a malformed header, URL or JSON body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "BAD_REQUEST" | "INVALID_JSON" | "TENANT_CONFLICT" | "TENANT_INVALID" | "TENANT_REQUIRED";
+                    };
+                };
+            };
+            /** @description Missing, invalid or expired credentials (`WWW-Authenticate: Bearer`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "NOT_AUTHENTICATED" | "TOKEN_INVALID";
+                    };
+                };
+            };
+            /** @description Not allowed (for this caller, or in this state) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "FORBIDDEN" | "TENANT_SUSPENDED";
+                    };
+                };
+            };
+            /** @description Not found (also for what the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "NOT_FOUND" | "TENANT_NOT_FOUND";
+                    };
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "INVITATION_NOT_PENDING";
+                    };
+                };
+            };
+            /** @description Request body larger than `BODY_LIMIT` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "PAYLOAD_TOO_LARGE";
+                    };
+                };
+            };
+            /** @description Content type other than JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "UNSUPPORTED_MEDIA_TYPE";
+                    };
+                };
+            };
+            /** @description The request does not match the schema; `errors` says where */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "VALIDATION_ERROR";
+                    };
+                };
+            };
+            /** @description Rate limited; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "RATE_LIMITED";
+                    };
+                };
+            };
+            /** @description A dependency (a database) is unavailable, or the organization is still being provisioned; see `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "SERVICE_UNAVAILABLE" | "TENANT_NOT_READY";
+                    };
+                };
+            };
+        };
+    };
+    resendInvitation: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Organization id or slug */
+                "x-tenant": string;
+            };
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Emailed again with a new link and expiry; the previous link no longer works */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invitation"];
+                };
+            };
+            /** @description Bad request: a malformed header, URL or JSON body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "BAD_REQUEST" | "INVALID_JSON" | "TENANT_CONFLICT" | "TENANT_INVALID" | "TENANT_REQUIRED";
+                    };
+                };
+            };
+            /** @description Missing, invalid or expired credentials (`WWW-Authenticate: Bearer`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "NOT_AUTHENTICATED" | "TOKEN_INVALID";
+                    };
+                };
+            };
+            /** @description Not allowed (for this caller, or in this state) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "FORBIDDEN" | "TENANT_SUSPENDED";
+                    };
+                };
+            };
+            /** @description Not found (also for what the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "NOT_FOUND" | "TENANT_NOT_FOUND";
+                    };
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "INVITATION_NOT_PENDING";
+                    };
+                };
+            };
+            /** @description Request body larger than `BODY_LIMIT` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "PAYLOAD_TOO_LARGE";
+                    };
+                };
+            };
+            /** @description Content type other than JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "UNSUPPORTED_MEDIA_TYPE";
+                    };
+                };
+            };
+            /** @description The request does not match the schema; `errors` says where */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "VALIDATION_ERROR";
+                    };
+                };
+            };
+            /** @description Rate limited; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "RATE_LIMITED";
+                    };
+                };
+            };
+            /** @description A dependency (a database) is unavailable, or the organization is still being provisioned; see `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "SERVICE_UNAVAILABLE" | "TENANT_NOT_READY";
                     };
                 };
             };
