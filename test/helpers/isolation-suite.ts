@@ -549,7 +549,7 @@ export function isolationSuite(options: IsolationSuiteOptions): void {
         status: number,
         code?: string,
       ) => {
-        const res = await call(t.app, method as 'GET', url, { ...options, headers: { host } });
+        const res = await call(t.app, method, url, { ...options, headers: { host } });
         attacks++;
         if (res.statusCode !== status || (code && res.json<{ code?: string }>().code !== code))
           failures.push(
