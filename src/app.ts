@@ -8,6 +8,7 @@ import { clientErrorHandler, httpServerOptions } from './http/http-server.js';
 import { useLazyRequestLoggers } from './http/lazy-child-logger.js';
 import { registerRouteInfo } from './http/route-info.js';
 import { registerTenantContext } from './http/tenant-context.js';
+import { auditRoutes } from './modules/audit/audit.routes.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { opsRoutes } from './modules/ops/ops.routes.js';
 import { organizationsRoutes } from './modules/organizations/organizations.routes.js';
@@ -95,6 +96,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await services.connections.close();
   });
   app.addHook('onClose', async () => services.mailer.stop());
+  // Before the connections close (hooks run in reverse): pruning passes in flight use them.
+  app.addHook('onClose', async () => services.auditPruner.stop());
   app.addHook('onClose', async () => services.tenants.stop());
   services.tenants.start();
 
@@ -118,6 +121,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       app.log.warn({ behind }, 'tenants are behind the latest tenant migration: run `tenantry migrate`');
   }
   app.addHook('onReady', async () => services.mailer.start());
+  app.addHook('onReady', async () => services.auditPruner.start());
   // Once closing starts, answer in-flight requests with `Connection: close` so keep-alive sockets do not
   // hold the shutdown open until their idle timeout.
   let closing = false;
@@ -153,6 +157,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       await api.register(authRoutes);
       await api.register(usersRoutes);
       await api.register(organizationsRoutes);
+      await api.register(auditRoutes);
     },
     { prefix: '/api' },
   );

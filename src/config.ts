@@ -71,6 +71,8 @@ export interface Config {
   readonly tenantPlacement: PlacementKind;
   /** Tenants per shared database before a new shared database is opened. */
   readonly tenantSharedPerDatabase: number;
+  /** Audit events older than this many days are pruned (and never shown). */
+  readonly auditRetentionDays: number;
 }
 
 /** How every embedded (PGlite) instance of this process is started. */
@@ -260,6 +262,7 @@ export function loadConfig(env: Env = process.env): Config {
     tenantCacheTtlMs: read.integer('TENANT_CACHE_TTL_MS', 5_000, 0, 3_600_000),
     tenantPlacement: read.oneOf('TENANT_PLACEMENT', 'dedicated', PLACEMENT_KINDS, (s) => s.toLowerCase()),
     tenantSharedPerDatabase: read.integer('TENANT_SHARED_PER_DATABASE', 1_000, 1, 100_000),
+    auditRetentionDays: read.integer('AUDIT_RETENTION_DAYS', 365, 1, 36_500),
   };
   if (config.webConcurrency > 1 && !databaseUrl) {
     read.problems.push('WEB_CONCURRENCY above 1 needs DATABASE_URL: one process owns an embedded database');

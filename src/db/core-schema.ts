@@ -1,4 +1,5 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { CoreAuditEventsTable } from './audit-schema.js';
 
 type CreatedAt = ColumnType<Date, Date | undefined, never>;
 type Timestamp = ColumnType<Date, Date | undefined, Date>;
@@ -101,6 +102,7 @@ export interface CoreDatabase {
   email_tokens: EmailTokensTable;
   mail_outbox: MailOutboxTable;
   account_mail_requests: AccountMailRequestsTable;
+  core_audit_events: CoreAuditEventsTable;
 }
 
 export type CoreUser = Selectable<CoreUsersTable>;

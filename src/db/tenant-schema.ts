@@ -1,4 +1,5 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { AuditEventsTable } from './audit-schema.js';
 import type { RefreshTokensTable } from './core-schema.js';
 
 type CreatedAt = ColumnType<Date, Date | undefined, never>;
@@ -28,6 +29,7 @@ export type TenantRefreshTokensTable = RefreshTokensTable;
 export interface TenantDatabase {
   tenant_users: TenantUsersTable;
   tenant_refresh_tokens: TenantRefreshTokensTable;
+  audit_events: AuditEventsTable;
 }
 
 export type TenantUser = Selectable<TenantUsersTable>;
