@@ -88,7 +88,7 @@ describe('README.md walkthrough, run as written against a server', () => {
   });
   after(() => server?.stop());
 
-  it('runs every command and ends with the tenant member and the tenant user list', async () => {
+  it('runs every command and ends with the tenant member, the tenant user list and the audit log', async () => {
     const script = walkthroughScript(README);
     const child = spawn('bash', ['-c', `set -euo pipefail\n${script}`], {
       cwd: REPO_ROOT,
@@ -106,13 +106,15 @@ describe('README.md walkthrough, run as written against a server', () => {
 
     // curl prints the answers of the steps that are not captured; each ends without a newline.
     const answers = stdout.split(/(?<=\})(?=\{)/).map((text) => JSON.parse(text) as Record<string, unknown>);
-    assert.equal(answers.length, 5, stdout);
-    const [registered, verified, member, me, users] = answers as [
+    assert.equal(answers.length, 7, stdout);
+    const [registered, verified, member, me, users, tenantLogin, coreEvents] = answers as [
       { user: { email: string; is_owner: boolean; is_verified: boolean } },
       { message: string },
-      { email: string; role: string },
+      { id: number; email: string; role: string },
       { email: string; role: string; is_active: boolean },
       { items: { email: string; role: string }[]; next_cursor: null },
+      { action: string; actor: { plane: string; user_id: number } },
+      { actions: string[] },
     ];
     assert.deepEqual(
       [registered.user.email, registered.user.is_owner, registered.user.is_verified],
@@ -124,6 +126,16 @@ describe('README.md walkthrough, run as written against a server', () => {
     assert.deepEqual(users.items.map((u) => [u.email, u.role]).sort(), [
       ['ada@example.com', 'owner'],
       ['grace@example.com', 'member'],
+    ]);
+    assert.deepEqual(tenantLogin, {
+      action: 'auth.login.succeeded',
+      actor: { plane: 'tenant', user_id: member.id },
+    });
+    assert.deepEqual(coreEvents.actions, [
+      'organization.created',
+      'account.login.succeeded',
+      'account.verified',
+      'account.registered',
     ]);
   });
 });
