@@ -595,7 +595,7 @@ describe('requests that fail validation before acting', () => {
       ],
     ];
     for (const [method, url, options] of attempts) {
-      const res = await call(t.app, method as 'POST', url, options);
+      const res = await call(t.app, method, url, options);
       assert.equal(res.statusCode, 422, `${method} ${url}: ${res.body}`);
     }
     assert.equal(await countTenantEvents(acme.org.id), tenantBefore);

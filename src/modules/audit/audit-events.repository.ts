@@ -59,7 +59,7 @@ export class AuditEventsRepository {
     if (filter.actorId !== undefined) query = query.where('actor_user_id', '=', filter.actorId);
     if (filter.since !== undefined) query = query.where('at', '>=', filter.since);
     if (filter.until !== undefined) query = query.where('at', '<', filter.until);
-    return query.orderBy('id', 'desc').limit(filter.limit).execute() as Promise<AuditEventRow[]>;
+    return query.orderBy('id', 'desc').limit(filter.limit).execute();
   }
 
   /**
