@@ -550,6 +550,7 @@ describe('filters and cursor pagination', () => {
       '?actor_id=abc',
       '?since=yesterday',
       '?until=2026-13-01T00:00:00Z',
+      '?since=0000-01-01T00:00:00Z',
       '?since=2026-03-02T00:00:00Z&until=2026-03-01T00:00:00Z',
     ];
     for (const query of bad) {

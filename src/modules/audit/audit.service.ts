@@ -24,6 +24,11 @@ function invalid(path: string, message: string): AppError {
   });
 }
 
+function usable(date: Date): boolean {
+  const year = date.getUTCFullYear();
+  return !Number.isNaN(date.getTime()) && year >= 1 && year <= 9999;
+}
+
 /** Reading the audit log: a tenant's events for its owners and admins, a core user's own core events. */
 export class AuditService {
   private readonly tenantEvents = new AuditEventsRepository('audit_events');
@@ -56,8 +61,9 @@ export class AuditService {
       throw invalid('/action', `is not recorded in the ${plane} context`);
     const since = query.since === undefined ? undefined : new Date(query.since);
     const until = query.until === undefined ? undefined : new Date(query.until);
-    if (since && Number.isNaN(since.getTime())) throw invalid('/since', 'is not a date-time');
-    if (until && Number.isNaN(until.getTime())) throw invalid('/until', 'is not a date-time');
+    // The schema checked the format; years PostgreSQL cannot take (0000) are refused here, not by the database.
+    if (since && !usable(since)) throw invalid('/since', 'is not a date-time between the years 1 and 9999');
+    if (until && !usable(until)) throw invalid('/until', 'is not a date-time between the years 1 and 9999');
     if (since && until && since > until) throw invalid('/until', 'must not be before since');
     return {
       limit: limit + 1,
