@@ -1,6 +1,5 @@
-import type { AuditJson } from '../../db/audit-schema.js';
-import type { AuditEventsTable } from '../../db/audit-schema.js';
 import type { Selectable } from 'kysely';
+import type { AuditEventsTable, AuditJson } from '../../db/audit-schema.js';
 import type { AuditAction, AuditPlane } from './audit-actions.js';
 
 /** Who did it: a user of the core or of the tenant. Null for the system or an operator at the CLI. */
