@@ -8,6 +8,7 @@ import { clientErrorHandler, httpServerOptions } from './http/http-server.js';
 import { useLazyRequestLoggers } from './http/lazy-child-logger.js';
 import { registerRouteInfo } from './http/route-info.js';
 import { registerTenantContext } from './http/tenant-context.js';
+import { auditRoutes } from './modules/audit/audit.routes.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { domainsRoutes } from './modules/domains/domains.routes.js';
 import { invitationsRoutes } from './modules/invitations/invitations.routes.js';
@@ -97,6 +98,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await services.connections.close();
   });
   app.addHook('onClose', async () => services.mailer.stop());
+  // Before the connections close (hooks run in reverse): pruning passes in flight use them.
+  app.addHook('onClose', async () => services.auditPruner.stop());
   app.addHook('onClose', async () => services.tenants.stop());
   services.tenants.start();
 
@@ -120,6 +123,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       app.log.warn({ behind }, 'tenants are behind the latest tenant migration: run `tenantry migrate`');
   }
   app.addHook('onReady', async () => services.mailer.start());
+  app.addHook('onReady', async () => services.auditPruner.start());
   // Once closing starts, answer in-flight requests with `Connection: close` so keep-alive sockets do not
   // hold the shutdown open until their idle timeout.
   let closing = false;
@@ -157,6 +161,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       await api.register(organizationsRoutes);
       await api.register(domainsRoutes);
       await api.register(invitationsRoutes);
+      await api.register(auditRoutes);
     },
     { prefix: '/api' },
   );

@@ -78,6 +78,8 @@ export interface Config {
    * when unset (custom domains of organizations still select theirs).
    */
   readonly tenantBaseDomain: string | null;
+  /** Audit events older than this many days are pruned (and never shown). */
+  readonly auditRetentionDays: number;
 }
 
 /** How every embedded (PGlite) instance of this process is started. */
@@ -275,6 +277,7 @@ export function loadConfig(env: Env = process.env): Config {
     tenantPlacement: read.oneOf('TENANT_PLACEMENT', 'dedicated', PLACEMENT_KINDS, (s) => s.toLowerCase()),
     tenantSharedPerDatabase: read.integer('TENANT_SHARED_PER_DATABASE', 1_000, 1, 100_000),
     tenantBaseDomain: resolveBaseDomain(read),
+    auditRetentionDays: read.integer('AUDIT_RETENTION_DAYS', 365, 1, 36_500),
   };
   if (config.webConcurrency > 1 && !databaseUrl) {
     read.problems.push('WEB_CONCURRENCY above 1 needs DATABASE_URL: one process owns an embedded database');

@@ -5,6 +5,9 @@ import { RefreshTokens } from './auth/refresh-tokens.js';
 import type { Config } from './config.js';
 import type { CoreDb } from './db/core-database.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
+import { AuditPruner } from './modules/audit/audit-pruner.js';
+import { AuditRecorder } from './modules/audit/audit-recorder.js';
+import { AuditService } from './modules/audit/audit.service.js';
 import { FallbackCounters } from './plugins/rate-limit-store.js';
 import { CoreAuthService } from './modules/core-auth/core-auth.service.js';
 import { CoreUsersRepository } from './modules/core-auth/core-users.repository.js';
@@ -46,6 +49,10 @@ export interface Services {
   domains: DomainsService;
   /** Invitations into a tenant (tenant routes). */
   invitations: InvitationsService;
+  /** Records audit events (see src/modules/audit/audit-recorder.ts); reads go through `audit`. */
+  auditRecorder: AuditRecorder;
+  auditPruner: AuditPruner;
+  audit: AuditService;
   /** Rate-limit counters (Redis when configured, in-process while it is down or absent). */
   rateCounters: FallbackCounters;
 }
@@ -59,11 +66,14 @@ export function createServices(
 ): Services {
   const accessTokens = new AccessTokens(config);
   const mailer = createMailer({ config, core: core.db, log });
+  const auditPruner = new AuditPruner({ core: core.db, retentionDays: config.auditRetentionDays, log });
+  const auditRecorder = new AuditRecorder({ core: core.db, log, pruner: auditPruner });
   const coreAuth = new CoreAuthService({
     db: core.db,
     config,
     mailer,
     accessTokens,
+    audit: auditRecorder,
     refreshTokens: new RefreshTokens('refresh_tokens', config.refreshTokenExpireDays),
   });
   // Verification and reset requests are recorded by the API and turned into mail by the sender.
@@ -94,8 +104,8 @@ export function createServices(
   });
   const tenants = new TenantGateway(resolver, connections, { redis, log, sharedNames: store.sharedNames });
   const tenantRefreshTokens = new RefreshTokens('tenant_refresh_tokens', config.refreshTokenExpireDays);
-  const tenantAuth = new TenantAuthService(accessTokens, tenantRefreshTokens);
-  const tenantUsers = new TenantUsersService(tenantRefreshTokens);
+  const tenantAuth = new TenantAuthService(accessTokens, tenantRefreshTokens, auditRecorder);
+  const tenantUsers = new TenantUsersService(tenantRefreshTokens, auditRecorder);
   const organizations = new OrganizationsService({
     organizations: organizationsRepository,
     tenantUsers: tenantUsersRepository,
@@ -105,6 +115,7 @@ export function createServices(
     tenantAuth,
     maxPerOwner: config.maxOrganizationsPerOwner,
     domains: domainsRepository,
+    audit: auditRecorder,
   });
   const domains = new DomainsService({
     domains: domainsRepository,
@@ -128,6 +139,9 @@ export function createServices(
     organizations,
     domains,
     invitations,
+    auditRecorder,
+    auditPruner,
+    audit: new AuditService(core.db, auditPruner),
     rateCounters: new FallbackCounters(redis, log),
   };
 }

@@ -65,6 +65,7 @@ export class RefreshTokens {
   async rotate<DB>(
     db: Kysely<DB> | Transaction<DB>,
     token: string,
+    onReuse?: (trx: Transaction<DB>, reused: { userId: number }) => Promise<void>,
   ): Promise<{ userId: number; token: string }> {
     const hash = hashSecretToken(token);
     const rotated = await this.handle(db)
@@ -87,30 +88,42 @@ export class RefreshTokens {
 
     const known = await this.handle(db)
       .selectFrom(this.name)
-      .select(['family_id', 'used_at'])
+      .select(['family_id', 'used_at', 'user_id'])
       .where('token_hash', '=', hash)
       .executeTakeFirst();
-    if (known?.used_at) await this.revokeFamily(db, known.family_id);
+    if (known?.used_at) {
+      // The revocation and whatever the caller records about the reuse (an audit event) commit together.
+      await (db as Kysely<DB>).transaction().execute(async (trx) => {
+        await this.revokeFamily(trx, known.family_id);
+        await onReuse?.(trx, { userId: known.user_id });
+      });
+    }
     throw new AppError('REFRESH_TOKEN_INVALID');
   }
 
-  /** Revokes the family of a token (logout). Unknown tokens are ignored: logout is idempotent. */
-  async revoke<DB>(db: Kysely<DB> | Transaction<DB>, token: string): Promise<void> {
+  /**
+   * Revokes the family of a token (logout). Unknown tokens are ignored: logout is idempotent. Returns the token's
+   * user when this call revoked something (null for an unknown or already revoked session).
+   */
+  async revoke<DB>(db: Kysely<DB> | Transaction<DB>, token: string): Promise<{ userId: number } | null> {
     const row = await this.handle(db)
       .selectFrom(this.name)
-      .select('family_id')
+      .select(['family_id', 'user_id'])
       .where('token_hash', '=', hashSecretToken(token))
       .executeTakeFirst();
-    if (row) await this.revokeFamily(db, row.family_id);
+    if (!row) return null;
+    return (await this.revokeFamily(db, row.family_id)) > 0 ? { userId: row.user_id } : null;
   }
 
-  async revokeFamily<DB>(db: Kysely<DB> | Transaction<DB>, familyId: string): Promise<void> {
-    await this.handle(db)
+  /** Revokes every live token of a family; returns how many it revoked. */
+  async revokeFamily<DB>(db: Kysely<DB> | Transaction<DB>, familyId: string): Promise<number> {
+    const result = await this.handle(db)
       .updateTable(this.name)
       .set({ revoked_at: new Date() })
       .where('family_id', '=', familyId)
       .where('revoked_at', 'is', null)
-      .execute();
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
   }
 
   /** Ends every session of a user (password change or reset, deactivation). */

@@ -6,6 +6,7 @@ import { DirectoryLockedError } from '../db/dir-lock.js';
 import { createRedis } from '../redis.js';
 import { InvalidationBus } from '../tenancy/routing/invalidation-bus.js';
 import { CoreUsersRepository } from '../modules/core-auth/core-users.repository.js';
+import { AuditRecorder } from '../modules/audit/audit-recorder.js';
 import { OrganizationsRepository } from '../modules/organizations/organizations.repository.js';
 import { TenantUsersRepository } from '../modules/tenant-users/tenant-users.repository.js';
 import { TenantConnectionManager } from '../tenancy/connections/connection-manager.js';
@@ -27,6 +28,8 @@ export interface CliContext {
   /** The core's organization rows. */
   organizations: OrganizationsRepository;
   log: FastifyBaseLogger;
+  /** Records core audit events of operator actions (actor null: the CLI has no user). */
+  audit: AuditRecorder;
   /** Tells running servers (through Redis, when configured) that an organization changed. */
   invalidate(orgId: number, slug?: string): void;
 }
@@ -84,6 +87,7 @@ export async function withCliContext<T>(
       }),
       organizations,
       log,
+      audit: new AuditRecorder({ core: core.db, log }),
       invalidate: (orgId, slug) => bus.invalidate(orgId, slug),
     });
   } finally {

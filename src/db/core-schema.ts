@@ -1,4 +1,5 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { CoreAuditEventsTable } from './audit-schema.js';
 
 type CreatedAt = ColumnType<Date, Date | undefined, never>;
 type Timestamp = ColumnType<Date, Date | undefined, Date>;
@@ -109,6 +110,7 @@ export interface CoreDatabase {
   mail_outbox: MailOutboxTable;
   account_mail_requests: AccountMailRequestsTable;
   organization_domains: OrganizationDomainsTable;
+  core_audit_events: CoreAuditEventsTable;
 }
 
 export type CoreUser = Selectable<CoreUsersTable>;

@@ -1,4 +1,5 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { AuditEventsTable } from './audit-schema.js';
 import type { RefreshTokensTable } from './core-schema.js';
 
 type CreatedAt = ColumnType<Date, Date | undefined, never>;
@@ -50,6 +51,7 @@ export interface TenantDatabase {
   tenant_users: TenantUsersTable;
   tenant_refresh_tokens: TenantRefreshTokensTable;
   tenant_invitations: TenantInvitationsTable;
+  audit_events: AuditEventsTable;
 }
 
 export type TenantUser = Selectable<TenantUsersTable>;

@@ -199,6 +199,31 @@ const EXAMPLES: Record<string, unknown> = {
     token: 'SW52aXRhdGlvbi10b2tlbi1mcm9tLXRoZS1lbWFpbC0xMjM0',
     password: 'a long passphrase of mine',
   },
+  AuditEvent: {
+    id: 311,
+    at: '2026-03-02T10:04:12.000Z',
+    action: 'user.role.changed',
+    actor: { plane: 'tenant', user_id: 1 },
+    target: { type: 'user', id: 12 },
+    request_id: '6f1c1f7e-2a4b-4f3e-9f51-0c8e3b7d2a10',
+    ip: '203.0.113.7',
+    detail: { from: 'member', to: 'admin' },
+  },
+  AuditEventPage: {
+    items: [
+      {
+        id: 312,
+        at: '2026-03-02T10:06:55.000Z',
+        action: 'auth.login.failed',
+        actor: null,
+        target: { type: 'user', id: 12 },
+        request_id: 'b0d3e1c4-5f6a-4b7c-8d9e-0f1a2b3c4d5e',
+        ip: '198.51.100.23',
+        detail: { reason: 'INVALID_CREDENTIALS' },
+      },
+    ],
+    next_cursor: 'aWQ6MzEy',
+  },
   ServiceInfo: { name: 'Tenantry', version: '0.1.0', docs: '/docs' },
   Health: { status: 'healthy' },
   Readiness: { status: 'ready', checks: { core_database: { status: 'ok', duration_ms: 2 } } },
@@ -246,6 +271,12 @@ export const TAGS = [
     description:
       'Tenant only: owners and admins invite people by email with a role; the invitee looks the invitation up ' +
       'and accepts it with the emailed token, even when open sign-up is disabled.',
+  },
+  {
+    name: 'audit',
+    description:
+      'The audit log: who did what, when. In a tenant, its owners and admins read its events; in the core, ' +
+      'each user reads the events of their own organizations and account.',
   },
   { name: 'operations', description: 'Service information, liveness and readiness. `X-TENANT` is ignored.' },
 ];

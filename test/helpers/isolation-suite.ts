@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { decodeJwt } from 'jose';
 import type { PlacementKind } from '../../src/db/core-schema.js';
 import { createTestApp, type TestApp } from './test-app.js';
 import { call } from './flows.js';
@@ -406,6 +407,7 @@ export function isolationSuite(options: IsolationSuiteOptions): void {
       assert.equal(find('POST', '/api/organizations/:id/domains')?.context, 'core');
       assert.equal(find('DELETE', '/api/organizations/:id/domains/:domain')?.secured, true);
       assert.equal(find('GET', '/health')?.context, 'ops');
+      assert.equal(find('GET', '/api/audit-events')?.context, 'both');
       assert.equal(find('GET', '/api/users/me')?.secured, true);
       assert.equal(find('POST', '/api/auth/login')?.secured, false);
     });
@@ -660,6 +662,69 @@ export function isolationSuite(options: IsolationSuiteOptions): void {
         [w.a.id],
       );
       assert.deepEqual(failures, []);
+    });
+
+    it("keeps each tenant's audit events to itself, and each owner's core events to that owner", async () => {
+      interface Event {
+        action: string;
+        request_id: string | null;
+        target: { type: string; id: number } | null;
+      }
+      const read = async (tenant: WorldTenant | null, token: string): Promise<Event[]> => {
+        const events: Event[] = [];
+        let cursor: string | null = null;
+        do {
+          const res = await call(
+            t.app,
+            'GET',
+            `/api/audit-events?limit=100${cursor ? `&cursor=${cursor}` : ''}`,
+            {
+              token,
+              ...(tenant ? { tenant: tenant.id } : {}),
+            },
+          );
+          assert.equal(res.statusCode, 200, res.body);
+          const page = res.json<{ items: Event[]; next_cursor: string | null }>();
+          events.push(...page.items);
+          cursor = page.next_cursor;
+        } while (cursor);
+        return events;
+      };
+      const tenantEvents = {
+        a: await read(w.a, w.a.ownerToken),
+        b: await read(w.b, w.b.ownerToken),
+        d: await read(w.d, w.d.ownerToken),
+      };
+      // The attacks above left failed logins in the victims' logs; each request is in one tenant's log only.
+      assert.ok(tenantEvents.b.some((e) => e.action === 'auth.login.failed'));
+      for (const victim of ['a', 'b', 'd'] as const) {
+        const mine = new Set(tenantEvents[victim].map((e) => e.request_id));
+        for (const other of ['a', 'b', 'd'] as const)
+          if (other !== victim)
+            assert.deepEqual(
+              tenantEvents[other].filter((e) => mine.has(e.request_id)),
+              [],
+              `${victim}'s events in ${other}'s log`,
+            );
+      }
+      // The members (not admins) of a tenant read nothing of it.
+      const member = await call(t.app, 'GET', '/api/audit-events', {
+        tenant: w.b.id,
+        token: w.b.member.tokens.access_token,
+      });
+      assert.equal(member.statusCode, 403, member.body);
+      // In the core, an owner reads only their own account's and organizations' events.
+      for (const tenant of [w.a, w.b, w.d]) {
+        const ownerId = Number(decodeJwt(tenant.ownerCoreToken).sub);
+        const events = await read(null, tenant.ownerCoreToken);
+        assert.ok(events.length > 0, tenant.slug);
+        for (const event of events)
+          assert.ok(
+            (event.target?.type === 'account' && event.target.id === ownerId) ||
+              (event.target?.type === 'organization' && event.target.id === tenant.id),
+            `${tenant.slug}'s owner reads ${JSON.stringify(event)}`,
+          );
+      }
     });
 
     it('changed nothing in any tenant database, or in the core (read back directly)', async () => {

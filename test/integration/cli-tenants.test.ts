@@ -92,6 +92,29 @@ describe('tenantry tenants', () => {
     const deleted = await cli('tenants', 'delete', 'made-by-cli');
     assert.equal(deleted.code, 0, deleted.output);
     assert.equal((await cli('tenants', 'show', 'made-by-cli')).code, 4);
+
+    // Each operator action is in the core audit log, with no actor (the CLI has no user), for the owner to read.
+    const audit = await buildApp(env.config, { logger: false });
+    try {
+      const events = await audit.core.db
+        .selectFrom('core_audit_events')
+        .select(['action', 'actor_user_id', 'target_type', 'target_id', 'detail'])
+        .where('organization_id', '=', org.id)
+        .orderBy('id')
+        .execute();
+      assert.deepEqual(
+        events.map((e) => [e.action, e.actor_user_id, e.target_type, e.target_id, e.detail.via]),
+        ['created', 'suspended', 'resumed', 'deleted'].map((what) => [
+          `organization.${what}`,
+          null,
+          'organization',
+          org.id,
+          'cli',
+        ]),
+      );
+    } finally {
+      await audit.close();
+    }
   });
 
   it('creates a shared tenant with --placement shared, and deletes only its schema', async () => {

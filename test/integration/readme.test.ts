@@ -88,7 +88,7 @@ describe('README.md walkthrough, run as written against a server', () => {
   });
   after(() => server?.stop());
 
-  it('runs every command: the tenant member, the tenant user list, an invitation looked up and accepted', async () => {
+  it('runs every command: the tenant member and user list, an invitation, a custom domain, the audit log', async () => {
     const script = walkthroughScript(README);
     const child = spawn('bash', ['-c', `set -euo pipefail\n${script}`], {
       cwd: REPO_ROOT,
@@ -106,17 +106,31 @@ describe('README.md walkthrough, run as written against a server', () => {
 
     // curl prints the answers of the steps that are not captured; each ends without a newline.
     const answers = stdout.split(/(?<=\})(?=\{)/).map((text) => JSON.parse(text) as Record<string, unknown>);
-    assert.equal(answers.length, 9, stdout);
-    const [registered, verified, member, me, users, invitation, invited, domain, byHost] = answers as [
+    assert.equal(answers.length, 11, stdout);
+    const [
+      registered,
+      verified,
+      member,
+      me,
+      users,
+      invitation,
+      invited,
+      domain,
+      byHost,
+      tenantLogin,
+      coreEvents,
+    ] = answers as [
       { user: { email: string; is_owner: boolean; is_verified: boolean } },
       { message: string },
-      { email: string; role: string },
+      { id: number; email: string; role: string },
       { email: string; role: string; is_active: boolean },
       { items: { email: string; role: string }[]; next_cursor: null },
       { organization: { name: string; slug: string }; email: string; role: string },
       { email: string; role: string; is_active: boolean },
       { domain: string; created_at: string },
       { email: string; role: string },
+      { action: string; actor: { plane: string; user_id: number } },
+      { actions: string[] },
     ];
     assert.deepEqual(
       [registered.user.email, registered.user.is_owner, registered.user.is_verified],
@@ -137,5 +151,17 @@ describe('README.md walkthrough, run as written against a server', () => {
     // Step 10: a custom domain, then the tenant reached by the Host header alone.
     assert.equal(domain.domain, 'shop.acme.test');
     assert.deepEqual([byHost.email, byHost.role], ['grace@example.com', 'member']);
+    // Step 11: the audit log, in the tenant and in the core.
+    assert.deepEqual(tenantLogin, {
+      action: 'auth.login.succeeded',
+      actor: { plane: 'tenant', user_id: member.id },
+    });
+    assert.deepEqual(coreEvents.actions, [
+      'organization.domain.added',
+      'organization.created',
+      'account.login.succeeded',
+      'account.verified',
+      'account.registered',
+    ]);
   });
 });

@@ -276,7 +276,8 @@ describe('tenant store: PostgreSQL template', { skip: NEEDS_POSTGRES }, () => {
     await client.connect();
     try {
       await client.query(
-        'drop table tenant_invitations; drop table tenant_refresh_tokens; drop table tenant_users; ' +
+        'drop table if exists audit_events; drop table tenant_invitations; drop table tenant_refresh_tokens; ' +
+          'drop table tenant_users; ' +
           'delete from tenantry_tenant_migration',
       );
     } finally {

@@ -71,6 +71,8 @@ function validValue(name: string, schema: JsonSchema): unknown {
   if (name === 'role') return 'member';
   if (name === 'q') return 'fuzz';
   if (schema.type === 'boolean') return name === 'is_active' || name === 'allow_signup';
+  if (schema.enum) return schema.enum[0];
+  if (schema.format === 'date-time') return '2026-01-01T00:00:00.000Z';
   if (schema.type === 'integer' || schema.type === 'number') return schema.minimum ?? 5;
   return 'not-a-real-token';
 }

@@ -464,6 +464,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/audit-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Audit events, newest first (tenant: owners and admins; core: your own)
+         * @description Tenant context: the tenant's events (logins, logouts, password, role and status changes, deletions, invitations, owner token exchanges), for owners and admins. Core context: the core events of the caller's organizations and of the caller's own account. Events older than `AUDIT_RETENTION_DAYS` are pruned. `since` is inclusive, `until` exclusive.
+         */
+        get: operations["listAuditEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -488,6 +508,83 @@ export interface components {
         AddDomainRequest: {
             /** @description e.g. `shop.acme.io` */
             domain: string;
+        };
+        /**
+         * AuditEvent
+         * @description One security-relevant event
+         * @example {
+         *       "id": 311,
+         *       "at": "2026-03-02T10:04:12.000Z",
+         *       "action": "user.role.changed",
+         *       "actor": {
+         *         "plane": "tenant",
+         *         "user_id": 1
+         *       },
+         *       "target": {
+         *         "type": "user",
+         *         "id": 12
+         *       },
+         *       "request_id": "6f1c1f7e-2a4b-4f3e-9f51-0c8e3b7d2a10",
+         *       "ip": "203.0.113.7",
+         *       "detail": {
+         *         "from": "member",
+         *         "to": "admin"
+         *       }
+         *     }
+         */
+        AuditEvent: {
+            id: number;
+            /** Format: date-time */
+            at: string;
+            /** @description One of the actions listed for the `action` filter */
+            action: string;
+            /** @description Who did it (a core or a tenant user); null for an operator or the system */
+            actor: {
+                /** @enum {string} */
+                plane: "core" | "tenant";
+                user_id: number;
+            } | null;
+            /** @description What it was done to; null when nothing identifiable (a login with an unknown email) */
+            target: {
+                /** @description `user`, `account`, `organization` or `invitation` */
+                type: string;
+                id: number;
+            } | null;
+            /** @description The `X-Request-Id` of the request */
+            request_id: string | null;
+            /** @description The client address (per `TRUST_PROXY`) */
+            ip: string | null;
+            /** @description A small JSON object about the event (e.g. the reason of a failed login); never a secret */
+            detail: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * AuditEventPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "id": 312,
+         *           "at": "2026-03-02T10:06:55.000Z",
+         *           "action": "auth.login.failed",
+         *           "actor": null,
+         *           "target": {
+         *             "type": "user",
+         *             "id": 12
+         *           },
+         *           "request_id": "b0d3e1c4-5f6a-4b7c-8d9e-0f1a2b3c4d5e",
+         *           "ip": "198.51.100.23",
+         *           "detail": {
+         *             "reason": "INVALID_CREDENTIALS"
+         *           }
+         *         }
+         *       ],
+         *       "next_cursor": "aWQ6MzEy"
+         *     }
+         */
+        AuditEventPage: {
+            items: components["schemas"]["AuditEvent"][];
+            next_cursor: string | null;
         };
         /** CheckResult */
         CheckResult: {
@@ -4752,6 +4849,124 @@ export interface operations {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {string} */
                         code?: "UNSUPPORTED_MEDIA_TYPE";
+                    };
+                };
+            };
+            /** @description The request does not match the schema; `errors` says where */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "VALIDATION_ERROR";
+                    };
+                };
+            };
+            /** @description Rate limited; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "RATE_LIMITED";
+                    };
+                };
+            };
+            /** @description A dependency (a database) is unavailable, or the organization is still being provisioned; see `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "SERVICE_UNAVAILABLE" | "TENANT_NOT_READY";
+                    };
+                };
+            };
+        };
+    };
+    listAuditEvents: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Opaque; from the previous page */
+                cursor?: string;
+                /** @description Only this action (tenant actions in a tenant, core actions in the core; else 422) */
+                action?: "auth.login.succeeded" | "auth.login.failed" | "auth.logout" | "auth.refresh.reuse_detected" | "user.password.changed" | "user.password.reset" | "user.role.changed" | "user.status.changed" | "user.deleted" | "invitation.sent" | "invitation.accepted" | "invitation.revoked" | "owner.token_exchanged" | "organization.created" | "organization.updated" | "organization.suspended" | "organization.resumed" | "organization.deleted" | "organization.moved" | "organization.domain.added" | "organization.domain.removed" | "account.registered" | "account.verified" | "account.login.succeeded" | "account.login.failed" | "account.password.changed";
+                /** @description Only this actor's events */
+                actor_id?: number;
+                /** @description Events at or after */
+                since?: string;
+                /** @description Events before */
+                until?: string;
+            };
+            header?: {
+                "x-tenant"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEventPage"];
+                };
+            };
+            /** @description Bad request: a malformed header, URL or JSON body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "BAD_REQUEST" | "TENANT_CONFLICT" | "TENANT_INVALID";
+                    };
+                };
+            };
+            /** @description Missing, invalid or expired credentials (`WWW-Authenticate: Bearer`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "NOT_AUTHENTICATED" | "TOKEN_INVALID";
+                    };
+                };
+            };
+            /** @description Not allowed (for this caller, or in this state) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "FORBIDDEN" | "TENANT_SUSPENDED";
+                    };
+                };
+            };
+            /** @description Not found (also for what the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        code?: "TENANT_NOT_FOUND";
                     };
                 };
             };

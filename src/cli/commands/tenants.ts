@@ -1,3 +1,4 @@
+import { SYSTEM_SOURCE } from '../../modules/audit/audit-event.js';
 import type { Organization, OrganizationStatus } from '../../db/core-schema.js';
 import { AppError } from '../../errors.js';
 import { isPlacementKind } from '../../tenancy/placement/placement.js';
@@ -74,7 +75,24 @@ async function setStatus(
   if (org.status === to) return org;
   if (org.status !== from)
     throw new CliError(`Organization ${org.id} is ${org.status}, not ${from}`, EXIT.FAILED);
-  const updated = await context.organizations.setStatus(org.id, from, to);
+  // The change and its audit event commit together.
+  const updated = await context.organizations.transaction(async (trx) => {
+    const row = await context.organizations.setStatus(org.id, from, to, trx);
+    if (row) {
+      await context.audit.core(
+        SYSTEM_SOURCE,
+        {
+          action: to === 'suspended' ? 'organization.suspended' : 'organization.resumed',
+          target: { type: 'organization', id: org.id },
+          organizationId: org.id,
+          ownerUserId: org.owner_id,
+          detail: { via: 'cli' },
+        },
+        trx,
+      );
+    }
+    return row;
+  });
   if (!updated) throw new CliError(`Organization ${org.id} changed meanwhile; try again`, EXIT.FAILED);
   context.invalidate(org.id, org.slug);
   return updated;
@@ -251,7 +269,21 @@ export function registerTenants(program: Command): void {
         if (!owner?.is_owner) throw new CliError(`No core owner account ${ownerEmail}`, EXIT.NOT_FOUND);
         let org: Organization;
         try {
-          org = await context.organizations.insertWithSlug(owner.id, name, options.slug, { placement });
+          org = await context.organizations.insertWithSlug(owner.id, name, options.slug, {
+            placement,
+            onInsert: (trx, created) =>
+              context.audit.core(
+                SYSTEM_SOURCE,
+                {
+                  action: 'organization.created',
+                  target: { type: 'organization', id: created.id },
+                  organizationId: created.id,
+                  ownerUserId: created.owner_id,
+                  detail: { name: created.name, slug: created.slug, placement, via: 'cli' },
+                },
+                trx,
+              ),
+          });
         } catch (error) {
           if (error instanceof AppError) throw new CliError(error.message, EXIT.FAILED);
           throw error;
@@ -296,6 +328,13 @@ export function registerTenants(program: Command): void {
         context.invalidate(org.id, org.slug);
         await context.provisioner.deprovision(org.id);
         context.invalidate(org.id, org.slug);
+        await context.audit.core(SYSTEM_SOURCE, {
+          action: 'organization.deleted',
+          target: { type: 'organization', id: org.id },
+          organizationId: org.id,
+          ownerUserId: org.owner_id,
+          detail: { slug: org.slug, via: 'cli' },
+        });
         out.result(
           { id: org.id, slug: org.slug, status: 'deleted' },
           () => `organization ${org.id} (${org.slug}) deleted`,

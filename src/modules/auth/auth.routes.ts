@@ -1,5 +1,6 @@
 import formbody from '@fastify/formbody';
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { normalizeEmail } from '../../auth/emails.js';
 import { AppError } from '../../errors.js';
@@ -17,6 +18,7 @@ import {
 } from '../../http/schemas.js';
 import { noStore } from '../../http/no-store.js';
 import { authRateLimit } from '../../plugins/rate-limit.js';
+import { auditSource } from '../audit/audit-source.js';
 import { toCoreUserView } from '../core-auth/core-auth.service.js';
 
 const TENANT_HEADER = Type.Object({
@@ -77,11 +79,10 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (request.tenant) {
         return reply.code(201).send(await tenantAuth.register(request.tenant, email, request.body.password));
       }
-      const user = await coreAuth.register({
-        email,
-        password: request.body.password,
-        is_owner: request.body.is_owner ?? false,
-      });
+      const user = await coreAuth.register(
+        { email, password: request.body.password, is_owner: request.body.is_owner ?? false },
+        auditSource(request),
+      );
       return reply.code(201).send({ user: toCoreUserView(user), message: 'Verification email sent' });
     },
   );
@@ -91,8 +92,8 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     security: PUBLIC,
     response: { 200: Message, ...errorResponses({ 400: ['TOKEN_EXPIRED'], 404: ['TOKEN_INVALID'] }) },
   };
-  const verify = async (token: string) =>
-    (await coreAuth.verifyEmail(token)) === 'verified'
+  const verify = async (request: FastifyRequest, token: string) =>
+    (await coreAuth.verifyEmail(token, auditSource(request))) === 'verified'
       ? { message: 'Email verified successfully' }
       : { message: 'Email already verified' };
 
@@ -107,7 +108,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
         querystring: Type.Object({ token: OpaqueToken }),
       },
     },
-    async (request) => verify(request.query.token),
+    async (request) => verify(request, request.query.token),
   );
 
   app.post(
@@ -121,7 +122,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: TokenBody,
       },
     },
-    async (request) => verify(request.body.token),
+    async (request) => verify(request, request.body.token),
   );
 
   app.post(
@@ -193,8 +194,9 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
           });
         }
         const email = normalizeEmail(raw, request.body.email === undefined ? '/username' : '/email');
-        if (request.tenant) return tenantAuth.login(request.tenant, email, request.body.password);
-        return coreAuth.login(email, request.body.password);
+        const source = auditSource(request);
+        if (request.tenant) return tenantAuth.login(request.tenant, email, request.body.password, source);
+        return coreAuth.login(email, request.body.password, source);
       },
     );
   });
@@ -218,7 +220,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) =>
       request.tenant
-        ? tenantAuth.refresh(request.tenant, request.body.refresh_token)
+        ? tenantAuth.refresh(request.tenant, request.body.refresh_token, auditSource(request))
         : coreAuth.refresh(request.body.refresh_token),
   );
 
@@ -237,7 +239,8 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      if (request.tenant) await tenantAuth.logout(request.tenant, request.body.refresh_token);
+      if (request.tenant)
+        await tenantAuth.logout(request.tenant, request.body.refresh_token, auditSource(request));
       else await coreAuth.logout(request.body.refresh_token);
       return reply.code(204).send(null);
     },
@@ -280,7 +283,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      await coreAuth.confirmPasswordReset(request.body.token, request.body.password);
+      await coreAuth.confirmPasswordReset(request.body.token, request.body.password, auditSource(request));
       return reply.code(204).send(null);
     },
   );

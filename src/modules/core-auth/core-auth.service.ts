@@ -4,7 +4,7 @@ import { hashPassword, verifyPassword } from '../../auth/passwords.js';
 import type { RefreshTokens } from '../../auth/refresh-tokens.js';
 import type { Config } from '../../config.js';
 import type { CoreDatabase, CoreUser } from '../../db/core-schema.js';
-import { AppError } from '../../errors.js';
+import { AppError, type ErrorCode } from '../../errors.js';
 import type { Mailer } from '../../mail/mailer.js';
 import { passwordResetMail, verificationMail } from '../../mail/templates.js';
 import type { TokenResponse } from '../../http/schemas.js';
@@ -14,6 +14,8 @@ import {
   type AccountMailRequest,
 } from './account-mail-requests.repository.js';
 import { EmailTokensRepository } from './email-tokens.repository.js';
+import type { AuditSource } from '../audit/audit-event.js';
+import type { AuditRecorder } from '../audit/audit-recorder.js';
 
 const HOUR_MS = 3_600_000;
 /** Requests turned into mail per transaction by the background sender. */
@@ -25,6 +27,7 @@ export interface CoreAuthDeps {
   mailer: Mailer;
   accessTokens: AccessTokens;
   refreshTokens: RefreshTokens;
+  audit: AuditRecorder;
 }
 
 /** The public shape of a core user: never a hash or a token. */
@@ -60,7 +63,10 @@ export class CoreAuthService {
   }
 
   /** Creates the account and emails a verification link (in the same transaction as the outbox row). */
-  async register(input: { email: string; password: string; is_owner: boolean }): Promise<CoreUser> {
+  async register(
+    input: { email: string; password: string; is_owner: boolean },
+    source: AuditSource,
+  ): Promise<CoreUser> {
     const passwordHash = await hashPassword(input.password);
     return this.deps.db.transaction().execute(async (trx) => {
       const user = await this.users.insert(
@@ -69,12 +75,23 @@ export class CoreAuthService {
       );
       const token = await this.emailTokens.create(user.id, 'verify', this.linkTtlMs, trx);
       await this.deps.mailer.enqueue(verificationMail(user.email, this.link('/api/auth/verify', token)), trx);
+      await this.deps.audit.core(
+        source,
+        {
+          action: 'account.registered',
+          actor: { plane: 'core', user_id: user.id },
+          target: { type: 'account', id: user.id },
+          ownerUserId: user.id,
+          detail: { is_owner: user.is_owner },
+        },
+        trx,
+      );
       return user;
     });
   }
 
   /** Consumes a verification token: 'verified' the first time, 'already' when the account is already verified. */
-  async verifyEmail(token: string): Promise<'verified' | 'already'> {
+  async verifyEmail(token: string, source: AuditSource): Promise<'verified' | 'already'> {
     return this.deps.db.transaction().execute(async (trx) => {
       const result = await this.emailTokens.consume(token, 'verify', trx);
       if (result.status === 'unknown')
@@ -87,6 +104,16 @@ export class CoreAuthService {
       if (result.status === 'used')
         throw new AppError('TOKEN_INVALID', 'Invalid verification token', { status: 404 });
       await this.users.markVerified(user.id, trx);
+      await this.deps.audit.core(
+        source,
+        {
+          action: 'account.verified',
+          actor: { plane: 'core', user_id: user.id },
+          target: { type: 'account', id: user.id },
+          ownerUserId: user.id,
+        },
+        trx,
+      );
       return 'verified';
     });
   }
@@ -101,20 +128,56 @@ export class CoreAuthService {
   }
 
   /** Email and password to tokens. Unknown email and wrong password are the same 401, in about the same time. */
-  async login(email: string, password: string): Promise<TokenResponse> {
+  async login(email: string, password: string, source: AuditSource): Promise<TokenResponse> {
     const user = await this.users.findByEmail(email);
     const valid = await verifyPassword(user?.password_hash ?? null, password);
-    if (!user || !valid) throw new AppError('INVALID_CREDENTIALS');
-    if (!user.is_active) throw new AppError('USER_INACTIVE');
-    if (!user.is_verified) throw new AppError('EMAIL_NOT_VERIFIED');
-    return this.issueTokens(user.id);
+    if (!user || !valid) return this.loginFailed(source, user, 'INVALID_CREDENTIALS');
+    if (!user.is_active) return this.loginFailed(source, user, 'USER_INACTIVE');
+    if (!user.is_verified) return this.loginFailed(source, user, 'EMAIL_NOT_VERIFIED');
+    return this.deps.db.transaction().execute(async (trx) => {
+      const tokens = await this.issueTokens(user.id, undefined, trx);
+      await this.deps.audit.core(
+        source,
+        {
+          action: 'account.login.succeeded',
+          actor: { plane: 'core', user_id: user.id },
+          target: { type: 'account', id: user.id },
+          ownerUserId: user.id,
+        },
+        trx,
+      );
+      return tokens;
+    });
   }
 
-  private async issueTokens(userId: number, refreshToken?: string): Promise<TokenResponse> {
+  /**
+   * Records a failed login before refusing it (there is no change to join). An unknown email is not kept:
+   * people type passwords into the email field; such an event has no reader but the log of the operator.
+   */
+  private async loginFailed(
+    source: AuditSource,
+    user: CoreUser | undefined,
+    reason: ErrorCode,
+  ): Promise<never> {
+    await this.deps.audit.core(source, {
+      action: 'account.login.failed',
+      actor: null,
+      target: user ? { type: 'account', id: user.id } : null,
+      ownerUserId: user?.id ?? null,
+      detail: { reason },
+    });
+    throw new AppError(reason);
+  }
+
+  private async issueTokens(
+    userId: number,
+    refreshToken?: string,
+    db: Kysely<CoreDatabase> = this.deps.db,
+  ): Promise<TokenResponse> {
     const access = await this.deps.accessTokens.issue({ audience: 'core', userId });
     return {
       ...access,
-      refresh_token: refreshToken ?? (await this.deps.refreshTokens.issue(this.deps.db, userId)),
+      refresh_token: refreshToken ?? (await this.deps.refreshTokens.issue(db, userId)),
     };
   }
 
@@ -128,8 +191,8 @@ export class CoreAuthService {
     return this.issueTokens(user.id, rotated.token);
   }
 
-  logout(token: string): Promise<void> {
-    return this.deps.refreshTokens.revoke(this.deps.db, token);
+  async logout(token: string): Promise<void> {
+    await this.deps.refreshTokens.revoke(this.deps.db, token);
   }
 
   /** Asks for a reset link: recorded like resendVerification, so a known and an unknown address cost the same. */
@@ -178,7 +241,7 @@ export class CoreAuthService {
    * Sets a new password from a reset token and ends every session of the user. The emailed link proves the
    * mailbox, so an unverified account becomes verified too.
    */
-  async confirmPasswordReset(token: string, password: string): Promise<void> {
+  async confirmPasswordReset(token: string, password: string, source: AuditSource): Promise<void> {
     const passwordHash = await hashPassword(password);
     await this.deps.db.transaction().execute(async (trx) => {
       const result = await this.emailTokens.consume(token, 'reset', trx);
@@ -187,6 +250,17 @@ export class CoreAuthService {
       await this.users.setPassword(result.userId, passwordHash, trx);
       await this.users.markVerified(result.userId, trx);
       await this.deps.refreshTokens.revokeAllForUser(trx, result.userId);
+      await this.deps.audit.core(
+        source,
+        {
+          action: 'account.password.changed',
+          actor: { plane: 'core', user_id: result.userId },
+          target: { type: 'account', id: result.userId },
+          ownerUserId: result.userId,
+          detail: { via: 'reset' },
+        },
+        trx,
+      );
     });
   }
 
@@ -195,6 +269,7 @@ export class CoreAuthService {
     user: CoreUser,
     currentPassword: string | undefined,
     password: string,
+    source: AuditSource,
   ): Promise<CoreUser> {
     if (currentPassword === undefined) {
       throw new AppError('VALIDATION_ERROR', 'current_password is required to change the password', {
@@ -207,6 +282,16 @@ export class CoreAuthService {
     return this.deps.db.transaction().execute(async (trx) => {
       const updated = await this.users.setPassword(user.id, passwordHash, trx);
       await this.deps.refreshTokens.revokeAllForUser(trx, user.id);
+      await this.deps.audit.core(
+        source,
+        {
+          action: 'account.password.changed',
+          target: { type: 'account', id: user.id },
+          ownerUserId: user.id,
+          detail: { via: 'change' },
+        },
+        trx,
+      );
       return updated;
     });
   }

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type {
   CoreDatabase,
   Organization,
@@ -57,12 +57,20 @@ export interface MigrationRecord {
   migration_error: string | null;
 }
 
+/** Work done in the transaction that inserts an organization, with the new row (e.g. recording an audit event). */
+export type OnInsert = (trx: Transaction<CoreDatabase>, org: Organization) => Promise<void>;
+
 /**
  * Organization rows of the core database: the only place that writes SQL for them (the API, provisioning, the
  * resolver, fleet migrations and the operator CLI all come here).
  */
 export class OrganizationsRepository {
   constructor(private readonly db: Kysely<CoreDatabase>) {}
+
+  /** Runs `fn` in one core transaction; pass `trx` to this repository's methods that take one. */
+  transaction<T>(fn: (trx: Transaction<CoreDatabase>) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute(fn);
+  }
 
   /** Any organization by id, whatever its status. */
   findById(id: number): Promise<Organization | undefined> {
@@ -110,8 +118,13 @@ export class OrganizationsRepository {
   }
 
   /** Moves an organization from one status to another; undefined when it is not in `from` (any more). */
-  setStatus(id: number, from: OrganizationStatus, to: OrganizationStatus): Promise<Organization | undefined> {
-    return this.db
+  setStatus(
+    id: number,
+    from: OrganizationStatus,
+    to: OrganizationStatus,
+    db: Kysely<CoreDatabase> = this.db,
+  ): Promise<Organization | undefined> {
+    return db
       .updateTable('organizations')
       .set({ status: to, updated_at: NOW })
       .where('id', '=', id)
@@ -336,6 +349,7 @@ export class OrganizationsRepository {
   async insert(
     values: { name: string; slug: string; owner_id: number; placement_kind?: PlacementKind },
     maxPerOwner: number | null = null,
+    onInsert?: OnInsert,
   ): Promise<Organization> {
     try {
       return await this.db.transaction().execute(async (trx) => {
@@ -359,11 +373,13 @@ export class OrganizationsRepository {
             );
           }
         }
-        return trx
+        const org = await trx
           .insertInto('organizations')
           .values({ ...values, status: 'provisioning' })
           .returningAll()
           .executeTakeFirstOrThrow();
+        await onInsert?.(trx, org);
+        return org;
       });
     } catch (error) {
       if (isUniqueViolation(error)) throw new AppError('SLUG_TAKEN');
@@ -380,7 +396,7 @@ export class OrganizationsRepository {
     ownerId: number,
     name: string,
     given: string | undefined,
-    options: { maxPerOwner?: number | null; placement?: PlacementKind } = {},
+    options: { maxPerOwner?: number | null; placement?: PlacementKind; onInsert?: OnInsert } = {},
   ): Promise<Organization> {
     const maxPerOwner = options.maxPerOwner ?? null;
     const placement_kind = options.placement ?? 'dedicated';
@@ -390,7 +406,11 @@ export class OrganizationsRepository {
           errors: [{ path: '/slug', message: 'must match ^[a-z][a-z0-9-]{1,62}$' }],
         });
       }
-      return this.insert({ name, slug: given, owner_id: ownerId, placement_kind }, maxPerOwner);
+      return this.insert(
+        { name, slug: given, owner_id: ownerId, placement_kind },
+        maxPerOwner,
+        options.onInsert,
+      );
     }
     const base = slugFromName(name);
     for (let attempt = 0; ; attempt++) {
@@ -398,6 +418,7 @@ export class OrganizationsRepository {
         return await this.insert(
           { name, slug: attempt === 0 ? base : suffixedSlug(base), owner_id: ownerId, placement_kind },
           maxPerOwner,
+          options.onInsert,
         );
       } catch (error) {
         if (!(error instanceof AppError) || error.code !== 'SLUG_TAKEN' || attempt >= 5) throw error;
@@ -438,8 +459,12 @@ export class OrganizationsRepository {
     return row !== undefined;
   }
 
-  update(id: number, changes: { name?: string; allow_signup?: boolean }): Promise<Organization> {
-    return this.db
+  update(
+    id: number,
+    changes: { name?: string; allow_signup?: boolean },
+    db: Kysely<CoreDatabase> = this.db,
+  ): Promise<Organization> {
+    return db
       .updateTable('organizations')
       .set({ ...changes, updated_at: new Date() })
       .where('id', '=', id)

@@ -5,6 +5,7 @@ import { noStore } from '../../http/no-store.js';
 import { PageQuery } from '../../http/pagination.js';
 import { BEARER_SECURITY, errorResponses, named, TokenResponse } from '../../http/schemas.js';
 import type { ErrorCode } from '../../errors.js';
+import { auditSource } from '../audit/audit-source.js';
 import { perUserRateLimit } from '../../plugins/rate-limit.js';
 
 const Organization = Type.Object({
@@ -78,7 +79,9 @@ export const organizationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) =>
-      reply.code(201).send(await organizations.create(owner(request.coreUser), request.body)),
+      reply
+        .code(201)
+        .send(await organizations.create(owner(request.coreUser), request.body, auditSource(request))),
   );
 
   app.get(
@@ -133,7 +136,8 @@ export const organizationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Organization, ...errorResponses(NOT_FOUND) },
       },
     },
-    async (request) => organizations.update(owner(request.coreUser), request.params.id, request.body),
+    async (request) =>
+      organizations.update(owner(request.coreUser), request.params.id, request.body, auditSource(request)),
   );
 
   app.delete(
@@ -150,7 +154,7 @@ export const organizationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      await organizations.delete(owner(request.coreUser), request.params.id);
+      await organizations.delete(owner(request.coreUser), request.params.id, auditSource(request));
       return reply.code(204).send(null);
     },
   );
@@ -176,6 +180,7 @@ export const organizationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         },
       },
     },
-    async (request) => organizations.ownerToken(owner(request.coreUser), request.params.id),
+    async (request) =>
+      organizations.ownerToken(owner(request.coreUser), request.params.id, auditSource(request)),
   );
 };

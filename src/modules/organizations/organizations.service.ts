@@ -8,6 +8,8 @@ import type { TenantAuthService } from '../tenant-auth/tenant-auth.service.js';
 import type { TenantUsersRepository } from '../tenant-users/tenant-users.repository.js';
 import type { OrganizationDomainsRepository } from '../domains/organization-domains.repository.js';
 import type { OrganizationsRepository } from './organizations.repository.js';
+import type { AuditSource } from '../audit/audit-event.js';
+import type { AuditRecorder } from '../audit/audit-recorder.js';
 
 /** The public shape of an organization; `organization_id` repeats `id` for clients of the old service. */
 export function toOrganizationView(org: Organization) {
@@ -39,6 +41,7 @@ export interface OrganizationsDeps {
   tenantUsers: TenantUsersRepository;
   /** Custom domains, freed when their organization is deleted. */
   domains?: Pick<OrganizationDomainsRepository, 'removeAllOf'>;
+  audit: AuditRecorder;
 }
 
 /** Organizations of core owners, each with its own tenant storage (a database, or a schema of a shared one). */
@@ -54,7 +57,11 @@ export class OrganizationsService {
    * and holds the owner. A derived slug that is taken gets a random suffix; a given one answers 409. Past the
    * owner's quota: 403 QUOTA_EXCEEDED.
    */
-  async create(owner: CoreUser, input: { name: string; slug?: string }): Promise<OrganizationView> {
+  async create(
+    owner: CoreUser,
+    input: { name: string; slug?: string },
+    source: AuditSource,
+  ): Promise<OrganizationView> {
     if (!owner.is_owner) throw new AppError('NOT_OWNER');
     if (!owner.is_verified) throw new AppError('EMAIL_NOT_VERIFIED');
     const name = input.name.trim();
@@ -66,6 +73,18 @@ export class OrganizationsService {
     const org = await this.orgs.insertWithSlug(owner.id, name, input.slug, {
       maxPerOwner: this.deps.maxPerOwner,
       placement: this.deps.placement,
+      onInsert: (trx, created) =>
+        this.deps.audit.core(
+          source,
+          {
+            action: 'organization.created',
+            target: { type: 'organization', id: created.id },
+            organizationId: created.id,
+            ownerUserId: created.owner_id,
+            detail: { name: created.name, slug: created.slug, placement: created.placement_kind },
+          },
+          trx,
+        ),
     });
     // A cached "unknown" for this slug or id would answer 404 while the organization is being provisioned.
     this.deps.tenants.invalidate(org.id, org.slug);
@@ -97,8 +116,9 @@ export class OrganizationsService {
     owner: CoreUser,
     id: number,
     input: { name?: string; allow_signup?: boolean },
+    source: AuditSource,
   ): Promise<OrganizationView> {
-    await this.owned(owner, id);
+    const before = await this.owned(owner, id);
     const changes: { name?: string; allow_signup?: boolean } = {};
     if (input.name !== undefined) changes.name = input.name.trim();
     if (changes.name === '') {
@@ -107,7 +127,26 @@ export class OrganizationsService {
       });
     }
     if (input.allow_signup !== undefined) changes.allow_signup = input.allow_signup;
-    const org = await this.orgs.update(id, changes);
+    const org = await this.deps.organizations.transaction(async (trx) => {
+      const updated = await this.orgs.update(id, changes, trx);
+      await this.deps.audit.core(
+        source,
+        {
+          action: 'organization.updated',
+          target: { type: 'organization', id },
+          organizationId: id,
+          ownerUserId: updated.owner_id,
+          detail: {
+            changes,
+            ...(changes.name !== undefined && changes.name !== before.name
+              ? { previous_name: before.name }
+              : {}),
+          },
+        },
+        trx,
+      );
+      return updated;
+    });
     this.deps.tenants.invalidate(id);
     return toOrganizationView(org);
   }
@@ -117,16 +156,24 @@ export class OrganizationsService {
    * and its custom domains select nothing and are free for others (a domain of a deleted organization counts as
    * free even if a crash left its row behind).
    */
-  async delete(owner: CoreUser, id: number): Promise<void> {
-    await this.owned(owner, id);
+  async delete(owner: CoreUser, id: number, source: AuditSource): Promise<void> {
+    const org = await this.owned(owner, id);
     this.deps.tenants.invalidate(id);
     await this.deps.provisioner.deprovision(id, (placement) => this.deps.tenants.close(id, placement));
     await this.deps.domains?.removeAllOf(id);
     this.deps.tenants.invalidate(id);
+    // Deletion is several steps, none of them a transaction this could join: recorded once done, before answering.
+    await this.deps.audit.core(source, {
+      action: 'organization.deleted',
+      target: { type: 'organization', id },
+      organizationId: id,
+      ownerUserId: org.owner_id,
+      detail: { slug: org.slug },
+    });
   }
 
   /** A tenant token for the owner's own user inside the organization (role owner), so the owner needs no tenant password. */
-  async ownerToken(owner: CoreUser, id: number): Promise<TokenResponse> {
+  async ownerToken(owner: CoreUser, id: number, source: AuditSource): Promise<TokenResponse> {
     const org = await this.owned(owner, id);
     if (org.status === 'suspended') throw new AppError('TENANT_SUSPENDED');
     if (org.status !== 'active')
@@ -135,6 +182,20 @@ export class OrganizationsService {
     const user = await this.deps.tenantUsers.findByCoreUser(tenant.db, owner.id);
     if (!user?.is_active)
       throw new AppError('FORBIDDEN', 'The owner has no active user in this organization');
-    return this.deps.tenantAuth.issueTokens(tenant, user);
+    // Recorded in the tenant's own log, with the core owner as the actor, with the session it starts.
+    return tenant.db.transaction().execute(async (trx) => {
+      const tokens = await this.deps.tenantAuth.issueTokens(tenant, user, undefined, trx);
+      await this.deps.audit.tenant(
+        tenant,
+        source,
+        {
+          action: 'owner.token_exchanged',
+          actor: { plane: 'core', user_id: owner.id },
+          target: { type: 'user', id: user.id },
+        },
+        trx,
+      );
+      return tokens;
+    });
   }
 }

@@ -1,12 +1,15 @@
 import type { AccessTokens } from '../../auth/access-tokens.js';
 import { hashPassword, verifyPassword } from '../../auth/passwords.js';
 import type { RefreshTokens } from '../../auth/refresh-tokens.js';
-import type { TenantPrincipal, TenantUser } from '../../db/tenant-schema.js';
-import { AppError } from '../../errors.js';
+import type { Kysely } from 'kysely';
+import type { TenantDatabase, TenantPrincipal, TenantUser } from '../../db/tenant-schema.js';
+import { AppError, type ErrorCode } from '../../errors.js';
 import type { TokenResponse } from '../../http/schemas.js';
 import type { TenantContext } from '../../tenancy/routing/tenant-context.js';
 import { TenantUsersRepository } from '../tenant-users/tenant-users.repository.js';
 import { toTenantUserView } from '../tenant-users/tenant-user-view.js';
+import type { AuditSource } from '../audit/audit-event.js';
+import type { AuditRecorder } from '../audit/audit-recorder.js';
 
 /**
  * Authentication inside one tenant's database. Every method takes the request's tenant context, so it can only
@@ -18,6 +21,7 @@ export class TenantAuthService {
   constructor(
     private readonly accessTokens: AccessTokens,
     private readonly refreshTokens: RefreshTokens,
+    private readonly audit: AuditRecorder,
   ) {}
 
   async register(tenant: TenantContext, email: string, password: string) {
@@ -27,28 +31,82 @@ export class TenantAuthService {
     return toTenantUserView(user);
   }
 
-  async login(tenant: TenantContext, email: string, password: string): Promise<TokenResponse> {
+  /**
+   * Email and password to tokens. Every outcome is audited: a failure before answering (there is no change to
+   * join), with its reason code; a success in the transaction that stores the new refresh token.
+   */
+  async login(
+    tenant: TenantContext,
+    email: string,
+    password: string,
+    source: AuditSource,
+  ): Promise<TokenResponse> {
     const user = await this.users.findByEmail(tenant.db, email);
     // Users without a password (the owner linked to a core account) cannot log in here, and look like strangers.
     const valid = await verifyPassword(user?.password_hash ?? null, password);
-    if (!user || !valid) throw new AppError('INVALID_CREDENTIALS');
-    if (!user.is_active) throw new AppError('USER_INACTIVE');
-    return this.issueTokens(tenant, user);
+    if (!user || !valid) return this.loginFailed(tenant, source, user, 'INVALID_CREDENTIALS');
+    if (!user.is_active) return this.loginFailed(tenant, source, user, 'USER_INACTIVE');
+    return tenant.db.transaction().execute(async (trx) => {
+      const tokens = await this.issueTokens(tenant, user, undefined, trx);
+      await this.audit.tenant(
+        tenant,
+        source,
+        {
+          action: 'auth.login.succeeded',
+          actor: { plane: 'tenant', user_id: user.id },
+          target: { type: 'user', id: user.id },
+        },
+        trx,
+      );
+      return tokens;
+    });
   }
 
-  /** Tokens for a tenant user; the refresh token is stored in the tenant's own database. */
-  async issueTokens(tenant: TenantContext, user: TenantUser, refreshToken?: string): Promise<TokenResponse> {
+  /**
+   * Records a failed login, then refuses it. The typed email is not kept for an unknown account: people type
+   * passwords into the email field.
+   */
+  private async loginFailed(
+    tenant: TenantContext,
+    source: AuditSource,
+    user: TenantUser | undefined,
+    reason: ErrorCode,
+  ): Promise<never> {
+    await this.audit.tenant(tenant, source, {
+      action: 'auth.login.failed',
+      actor: null,
+      target: user ? { type: 'user', id: user.id } : null,
+      detail: { reason },
+    });
+    throw new AppError(reason);
+  }
+
+  /** Tokens for a tenant user; the refresh token is stored in the tenant's own database (through `db`). */
+  async issueTokens(
+    tenant: TenantContext,
+    user: TenantUser,
+    refreshToken?: string,
+    db: Kysely<TenantDatabase> = tenant.db,
+  ): Promise<TokenResponse> {
     const access = await this.accessTokens.issue({
       audience: 'tenant',
       userId: user.id,
       tenantId: tenant.id,
       role: user.role,
     });
-    return { ...access, refresh_token: refreshToken ?? (await this.refreshTokens.issue(tenant.db, user.id)) };
+    return { ...access, refresh_token: refreshToken ?? (await this.refreshTokens.issue(db, user.id)) };
   }
 
-  async refresh(tenant: TenantContext, token: string): Promise<TokenResponse> {
-    const rotated = await this.refreshTokens.rotate(tenant.db, token);
+  /** Rotates a refresh token; presenting a used one revokes its family and records `auth.refresh.reuse_detected`. */
+  async refresh(tenant: TenantContext, token: string, source: AuditSource): Promise<TokenResponse> {
+    const rotated = await this.refreshTokens.rotate(tenant.db, token, (trx, reused) =>
+      this.audit.tenant(
+        tenant,
+        source,
+        { action: 'auth.refresh.reuse_detected', actor: null, target: { type: 'user', id: reused.userId } },
+        trx,
+      ),
+    );
     const user = await this.users.findById(tenant.db, rotated.userId);
     if (!user?.is_active) {
       if (user) await this.refreshTokens.revokeAllForUser(tenant.db, user.id);
@@ -57,8 +115,22 @@ export class TenantAuthService {
     return this.issueTokens(tenant, user, rotated.token);
   }
 
-  logout(tenant: TenantContext, token: string): Promise<void> {
-    return this.refreshTokens.revoke(tenant.db, token);
+  /** Revokes the session of a refresh token; `auth.logout` is recorded when one was live. */
+  async logout(tenant: TenantContext, token: string, source: AuditSource): Promise<void> {
+    await tenant.db.transaction().execute(async (trx) => {
+      const revoked = await this.refreshTokens.revoke(trx, token);
+      if (!revoked) return;
+      await this.audit.tenant(
+        tenant,
+        source,
+        {
+          action: 'auth.logout',
+          actor: { plane: 'tenant', user_id: revoked.userId },
+          target: { type: 'user', id: revoked.userId },
+        },
+        trx,
+      );
+    });
   }
 
   /**

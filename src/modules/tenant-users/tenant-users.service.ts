@@ -6,6 +6,8 @@ import { decodeCursor, toPage } from '../../http/pagination.js';
 import type { TenantContext } from '../../tenancy/routing/tenant-context.js';
 import { TenantUsersRepository } from './tenant-users.repository.js';
 import { toTenantUserView } from './tenant-user-view.js';
+import type { AuditSource } from '../audit/audit-event.js';
+import type { AuditRecorder } from '../audit/audit-recorder.js';
 
 /**
  * The tenant user linked to the organization's core owner. It is how the owner enters the tenant (the token
@@ -20,13 +22,17 @@ function isLinkedOwner(tenant: TenantContext, user: TenantUser): boolean {
 export class TenantUsersService {
   private readonly users = new TenantUsersRepository();
 
-  constructor(private readonly refreshTokens: RefreshTokens) {}
+  constructor(
+    private readonly refreshTokens: RefreshTokens,
+    private readonly audit: AuditRecorder,
+  ) {}
 
   /** Changes one's own email and/or password; a password change needs the current password when one is set. */
   async updateSelf(
     tenant: TenantContext,
     principal: TenantPrincipal,
     input: { email?: string; password?: string; current_password?: string },
+    source: AuditSource,
   ) {
     // The request carries only the principal's public columns; the password hash is read when it is needed.
     const user = await this.users.findById(tenant.db, principal.id);
@@ -48,7 +54,15 @@ export class TenantUsersService {
     if (Object.keys(changes).length === 0) return toTenantUserView(user);
     const updated = await tenant.db.transaction().execute(async (trx) => {
       const row = await this.users.update(trx, user.id, changes);
-      if (changes.password_hash) await this.refreshTokens.revokeAllForUser(trx, user.id);
+      if (changes.password_hash) {
+        await this.refreshTokens.revokeAllForUser(trx, user.id);
+        await this.audit.tenant(
+          tenant,
+          source,
+          { action: 'user.password.changed', target: { type: 'user', id: user.id } },
+          trx,
+        );
+      }
       return row;
     });
     return toTenantUserView(updated);
@@ -80,6 +94,7 @@ export class TenantUsersService {
     actor: TenantPrincipal,
     id: number,
     input: { role?: TenantRole; is_active?: boolean },
+    source: AuditSource,
   ) {
     const updated = await tenant.db.transaction().execute(async (trx) => {
       const owners = await this.users.lockActiveOwners(trx);
@@ -96,12 +111,36 @@ export class TenantUsersService {
       if (losesOwner && owners.length <= 1) throw new AppError('LAST_OWNER');
       const row = await this.users.update(trx, id, input);
       if (input.is_active === false) await this.refreshTokens.revokeAllForUser(trx, id);
+      const subject = { type: 'user', id } as const;
+      if (input.role !== undefined && input.role !== target.role) {
+        const detail = { from: target.role, to: input.role };
+        await this.audit.tenant(
+          tenant,
+          source,
+          { action: 'user.role.changed', target: subject, detail },
+          trx,
+        );
+      }
+      if (input.is_active !== undefined && input.is_active !== target.is_active) {
+        const detail = { is_active: input.is_active };
+        await this.audit.tenant(
+          tenant,
+          source,
+          { action: 'user.status.changed', target: subject, detail },
+          trx,
+        );
+      }
       return row;
     });
     return toTenantUserView(updated);
   }
 
-  async remove(tenant: TenantContext, actor: TenantPrincipal, id: number): Promise<void> {
+  async remove(
+    tenant: TenantContext,
+    actor: TenantPrincipal,
+    id: number,
+    source: AuditSource,
+  ): Promise<void> {
     await tenant.db.transaction().execute(async (trx) => {
       const owners = await this.users.lockActiveOwners(trx);
       const target = await this.users.findById(trx, id);
@@ -112,6 +151,16 @@ export class TenantUsersService {
       if (target.role === 'owner' && target.is_active && owners.length <= 1) throw new AppError('LAST_OWNER');
       // Refresh tokens go with the user (foreign key ON DELETE CASCADE).
       await this.users.delete(trx, id);
+      await this.audit.tenant(
+        tenant,
+        source,
+        {
+          action: 'user.deleted',
+          target: { type: 'user', id },
+          detail: { email: target.email, role: target.role },
+        },
+        trx,
+      );
     });
   }
 }

@@ -15,6 +15,7 @@ import {
   TenantRole,
   TenantUser,
 } from '../../http/schemas.js';
+import { auditSource } from '../audit/audit-source.js';
 import { toCoreUserView } from '../core-auth/core-auth.service.js';
 import { toTenantUserView } from '../tenant-users/tenant-user-view.js';
 
@@ -90,10 +91,12 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   const updateTenantSelf = async (request: UpdateMeRequest) => {
     const { email, ...rest } = request.body;
-    return tenantUsers.updateSelf(signedIn(request.tenant), signedIn(request.tenantUser), {
-      ...rest,
-      ...(email === undefined ? {} : { email: normalizeEmail(email) }),
-    });
+    return tenantUsers.updateSelf(
+      signedIn(request.tenant),
+      signedIn(request.tenantUser),
+      { ...rest, ...(email === undefined ? {} : { email: normalizeEmail(email) }) },
+      auditSource(request),
+    );
   };
 
   const updateMe = async (request: UpdateMeRequest) => {
@@ -114,7 +117,12 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       );
     }
     return toCoreUserView(
-      await coreAuth.changePassword(signedIn(request.coreUser), body.current_password, body.password),
+      await coreAuth.changePassword(
+        signedIn(request.coreUser),
+        body.current_password,
+        body.password,
+        auditSource(request),
+      ),
     );
   };
 
@@ -232,6 +240,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
         signedIn(request.tenantUser),
         request.params.id,
         request.body,
+        auditSource(request),
       ),
   );
 
@@ -252,7 +261,12 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      await tenantUsers.remove(signedIn(request.tenant), signedIn(request.tenantUser), request.params.id);
+      await tenantUsers.remove(
+        signedIn(request.tenant),
+        signedIn(request.tenantUser),
+        request.params.id,
+        auditSource(request),
+      );
       return reply.code(204).send(null);
     },
   );
