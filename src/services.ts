@@ -122,8 +122,14 @@ export function createServices(
     organizations: organizationsRepository,
     tenants,
     routing: hostRouting(config),
+    audit: auditRecorder,
   });
-  const invitations = new InvitationsService({ config, mailer, organizations: organizationsRepository });
+  const invitations = new InvitationsService({
+    config,
+    mailer,
+    organizations: organizationsRepository,
+    audit: auditRecorder,
+  });
   return {
     accessTokens,
     mailer,

@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { authenticated as owner, requireCoreUser } from '../../http/auth-guards.js';
 import { BEARER_SECURITY, errorResponses } from '../../http/schemas.js';
 import { MAX_DOMAINS_PER_ORGANIZATION } from './domains.service.js';
+import { auditSource } from '../audit/audit-source.js';
 
 const OrganizationDomain = Type.Object(
   {
@@ -56,7 +57,11 @@ export const domainsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) =>
-      reply.code(201).send(await domains.add(owner(request.coreUser), request.params.id, request.body)),
+      reply
+        .code(201)
+        .send(
+          await domains.add(owner(request.coreUser), request.params.id, request.body, auditSource(request)),
+        ),
   );
 
   app.get(
@@ -92,7 +97,12 @@ export const domainsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      await domains.remove(owner(request.coreUser), request.params.id, request.params.domain);
+      await domains.remove(
+        owner(request.coreUser),
+        request.params.id,
+        request.params.domain,
+        auditSource(request),
+      );
       return reply.code(204).send(null);
     },
   );

@@ -3,6 +3,8 @@ import { AppError } from '../../errors.js';
 import { canonicalHostname, isDomainName, isWithin } from '../../tenancy/routing/hostnames.js';
 import type { HostRouting } from '../../tenancy/routing/host-target.js';
 import type { TenantGateway } from '../../tenancy/routing/tenant-gateway.js';
+import type { AuditSource } from '../audit/audit-event.js';
+import type { AuditRecorder } from '../audit/audit-recorder.js';
 import type { OrganizationsRepository } from '../organizations/organizations.repository.js';
 import type { OrganizationDomainsRepository } from './organization-domains.repository.js';
 
@@ -21,6 +23,7 @@ export interface DomainsDeps {
   tenants: TenantGateway;
   /** The base domain and the server's own host: neither can be a custom domain. */
   routing: HostRouting;
+  audit: AuditRecorder;
 }
 
 function invalidDomain(message: string): AppError {
@@ -52,7 +55,12 @@ export class DomainsService {
    * domain, a name under it (those are tenant subdomains already) or the server's own host; 409 DOMAIN_TAKEN when
    * a live organization has it; 403 QUOTA_EXCEEDED past MAX_DOMAINS_PER_ORGANIZATION.
    */
-  async add(owner: CoreUser, id: number, input: { domain: string }): Promise<DomainView> {
+  async add(
+    owner: CoreUser,
+    id: number,
+    input: { domain: string },
+    source: AuditSource,
+  ): Promise<DomainView> {
     await this.owned(owner, id);
     const domain = canonicalHostname(input.domain.trim());
     if (domain === null || !isDomainName(domain)) {
@@ -64,19 +72,36 @@ export class DomainsService {
     }
     if (reservedHosts.has(domain)) throw invalidDomain("must not be the server's own host");
     const row = await this.deps.domains.insert(id, domain, MAX_DOMAINS_PER_ORGANIZATION);
-    // AUDIT: organization.domain.added
     this.deps.tenants.invalidate(id, undefined, domain);
+    // The insert is a statement of its own: the event is recorded after it, before the answer.
+    await this.domainEvent('organization.domain.added', owner, id, domain, source);
     return toDomainView(row);
   }
 
   /** Detaches a domain: requests to it select no tenant any more, in every process. 404 when not attached. */
-  async remove(owner: CoreUser, id: number, rawDomain: string): Promise<void> {
+  async remove(owner: CoreUser, id: number, rawDomain: string, source: AuditSource): Promise<void> {
     await this.owned(owner, id);
     const domain = canonicalHostname(rawDomain);
     if (domain === null || !(await this.deps.domains.remove(id, domain))) {
       throw new AppError('NOT_FOUND', 'Domain not attached to this organization');
     }
-    // AUDIT: organization.domain.removed
     this.deps.tenants.invalidate(id, undefined, domain);
+    await this.domainEvent('organization.domain.removed', owner, id, domain, source);
+  }
+
+  private domainEvent(
+    action: 'organization.domain.added' | 'organization.domain.removed',
+    owner: CoreUser,
+    id: number,
+    domain: string,
+    source: AuditSource,
+  ): Promise<void> {
+    return this.deps.audit.core(source, {
+      action,
+      target: { type: 'organization', id },
+      organizationId: id,
+      ownerUserId: owner.id,
+      detail: { domain },
+    });
   }
 }

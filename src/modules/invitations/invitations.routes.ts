@@ -14,6 +14,7 @@ import {
   TenantUser,
 } from '../../http/schemas.js';
 import { authRateLimit } from '../../plugins/rate-limit.js';
+import { auditSource } from '../audit/audit-source.js';
 
 const TENANT_HEADER_REQUIRED = Type.Object({
   'x-tenant': Type.String({ description: 'Organization id or slug' }),
@@ -88,10 +89,15 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const email = normalizeEmail(request.body.email);
-      const created = await invitations.invite(signedIn(request.tenant), signedIn(request.tenantUser), {
-        email,
-        role: request.body.role,
-      });
+      const created = await invitations.invite(
+        signedIn(request.tenant),
+        signedIn(request.tenantUser),
+        {
+          email,
+          role: request.body.role,
+        },
+        auditSource(request),
+      );
       return reply.code(201).send(created);
     },
   );
@@ -176,6 +182,7 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         signedIn(request.tenant),
         request.body.token,
         request.body.password,
+        auditSource(request),
       );
       return reply.code(201).send(user);
     },
@@ -200,7 +207,12 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      await invitations.revoke(signedIn(request.tenant), signedIn(request.tenantUser), request.params.id);
+      await invitations.revoke(
+        signedIn(request.tenant),
+        signedIn(request.tenantUser),
+        request.params.id,
+        auditSource(request),
+      );
       return reply.code(204).send(null);
     },
   );
@@ -228,6 +240,7 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         signedIn(request.tenant),
         signedIn(request.tenantUser),
         request.params.id,
+        auditSource(request),
       );
       return reply.code(202).send(resent);
     },

@@ -7,6 +7,8 @@ import { decodeCursor, toPage } from '../../http/pagination.js';
 import type { Mailer } from '../../mail/mailer.js';
 import { invitationMail } from '../../mail/templates.js';
 import type { TenantContext } from '../../tenancy/routing/tenant-context.js';
+import type { AuditSource } from '../audit/audit-event.js';
+import type { AuditRecorder } from '../audit/audit-recorder.js';
 import type { OrganizationsRepository } from '../organizations/organizations.repository.js';
 import { toTenantUserView } from '../tenant-users/tenant-user-view.js';
 import { TenantUsersRepository } from '../tenant-users/tenant-users.repository.js';
@@ -20,6 +22,8 @@ export interface InvitationsDeps {
   mailer: Mailer;
   /** For the organization's name (the email and the lookup show it); the tenant context carries only the slug. */
   organizations: OrganizationsRepository;
+  /** invitation.sent / .revoked / .accepted, each in the transaction of its change. */
+  audit: AuditRecorder;
 }
 
 /** What the invitee's front end may show before accepting: nothing about anyone but the invitee. */
@@ -92,14 +96,18 @@ export class InvitationsService {
   }
 
   /** Invites an email with a role; a pending invitation of the same email is replaced (its link dies). */
-  async invite(tenant: TenantContext, actor: TenantPrincipal, input: { email: string; role: TenantRole }) {
+  async invite(
+    tenant: TenantContext,
+    actor: TenantPrincipal,
+    input: { email: string; role: TenantRole },
+    source: AuditSource,
+  ) {
     assertMayHandle(actor, input.role);
     const organizationName = await this.organizationName(tenant);
     const token = newSecretToken();
     const invitation = await tenant.db.transaction().execute(async (trx) => {
       if (await this.users.findByEmail(trx, input.email)) throw new AppError('ALREADY_MEMBER');
-      // AUDIT: invitation.revoked (each id replaced here; detail: replaced by the new invitation)
-      await this.invitations.revokePendingFor(trx, input.email);
+      const replaced = await this.invitations.revokePendingFor(trx, input.email);
       const row = await this.invitations.insert(trx, {
         email: input.email,
         role: input.role,
@@ -109,7 +117,24 @@ export class InvitationsService {
       });
       // Last step before the commit: a failure above never sends mail.
       await this.enqueueMail(tenant, row, token, organizationName);
-      // AUDIT: invitation.sent
+      for (const id of replaced) {
+        await this.deps.audit.tenant(
+          tenant,
+          source,
+          {
+            action: 'invitation.revoked',
+            target: { type: 'invitation', id },
+            detail: { replaced_by: row.id },
+          },
+          trx,
+        );
+      }
+      await this.deps.audit.tenant(
+        tenant,
+        source,
+        { action: 'invitation.sent', target: { type: 'invitation', id: row.id }, detail: { role: row.role } },
+        trx,
+      );
       return row;
     });
     return toInvitationView(invitation);
@@ -130,7 +155,12 @@ export class InvitationsService {
    * Revokes an invitation: its link stops working. Revoking a revoked one changes nothing (204 again); an
    * accepted one cannot be revoked (409 INVITATION_NOT_PENDING: remove the user instead).
    */
-  async revoke(tenant: TenantContext, actor: TenantPrincipal, id: number): Promise<void> {
+  async revoke(
+    tenant: TenantContext,
+    actor: TenantPrincipal,
+    id: number,
+    source: AuditSource,
+  ): Promise<void> {
     await tenant.db.transaction().execute(async (trx) => {
       const invitation = await this.invitations.lockById(trx, id);
       if (!invitation) throw new AppError('NOT_FOUND', 'Invitation not found');
@@ -138,7 +168,12 @@ export class InvitationsService {
       if (invitation.status === 'accepted') throw new AppError('INVITATION_NOT_PENDING');
       if (invitation.status === 'revoked') return;
       await this.invitations.revoke(trx, id);
-      // AUDIT: invitation.revoked
+      await this.deps.audit.tenant(
+        tenant,
+        source,
+        { action: 'invitation.revoked', target: { type: 'invitation', id } },
+        trx,
+      );
     });
   }
 
@@ -146,7 +181,7 @@ export class InvitationsService {
    * Emails a pending invitation again with a new token and a new expiry; the previous link stops working.
    * Accepted, revoked and expired invitations answer 409 INVITATION_NOT_PENDING (invite the email anew).
    */
-  async resend(tenant: TenantContext, actor: TenantPrincipal, id: number) {
+  async resend(tenant: TenantContext, actor: TenantPrincipal, id: number, source: AuditSource) {
     const organizationName = await this.organizationName(tenant);
     const token = newSecretToken();
     const invitation = await tenant.db.transaction().execute(async (trx) => {
@@ -161,7 +196,16 @@ export class InvitationsService {
         new Date(Date.now() + this.linkTtlMs),
       );
       await this.enqueueMail(tenant, row, token, organizationName);
-      // AUDIT: invitation.sent (detail: resent)
+      await this.deps.audit.tenant(
+        tenant,
+        source,
+        {
+          action: 'invitation.sent',
+          target: { type: 'invitation', id },
+          detail: { role: row.role, resent: true },
+        },
+        trx,
+      );
       return row;
     });
     return toInvitationView(invitation);
@@ -183,7 +227,7 @@ export class InvitationsService {
    * Accepts an invitation: creates the tenant user with the invited role and the given password, whether or not
    * the organization allows open sign-up. Single use: of two concurrent accepts exactly one succeeds.
    */
-  async accept(tenant: TenantContext, token: string, password: string) {
+  async accept(tenant: TenantContext, token: string, password: string, source: AuditSource) {
     const tokenHash = hashSecretToken(token);
     // Checked before hashing the password, so a bad token costs no argon2 work.
     usable(await this.invitations.findByTokenHash(tenant.db, tokenHash), new Date());
@@ -208,7 +252,18 @@ export class InvitationsService {
         throw error;
       }
       await this.invitations.recordAcceptedUser(trx, invitation.id, created.id);
-      // AUDIT: invitation.accepted
+      // The caller was anonymous: the actor is the user the invitation just created.
+      await this.deps.audit.tenant(
+        tenant,
+        source,
+        {
+          action: 'invitation.accepted',
+          actor: { plane: 'tenant', user_id: created.id },
+          target: { type: 'invitation', id: invitation.id },
+          detail: { role: invitation.role },
+        },
+        trx,
+      );
       return created;
     });
     return toTenantUserView(user);
