@@ -518,13 +518,13 @@ export function isolationSuite(options: IsolationSuiteOptions): void {
       const expectAt = async (
         label: string,
         host: string,
-        method: string,
+        method: 'GET' | 'POST',
         url: string,
         options: { token?: string; body?: unknown },
         status: number,
         code?: string,
       ) => {
-        const res = await call(t.app, method as 'GET', url, { ...options, headers: { host } });
+        const res = await call(t.app, method, url, { ...options, headers: { host } });
         attacks++;
         if (res.statusCode !== status || (code && res.json<{ code?: string }>().code !== code))
           failures.push(
