@@ -545,7 +545,7 @@ export function isolationSuite(options: IsolationSuiteOptions): void {
       const expectAt = async (
         label: string,
         host: string,
-        method: string,
+        method: 'GET' | 'POST',
         url: string,
         options: { token?: string; body?: unknown },
         status: number,
