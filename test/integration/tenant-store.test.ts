@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyBaseLogger } from 'fastify';
-import { sql } from 'kysely';
+import { NO_MIGRATIONS, sql } from 'kysely';
 import pg from 'pg';
 import type { Config } from '../../src/config.js';
 import { createMigrator } from '../../src/db/migrator.js';
@@ -214,10 +214,11 @@ describe(`tenant store (${TEST_ENGINE})`, () => {
       assert.deepEqual(tokens, [], 'refresh tokens go with their user');
 
       const migrator = createMigrator(handle.db, 'tenant');
-      const down = await migrator.migrateDown();
+      const down = await migrator.migrateTo(NO_MIGRATIONS);
       assert.equal(down.error, undefined);
       const { rows } = await sql<{ n: number }>`
-        select count(*)::int as n from information_schema.tables where table_name like 'tenant\\_%'`.execute(
+        select count(*)::int as n from information_schema.tables
+        where table_name like 'tenant\\_%' or table_name = 'audit_events'`.execute(
         handle.db,
       );
       assert.equal(rows[0]?.n, 0);
