@@ -93,6 +93,18 @@ export interface AccountMailRequestsTable {
   created_at: CreatedAt;
 }
 
+export type TenantServerState = 'active' | 'draining';
+
+/** A registered tenant server (tenancy/servers). `url` holds credentials: never print it. */
+export interface TenantServersTable {
+  name: string;
+  /** Null only for `default`: the configured server (TENANT_DATABASE_URL, the core's, or the embedded engine). */
+  url: string | null;
+  weight: ColumnType<number, number | undefined, number>;
+  state: ColumnType<TenantServerState, TenantServerState | undefined, TenantServerState>;
+  created_at: CreatedAt;
+}
+
 /** The core (control-plane) database, as Kysely sees it. */
 export interface CoreDatabase {
   core_users: CoreUsersTable;
@@ -101,6 +113,7 @@ export interface CoreDatabase {
   email_tokens: EmailTokensTable;
   mail_outbox: MailOutboxTable;
   account_mail_requests: AccountMailRequestsTable;
+  tenant_servers: TenantServersTable;
 }
 
 export type CoreUser = Selectable<CoreUsersTable>;
