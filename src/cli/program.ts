@@ -20,7 +20,9 @@ export interface ProgramIo {
 /** The whole CLI as a commander program. Usage errors throw CommanderError (exitOverride) instead of exiting. */
 export function buildProgram(io?: ProgramIo): Command {
   const program = new Command('tenantry')
-    .description('Operate a Tenantry deployment: migrations, organizations (tenants), provisioning, tenant servers.')
+    .description(
+      'Operate a Tenantry deployment: migrations, organizations (tenants), provisioning, tenant servers.',
+    )
     .exitOverride()
     .showSuggestionAfterError(true)
     .showHelpAfterError('(add --help for usage)')

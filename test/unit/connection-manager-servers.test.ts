@@ -20,7 +20,8 @@ class ServersConnector implements TenantConnector {
   async connect(database: DatabaseAddress): Promise<TenantConnection> {
     await new Promise((resolve) => setImmediate(resolve));
     const server = database.server;
-    if (this.down.has(server)) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    if (this.down.has(server))
+      throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
     const now = (this.open.get(server) ?? 0) + 1;
     this.open.set(server, now);
     this.peak.set(server, Math.max(now, this.peak.get(server) ?? 0));

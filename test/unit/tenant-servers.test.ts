@@ -52,7 +52,10 @@ describe('placement policy', () => {
 
 describe('server URLs', () => {
   it('redacts the password, wherever it is', () => {
-    assert.equal(redactUrl('postgres://app:s3cret@db1:5432/postgres'), 'postgres://app:***@db1:5432/postgres');
+    assert.equal(
+      redactUrl('postgres://app:s3cret@db1:5432/postgres'),
+      'postgres://app:***@db1:5432/postgres',
+    );
     assert.equal(
       redactUrl('postgres://app@db1/postgres?password=s3cret&sslmode=require'),
       'postgres://app@db1/postgres?password=***&sslmode=require',

@@ -53,7 +53,10 @@ export function registerServers(program: Command): void {
     async ({ args: [name, url], options, out }) =>
       withAdmin(async (admin) => {
         const server = await admin.add(name, url, options.weight);
-        out.result(server, () => `added tenant server ${server.name} (${server.address}, weight ${server.weight})`);
+        out.result(
+          server,
+          () => `added tenant server ${server.name} (${server.address}, weight ${server.weight})`,
+        );
         return EXIT.OK;
       }),
   );

@@ -399,7 +399,10 @@ export class Provisioner {
       try {
         await store.drop(name);
         dropped.push(name);
-        this.log.warn({ database: name, server: store.server }, 'dropped a tenant database no live organization owns');
+        this.log.warn(
+          { database: name, server: store.server },
+          'dropped a tenant database no live organization owns',
+        );
       } catch (error) {
         this.log.error({ err: error, database: name }, 'could not drop an orphan tenant database');
       }
@@ -412,7 +415,11 @@ export class Provisioner {
    * Drops shared tenants' schemas (and roles) in one shared database that no live organization places there;
    * listed before the rows are read, as for databases. Then the tenant roles left without a live tenant.
    */
-  private async dropOrphanSchemas(server: ServerAddress, database: string, graceMs: number): Promise<string[]> {
+  private async dropOrphanSchemas(
+    server: ServerAddress,
+    database: string,
+    graceMs: number,
+  ): Promise<string[]> {
     const schemas = this.storage.schemas;
     const address = databaseAddress(server, database, true);
     const existing = await schemas.listSchemas(address);

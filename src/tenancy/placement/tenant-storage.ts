@@ -9,7 +9,12 @@ import { assertMigrated, createMigrator } from '../../db/migrator.js';
 import { ensureTenantSchema } from '../fleet/tenant-migrations.js';
 import type { TenantStore } from '../stores/tenant-store.js';
 import { singleStore, type StoreResolver } from '../servers/server-stores.js';
-import { dedicatedPlacement, sharedPlacement, type ServerAddress, type TenantPlacement } from './placement.js';
+import {
+  dedicatedPlacement,
+  sharedPlacement,
+  type ServerAddress,
+  type TenantPlacement,
+} from './placement.js';
 
 export interface TenantStorageOptions {
   /** Tenants per shared database before the next one is opened (TENANT_SHARED_PER_DATABASE). */
@@ -88,13 +93,15 @@ export class TenantStorage {
 
   /** Drops the tenant's storage and nothing else; idempotent. */
   async drop(placement: TenantPlacement, orgId: number): Promise<void> {
-    if (placement.kind === 'dedicated') return (await this.storeOf(placement)).drop(placement.address.database);
+    if (placement.kind === 'dedicated')
+      return (await this.storeOf(placement)).drop(placement.address.database);
     if (!(await this.sharedDatabaseExists(placement))) return;
     await this.schemas.drop(placement, orgId);
   }
 
   async exists(placement: TenantPlacement): Promise<boolean> {
-    if (placement.kind === 'dedicated') return (await this.storeOf(placement)).exists(placement.address.database);
+    if (placement.kind === 'dedicated')
+      return (await this.storeOf(placement)).exists(placement.address.database);
     return (await this.sharedDatabaseExists(placement)) && this.schemas.exists(placement);
   }
 
@@ -102,7 +109,9 @@ export class TenantStorage {
   async migrate(placement: TenantPlacement, orgId: number): Promise<{ applied: string[]; version: string }> {
     if (placement.kind === 'shared') return this.schemas.migrate(placement, orgId);
     // Unbounded: a long migration is not an outage.
-    const handle = await (await this.storeOf(placement)).open(placement.address.database, { maxConnections: 1 });
+    const handle = await (
+      await this.storeOf(placement)
+    ).open(placement.address.database, { maxConnections: 1 });
     try {
       return await ensureTenantSchema(handle.db);
     } finally {
@@ -125,7 +134,9 @@ export class TenantStorage {
    */
   async rollback(placement: TenantPlacement, orgId: number, to?: string): Promise<string | null> {
     if (placement.kind === 'shared') return this.schemas.rollback(placement, orgId, to);
-    const handle = await (await this.storeOf(placement)).open(placement.address.database, { maxConnections: 1 });
+    const handle = await (
+      await this.storeOf(placement)
+    ).open(placement.address.database, { maxConnections: 1 });
     try {
       const migrator = createMigrator(handle.db, 'tenant');
       const result =

@@ -49,7 +49,9 @@ export function parseServerUrl(text: string): ServerUrl {
   try {
     parsed = new URL(text);
   } catch {
-    throw new ServerUrlError('The server URL is not a URL (expected postgres://user:password@host:port/postgres)');
+    throw new ServerUrlError(
+      'The server URL is not a URL (expected postgres://user:password@host:port/postgres)',
+    );
   }
   if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
     throw new ServerUrlError(`The server URL must start with postgres:// (got ${parsed.protocol}//)`);

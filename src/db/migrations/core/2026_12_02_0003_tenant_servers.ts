@@ -8,7 +8,12 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .createTable('tenant_servers')
     .addColumn('name', 'text', (c) => c.primaryKey().check(sql`name ~ '^[a-z][a-z0-9_-]{0,39}$'`))
     .addColumn('url', 'text')
-    .addColumn('weight', 'integer', (c) => c.notNull().defaultTo(1).check(sql`weight between 1 and 1000`))
+    .addColumn('weight', 'integer', (c) =>
+      c
+        .notNull()
+        .defaultTo(1)
+        .check(sql`weight between 1 and 1000`),
+    )
     .addColumn('state', 'text', (c) =>
       c
         .notNull()
