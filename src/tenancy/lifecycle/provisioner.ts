@@ -376,22 +376,17 @@ export class Provisioner {
     return dropped;
   }
 
-  /** Whether a row's recorded server is `server` (rows from before servers were recorded: the configured one). */
-  private onServer(row: StorageOwner, server: ServerAddress): boolean {
-    return (row.placement ?? this.storage.store.server) === server;
-  }
-
   /**
-   * Drops dedicated tenant databases of one server that no live organization names there. The databases are
-   * listed before the rows are read: a database is always named in the core before it is created, so one that
-   * appears meanwhile is not in the list, and one in the list has its row visible.
+   * Drops dedicated tenant databases of one server that no live organization names. The databases are listed
+   * before the rows are read: a database is always named in the core before it is created, so one that appears
+   * meanwhile is not in the list, and one in the list has its row visible. A database a live organization names
+   * is kept whichever server its row records: a copy on another server is a move in progress (or its leftover),
+   * which the move's own recorded state settles; dropping it here could race the move.
    */
   private async dropOrphanDatabases(store: TenantStore, graceMs: number): Promise<string[]> {
     const existing = await store.list();
     if (existing.length === 0) return [];
-    const rows = (await this.orgs.ownersOfDatabases(existing, graceMs)).filter((row) =>
-      this.onServer(row, store.server),
-    );
+    const rows = await this.orgs.ownersOfDatabases(existing, graceMs);
     const keep = this.liveRows(rows, (row) => row.tenant_db_name);
     const dropped: string[] = [];
     for (const name of existing) {
