@@ -359,7 +359,8 @@ export class Provisioner {
 
   /**
    * Drops dedicated databases and shared tenants' schemas that no live organization names, on every server;
-   * returns them. A server that cannot be reached is logged and skipped (the next reconcile sweeps it).
+   * returns them. An added server that cannot be reached is logged and skipped (the next reconcile sweeps it);
+   * the configured server failing fails the reconcile, as with a single server.
    */
   private async dropOrphans(graceMs: number): Promise<string[]> {
     const dropped: string[] = [];
@@ -370,6 +371,7 @@ export class Provisioner {
           dropped.push(...(await this.dropOrphanSchemas(store.server, database, graceMs)));
         }
       } catch (error) {
+        if (store === this.storage.store) throw error;
         this.log.error({ err: error, server: store.server }, 'could not sweep a tenant server for orphans');
       }
     }
