@@ -91,7 +91,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   if (redis) app.addHook('onClose', async () => void (await redis.quit().catch(() => redis.disconnect())));
   const services = createServices(config, core, app.log, redis);
   app.decorate('services', services);
-  app.addHook('onClose', async () => services.store.close());
+  app.addHook('onClose', async () => {
+    await services.servers.stores.close();
+    await services.store.close();
+  });
   app.addHook('onClose', async () => {
     // Spare shared schemas being made in the background use tenant connections: let them finish first.
     await services.storage.schemas.settle();

@@ -36,6 +36,7 @@ export function workerShare(config: Config, workers: number = config.webConcurre
       maxConnections: share(limits.maxConnections),
       maxPerTenant: share(limits.maxPerTenant),
       maxPerSharedDatabase: share(limits.maxPerSharedDatabase),
+      maxPerServer: share(limits.maxPerServer),
       maxOpenTenants: share(limits.maxOpenTenants),
     }),
   });

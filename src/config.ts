@@ -95,6 +95,8 @@ export interface TenantConnectionLimits {
   readonly maxPerTenant: number;
   /** Connections to one shared database, all its tenants together. */
   readonly maxPerSharedDatabase: number;
+  /** Connections to one tenant server, all its databases together (TENANT_MAX_CONNECTIONS_PER_SERVER). */
+  readonly maxPerServer: number;
   readonly maxOpenTenants: number;
   readonly idleTimeoutMs: number;
   readonly acquireTimeoutMs: number;
@@ -298,6 +300,10 @@ function tenantConnectionLimits(read: EnvReader, server: boolean): TenantConnect
     maxPerSharedDatabase: server
       ? read.integer('TENANT_MAX_CONNECTIONS_PER_SHARED_DATABASE', 10, 1, 1_000)
       : 1,
+    // Per tenant server (several servers: each has its own max_connections); by default only the total bounds.
+    maxPerServer: server
+      ? read.integer('TENANT_MAX_CONNECTIONS_PER_SERVER', maxConnections, 1, 10_000)
+      : maxConnections,
     maxOpenTenants: read.integer('TENANT_MAX_OPEN', maxConnections, 1, 10_000),
     idleTimeoutMs: read.integer('TENANT_IDLE_TIMEOUT_SECONDS', 60, 1, 86_400) * 1000,
     acquireTimeoutMs: read.integer('TENANT_ACQUIRE_TIMEOUT_MS', 5_000, 1, 120_000),

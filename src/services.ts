@@ -28,13 +28,17 @@ import { TenantGateway } from './tenancy/routing/tenant-gateway.js';
 import { TenantResolver } from './tenancy/routing/tenant-resolver.js';
 import { createTenantStore } from './tenancy/stores/create-tenant-store.js';
 import type { TenantStore } from './tenancy/stores/tenant-store.js';
+import { createTenantServers, type TenantServers } from './tenancy/servers/create-tenant-servers.js';
 
 /** Everything the routes use, built once per app from the configuration; nothing lives in module state. */
 export interface Services {
   accessTokens: AccessTokens;
   mailer: Mailer;
   coreAuth: CoreAuthService;
+  /** The configured (`default`) tenant server's store. */
   store: TenantStore;
+  /** The registry of tenant servers and a store for each (tenancy/servers). */
+  servers: TenantServers;
   /** The core's organization rows (one repository for everyone who reads or writes them). */
   organizationRows: OrganizationsRepository;
   /** Tenants' storage by placement (dedicated databases, shared schemas). */
@@ -79,13 +83,15 @@ export function createServices(
   // Verification and reset requests are recorded by the API and turned into mail by the sender.
   mailer.addProducer(() => coreAuth.processMailRequests());
   const store = createTenantStore(config, log);
+  const servers = createTenantServers(config, core.db, store, log);
   const connections = new TenantConnectionManager(
-    createTenantConnector(config, store),
+    createTenantConnector(config, store, (server) => servers.registry.urlOf(server)),
     config.tenantConnections,
   );
   const storage = new TenantStorage(store, connections, {
     sharedPerDatabase: config.tenantSharedPerDatabase,
     log,
+    stores: servers.stores,
   });
   const organizationsRepository = new OrganizationsRepository(core.db);
   const tenantUsersRepository = new TenantUsersRepository();
@@ -95,6 +101,7 @@ export function createServices(
     coreUsers: new CoreUsersRepository(core.db),
     tenantUsers: tenantUsersRepository,
     log,
+    servers: servers.registry,
   });
   const domainsRepository = new OrganizationDomainsRepository(core.db);
   const resolver = new TenantResolver(organizationsRepository, {
@@ -135,6 +142,7 @@ export function createServices(
     mailer,
     coreAuth,
     store,
+    servers,
     organizationRows: organizationsRepository,
     storage,
     provisioner,

@@ -15,13 +15,17 @@ import { TenantStorage } from '../tenancy/placement/tenant-storage.js';
 import { Provisioner } from '../tenancy/lifecycle/provisioner.js';
 import { createTenantStore } from '../tenancy/stores/create-tenant-store.js';
 import type { TenantStore } from '../tenancy/stores/tenant-store.js';
+import { createTenantServers, type TenantServers } from '../tenancy/servers/create-tenant-servers.js';
 import { CliError, EXIT } from './cli-error.js';
 
 /** What commands work with: the core database, the tenant store, and a way to tell running servers of changes. */
 export interface CliContext {
   config: Config;
   core: CoreDb;
+  /** The configured (`default`) tenant server's store. */
   store: TenantStore;
+  /** The registry of tenant servers and a store for each. */
+  servers: TenantServers;
   /** Tenants' storage by placement; shared databases are reached through a connection manager of the CLI's own. */
   storage: TenantStorage;
   provisioner: Provisioner;
@@ -61,14 +65,16 @@ export async function withCliContext<T>(
     throw error;
   }
   const store = createTenantStore(config, log);
+  const servers = createTenantServers(config, core.db, store, log);
   const connections = new TenantConnectionManager(
-    createTenantConnector(config, store),
+    createTenantConnector(config, store, (server) => servers.registry.urlOf(server)),
     config.tenantConnections,
   );
   const organizations = new OrganizationsRepository(core.db);
   const storage = new TenantStorage(store, connections, {
     sharedPerDatabase: config.tenantSharedPerDatabase,
     log,
+    stores: servers.stores,
   });
   const redis = config.redisUrl ? createRedis(config.redisUrl, log) : null;
   const bus = new InvalidationBus(() => undefined, redis, log);
@@ -77,6 +83,7 @@ export async function withCliContext<T>(
       config,
       core,
       store,
+      servers,
       storage,
       provisioner: new Provisioner({
         organizations,
@@ -84,6 +91,7 @@ export async function withCliContext<T>(
         coreUsers: new CoreUsersRepository(core.db),
         tenantUsers: new TenantUsersRepository(),
         log,
+        servers: servers.registry,
       }),
       organizations,
       log,
@@ -93,6 +101,7 @@ export async function withCliContext<T>(
   } finally {
     await storage.schemas.settle();
     await connections.close();
+    await servers.stores.close();
     await store.close();
     await core.close();
     if (redis) await redis.quit().catch(() => redis.disconnect());

@@ -5,6 +5,7 @@ import { takeExitCode } from './command.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerMigrationNew } from './commands/migration-new.js';
 import { registerReconcile } from './commands/reconcile.js';
+import { registerServers } from './commands/servers.js';
 import { registerTenants } from './commands/tenants.js';
 
 const FOOTER = `
@@ -19,7 +20,9 @@ export interface ProgramIo {
 /** The whole CLI as a commander program. Usage errors throw CommanderError (exitOverride) instead of exiting. */
 export function buildProgram(io?: ProgramIo): Command {
   const program = new Command('tenantry')
-    .description('Operate a Tenantry deployment: migrations, organizations (tenants), provisioning.')
+    .description(
+      'Operate a Tenantry deployment: migrations, organizations (tenants), provisioning, tenant servers.',
+    )
     .exitOverride()
     .showSuggestionAfterError(true)
     .showHelpAfterError('(add --help for usage)')
@@ -29,6 +32,7 @@ export function buildProgram(io?: ProgramIo): Command {
   registerMigrationNew(program);
   registerTenants(program);
   registerReconcile(program);
+  registerServers(program);
   return program;
 }
 

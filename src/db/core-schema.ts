@@ -101,6 +101,19 @@ export interface OrganizationDomainsTable {
   created_at: CreatedAt;
 }
 
+/** Whether a tenant server takes new tenants (`draining`: it keeps its tenants but gets no new one). */
+export type TenantServerState = 'active' | 'draining';
+
+/** A registered tenant server (tenancy/servers). `url` holds credentials: never print it. */
+export interface TenantServersTable {
+  name: string;
+  /** Null only for `default`: the configured server (TENANT_DATABASE_URL, the core's, or the embedded engine). */
+  url: string | null;
+  weight: ColumnType<number, number | undefined, number>;
+  state: ColumnType<TenantServerState, TenantServerState | undefined, TenantServerState>;
+  created_at: CreatedAt;
+}
+
 /** The core (control-plane) database, as Kysely sees it. */
 export interface CoreDatabase {
   core_users: CoreUsersTable;
@@ -111,6 +124,7 @@ export interface CoreDatabase {
   account_mail_requests: AccountMailRequestsTable;
   organization_domains: OrganizationDomainsTable;
   core_audit_events: CoreAuditEventsTable;
+  tenant_servers: TenantServersTable;
 }
 
 export type CoreUser = Selectable<CoreUsersTable>;

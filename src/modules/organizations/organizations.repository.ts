@@ -17,7 +17,7 @@ export const MIGRATABLE = ['active', 'suspended'] as const satisfies readonly Or
 /** Timestamps come from the database clock, the one grace periods are measured against. */
 const NOW = sql<Date>`now()`;
 /** Advisory lock key (core database) held while a shared database is chosen for a new tenant. */
-const PLACE_LOCK_KEY = '8387229622868211322';
+export const PLACE_LOCK_KEY = '8387229622868211322';
 
 /** True for rows changed within the last `graceMs` (never when it is 0). */
 function recentlyUpdated(graceMs: number) {
@@ -46,6 +46,8 @@ export interface StorageOwner {
   status: OrganizationStatus;
   tenant_db_name: string | null;
   tenant_schema: string | null;
+  /** The recorded server (null: before servers were recorded, i.e. the configured one). */
+  placement: string | null;
   /** Changed within the grace period: a provisioning or deletion may still be progressing elsewhere. */
   recent: boolean;
 }
@@ -148,16 +150,27 @@ export class OrganizationsRepository {
   }
 
   /**
-   * Step `named`: records the placement `choose` picks, given how many live shared tenants each shared database of
-   * `server` holds. One transaction under a lock, so concurrent provisionings never overfill a shared database.
+   * Step `named`: `pickServer` picks the server given the live tenants per recorded server (null: rows from before
+   * servers were recorded), then the placement `choose` picks is recorded, given how many live shared tenants each
+   * shared database of that server holds. One transaction under a lock, so concurrent provisionings neither
+   * overfill a shared database nor all pile onto the same emptiest server.
    */
   async recordPlacement(
     id: number,
-    server: ServerAddress,
-    choose: (sharedTenants: Map<string, number>) => PlacementColumns,
+    pickServer: (tenantsPerServer: ReadonlyMap<string | null, number>) => ServerAddress,
+    choose: (sharedTenants: Map<string, number>, server: ServerAddress) => PlacementColumns,
   ): Promise<Organization | undefined> {
     return this.db.transaction().execute(async (trx) => {
       await sql`select pg_advisory_xact_lock(${PLACE_LOCK_KEY}::bigint)`.execute(trx);
+      const perServer = await trx
+        .selectFrom('organizations')
+        .select(['placement', (eb) => eb.fn.countAll<string>().as('tenants')])
+        .where('status', '<>', 'deleted')
+        .where('tenant_db_name', 'is not', null)
+        .where('id', '<>', id)
+        .groupBy('placement')
+        .execute();
+      const server = pickServer(new Map(perServer.map((row) => [row.placement, Number(row.tenants)])));
       const rows = await trx
         .selectFrom('organizations')
         .select(['tenant_db_name', (eb) => eb.fn.countAll<string>().as('tenants')])
@@ -171,7 +184,7 @@ export class OrganizationsRepository {
       const counts = new Map(rows.map((row) => [row.tenant_db_name as string, Number(row.tenants)]));
       return trx
         .updateTable('organizations')
-        .set({ ...choose(counts), provisioning_step: 'named', updated_at: NOW })
+        .set({ ...choose(counts, server), provisioning_step: 'named', updated_at: NOW })
         .where('id', '=', id)
         .where('status', '=', 'provisioning')
         .returningAll()
@@ -255,7 +268,14 @@ export class OrganizationsRepository {
     return (
       this.db
         .selectFrom('organizations')
-        .select(['id', 'status', 'tenant_db_name', 'tenant_schema', recentlyUpdated(graceMs).as('recent')])
+        .select([
+          'id',
+          'status',
+          'tenant_db_name',
+          'tenant_schema',
+          'placement',
+          recentlyUpdated(graceMs).as('recent'),
+        ])
         // One array parameter rather than a parameter per database: there may be more than PostgreSQL's 65535.
         .where(sql<boolean>`tenant_db_name = any(${databases}::text[])`)
         .where('placement_kind', '=', 'dedicated')
@@ -267,7 +287,14 @@ export class OrganizationsRepository {
   sharedOwners(ids: number[], server: ServerAddress, graceMs: number): Promise<StorageOwner[]> {
     return this.db
       .selectFrom('organizations')
-      .select(['id', 'status', 'tenant_db_name', 'tenant_schema', recentlyUpdated(graceMs).as('recent')])
+      .select([
+        'id',
+        'status',
+        'tenant_db_name',
+        'tenant_schema',
+        'placement',
+        recentlyUpdated(graceMs).as('recent'),
+      ])
       .where(sql<boolean>`id = any(${ids}::int[])`)
       .where('placement_kind', '=', 'shared')
       .where('placement', '=', server)

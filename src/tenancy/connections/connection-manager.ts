@@ -1,5 +1,5 @@
 import { AppError } from '../../errors.js';
-import type { DatabaseAddress } from '../placement/placement.js';
+import type { DatabaseAddress, ServerAddress } from '../placement/placement.js';
 
 /** The query surface Kysely's PostgresDialect needs from a connection (a `pg.Client` has it). */
 export interface QueryClient {
@@ -27,6 +27,11 @@ export interface ConnectionBudget {
   maxPerTenant: number;
   /** Connections open to any one shared database (its tenants together). */
   maxPerSharedDatabase: number;
+  /**
+   * Connections open to any one tenant server, all its databases together (several servers: each has its own
+   * `max_connections`). At most `maxConnections`, which still bounds them all together.
+   */
+  maxPerServer: number;
   /** Tenant databases with at least one open connection. */
   maxOpenTenants: number;
   /** An idle connection is closed after this long. */
@@ -41,6 +46,7 @@ export const DEFAULT_BUDGET: ConnectionBudget = {
   maxConnections: 40,
   maxPerTenant: 4,
   maxPerSharedDatabase: 10,
+  maxPerServer: 40,
   maxOpenTenants: 40,
   idleTimeoutMs: 60_000,
   acquireTimeoutMs: 5_000,
@@ -124,6 +130,8 @@ export class TenantConnectionManager {
   private readonly budget: ConnectionBudget;
   /** Connections open, being opened, or being closed: what the database may see. */
   private open = 0;
+  /** `open` per tenant server. */
+  private readonly serverOpen = new Map<ServerAddress, number>();
   private closing = 0;
   private waiting = 0;
   private evictions = 0;
@@ -136,7 +144,10 @@ export class TenantConnectionManager {
     private readonly connector: TenantConnector,
     budget: Partial<ConnectionBudget> = {},
   ) {
-    this.budget = { ...DEFAULT_BUDGET, ...budget };
+    // A budget without a per-server limit (a single server) is bounded by the total alone.
+    this.budget = { ...DEFAULT_BUDGET, maxPerServer: Infinity, ...budget };
+    if (this.budget.maxPerServer > this.budget.maxConnections)
+      this.budget.maxPerServer = this.budget.maxConnections;
     if (this.budget.maxPerTenant > this.budget.maxConnections)
       this.budget.maxPerTenant = this.budget.maxConnections;
     if (this.budget.maxPerSharedDatabase > this.budget.maxConnections)
@@ -230,8 +241,27 @@ export class TenantConnectionManager {
     return this.count(slot) < slot.max;
   }
 
+  /** Connections open (or opening, or closing) to the server of `slot`. */
+  private serverCount(slot: TenantSlot): number {
+    return this.serverOpen.get(slot.address.server) ?? 0;
+  }
+
+  private countOpen(slot: TenantSlot, delta: 1 | -1): void {
+    this.open += delta;
+    const server = slot.address.server;
+    const count = (this.serverOpen.get(server) ?? 0) + delta;
+    if (count === 0) this.serverOpen.delete(server);
+    else this.serverOpen.set(server, count);
+  }
+
+  /** Whether a place freed on `from`'s server can serve `to`: same server, or `to`'s server below its limit. */
+  private placeServes(from: TenantSlot, to: TenantSlot): boolean {
+    return from.address.server === to.address.server || this.serverCount(to) < this.budget.maxPerServer;
+  }
+
   private canOpen(slot: TenantSlot): boolean {
     if (!this.withinTenantLimit(slot) || this.open >= this.budget.maxConnections) return false;
+    if (this.serverCount(slot) >= this.budget.maxPerServer) return false;
     return this.count(slot) > 0 || this.openTenants() < this.budget.maxOpenTenants;
   }
 
@@ -248,7 +278,7 @@ export class TenantConnectionManager {
     let victim: TenantSlot | undefined;
     let victimAbove = false;
     for (const slot of this.slots.values()) {
-      if (slot === beneficiary || slot.idle.length === 0) continue;
+      if (slot === beneficiary || slot.idle.length === 0 || !this.placeServes(slot, beneficiary)) continue;
       const above = this.count(slot) > this.shareOf(slot);
       if (!above && !cold) continue;
       // Above-share victims first, then the least recently used.
@@ -272,14 +302,14 @@ export class TenantConnectionManager {
 
   private async openFor(slot: TenantSlot): Promise<ConnectionLease> {
     // Counted before the await: the budget covers connections still being opened.
-    this.open++;
+    this.countOpen(slot, 1);
     slot.opening++;
     let connection: TenantConnection;
     try {
       connection = await this.connector.connect(slot.address);
     } catch (error) {
       slot.opening--;
-      this.open--;
+      this.countOpen(slot, -1);
       this.forgetIfEmpty(slot);
       this.dispatch();
       throw error;
@@ -337,7 +367,12 @@ export class TenantConnectionManager {
     }
     if (above) {
       for (const next of this.waitOrder.values()) {
-        if (next !== slot && this.count(next) < this.shareOf(next) && next.promised === 0) {
+        if (
+          next !== slot &&
+          this.count(next) < this.shareOf(next) &&
+          next.promised === 0 &&
+          this.placeServes(slot, next)
+        ) {
           this.discard(slot, connection, next);
           return;
         }
@@ -349,7 +384,8 @@ export class TenantConnectionManager {
   /** The first tenant in round-robin order that waits with no connection and no place promised to it. */
   private starvingTenant(except: TenantSlot): TenantSlot | undefined {
     for (const next of this.waitOrder.values()) {
-      if (next !== except && this.count(next) === 0 && next.promised === 0) return next;
+      if (next !== except && this.count(next) === 0 && next.promised === 0 && this.placeServes(except, next))
+        return next;
     }
     return undefined;
   }
@@ -367,7 +403,7 @@ export class TenantConnectionManager {
       .catch(() => undefined)
       .finally(() => {
         this.closing--;
-        this.open--;
+        this.countOpen(slot, -1);
         slot.closes.delete(closed);
         if (beneficiary) {
           beneficiary.promised--;
@@ -490,6 +526,11 @@ export class TenantConnectionManager {
     if (!slot) return;
     slot.closing = false;
     this.forgetIfEmpty(slot);
+  }
+
+  /** Connections open (or being opened or closed) per tenant server, for `servers list` and metrics. */
+  serverConnections(): Map<ServerAddress, number> {
+    return new Map(this.serverOpen);
   }
 
   stats(): ConnectionStats {

@@ -8,7 +8,12 @@ import { openPglite, POOL_DEFAULTS } from '../../db/pools.js';
 import { boundedQuery, endClient } from '../../db/query-deadline.js';
 import { AppError, sqlState, SQLSTATE } from '../../errors.js';
 import type { TenantConnection, TenantConnector } from './connection-manager.js';
-import { PGLITE_SERVER, serverAddressOf, type DatabaseAddress } from '../placement/placement.js';
+import {
+  PGLITE_SERVER,
+  serverAddressOf,
+  type DatabaseAddress,
+  type ServerAddress,
+} from '../placement/placement.js';
 import { PGLITE_TENANT_NAME, pgliteSharedNumber, urlForDatabase } from '../placement/placement-names.js';
 import type { TenantStore } from '../stores/tenant-store.js';
 
@@ -42,16 +47,23 @@ function wrapClient(
   };
 }
 
+/** The connection URL (with credentials) of a tenant server; undefined (or null) when none is known there. */
+export type ServerUrlLookup = (server: ServerAddress) => Promise<string | null | undefined>;
+
 /**
- * One `pg.Client` per connection, straight to the tenant database on the tenant server; each query bounded by
- * `queryTimeoutMs` (0: unbounded).
+ * One `pg.Client` per connection, straight to the tenant database on its tenant server; each query bounded by
+ * `queryTimeoutMs` (0: unbounded). `servers` is one server's URL, or a lookup of every registered server's
+ * (tenancy/servers/server-registry.ts): a placement on a server it does not know answers 503.
  */
-export function postgresConnector(serverUrl: string, queryTimeoutMs = 0): TenantConnector {
-  const server = serverAddressOf(serverUrl);
+export function postgresConnector(servers: string | ServerUrlLookup, queryTimeoutMs = 0): TenantConnector {
+  const urlOf: ServerUrlLookup =
+    typeof servers === 'string'
+      ? async (server) => (server === serverAddressOf(servers) ? servers : undefined)
+      : servers;
   return {
     async connect(database) {
-      // One tenant server for now: a placement on any other is unreachable from this process.
-      if (database.server !== server) throw missingDatabase(database);
+      const serverUrl = await urlOf(database.server);
+      if (!serverUrl) throw missingDatabase(database);
       const client = new pg.Client({
         connectionString: urlForDatabase(serverUrl, database.database),
         connectionTimeoutMillis: POOL_DEFAULTS.connectionTimeoutMillis,
@@ -115,11 +127,18 @@ export function pgliteConnector(dataDir: string, settings: PgliteSettings): Tena
   };
 }
 
-/** The connector for the configured engine, reaching the same databases the store creates. */
-export function createTenantConnector(config: Config, store: TenantStore): TenantConnector {
+/**
+ * The connector for the configured engine, reaching the same databases the store creates: on PostgreSQL, every
+ * server `servers` knows (the server registry), or the configured tenant server alone.
+ */
+export function createTenantConnector(
+  config: Config,
+  store: TenantStore,
+  servers?: ServerUrlLookup,
+): TenantConnector {
   if (store.engine === 'postgres') {
     return postgresConnector(
-      config.tenantDatabaseUrl ?? (config.databaseUrl as string),
+      servers ?? config.tenantDatabaseUrl ?? (config.databaseUrl as string),
       config.databaseQueryTimeoutMs,
     );
   }

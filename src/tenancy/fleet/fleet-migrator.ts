@@ -45,6 +45,11 @@ export interface FleetReport {
   failed: { id: number; slug: string; error: string }[];
   /** Tenants that would run (dry run only). */
   planned: { id: number; slug: string; from: string | null }[];
+  /**
+   * Servers whose template could not be brought to `latest` (unreachable, say): their tenants are still tried
+   * (and recorded failed if the server is down), and new tenants there are migrated as they are provisioned.
+   */
+  templatesFailed: { server: string; error: string }[];
   durationMs: number;
 }
 
@@ -143,7 +148,8 @@ export class FleetMigrator {
     return this.exclusively(async () => {
       const started = performance.now();
       const applied = options.dryRun ? [] : await migrateToLatest(this.core.unbounded, 'core');
-      if (!options.dryRun) await this.store.prepare(); // brings the template to the latest tenant migration
+      // Every server's template to the latest tenant migration; one server down does not stop the others.
+      const templatesFailed = options.dryRun ? [] : await this.prepareTemplates();
       const latest = await latestTenantMigration();
       const candidates = await this.organizations(options.tenant);
       if (options.tenant !== undefined && candidates.length === 0) {
@@ -159,6 +165,7 @@ export class FleetMigrator {
         skipped: candidates.length - behind.length,
         failed: [],
         planned: [],
+        templatesFailed,
         durationMs: 0,
       };
       if (options.dryRun) {
@@ -177,6 +184,20 @@ export class FleetMigrator {
       report.durationMs = Math.round(performance.now() - started);
       return report;
     });
+  }
+
+  private async prepareTemplates(): Promise<FleetReport['templatesFailed']> {
+    const failed: FleetReport['templatesFailed'] = [];
+    for (const store of await this.storage.stores.all()) {
+      try {
+        await store.prepare();
+      } catch (error) {
+        // The configured server is where the single-server setup lives: its failure stays fatal, as before.
+        if (store === this.store) throw error;
+        failed.push({ server: store.server, error: errorText(error) });
+      }
+    }
+    return failed;
   }
 
   /** PGlite runs every instance on this one thread, and each costs ~100 MB: one at a time. */

@@ -12,9 +12,13 @@ import {
   placementColumns,
   placementFromRow,
   sharedPlacement,
+  type ServerAddress,
   type TenantPlacement,
 } from '../placement/placement.js';
 import type { TenantStorage } from '../placement/tenant-storage.js';
+import { pickServer } from '../servers/placement-policy.js';
+import type { ServerRegistry } from '../servers/server-registry.js';
+import type { TenantStore } from '../stores/tenant-store.js';
 
 /** Provisioning steps, in order, as recorded in organizations.provisioning_step once completed. */
 export const PROVISIONING_STEPS = ['named', 'database_created', 'owner_added'] as const;
@@ -62,6 +66,11 @@ export interface ProvisionerDeps {
   coreUsers: CoreOwnerReader;
   tenantUsers: TenantOwnerWriter;
   log: FastifyBaseLogger;
+  /**
+   * The registered tenant servers new organizations are spread over (tenancy/servers/placement-policy.ts);
+   * without it, every organization goes to the storage's own server.
+   */
+  servers?: ServerRegistry;
   /** Test hook: throw a SimulatedCrashError right after recording this step. Defaults to $TENANTRY_FAIL_AFTER_STEP. */
   failAfterStep?: string;
 }
@@ -112,6 +121,7 @@ export class Provisioner {
   private readonly coreUsers: CoreOwnerReader;
   private readonly tenantUsers: TenantOwnerWriter;
   private readonly log: FastifyBaseLogger;
+  private readonly servers: ServerRegistry | undefined;
   private readonly failAfterStep: ProvisioningStep | undefined;
   /** Provisionings running in this process, so concurrent calls for one organization share one run. */
   private readonly running = new Map<number, Promise<Organization>>();
@@ -122,6 +132,7 @@ export class Provisioner {
     this.coreUsers = deps.coreUsers;
     this.tenantUsers = deps.tenantUsers;
     this.log = deps.log;
+    this.servers = deps.servers;
     const hook = deps.failAfterStep ?? (process.env[FAIL_AFTER_STEP_ENV] || undefined);
     if (hook !== undefined && stepIndex(hook) < 0) {
       throw new Error(
@@ -258,10 +269,19 @@ export class Provisioner {
     return active;
   }
 
-  /** Step `named`: chooses the placement (of the kind the row asks for) and records it in one transaction. */
+  /**
+   * Step `named`: chooses the server (the placement policy over the registered servers) and the placement (of the
+   * kind the row asks for) and records them in one transaction.
+   */
   private async name(org: Organization): Promise<Organization> {
-    const named = await this.orgs.recordPlacement(org.id, this.storage.store.server, (sharedTenants) =>
-      placementColumns(this.storage.place(org.id, org.placement_kind, sharedTenants)),
+    const fallback = this.storage.store.server;
+    // Read before the transaction: servers change rarely, and a drain racing a placement may lose by one tenant.
+    const servers = this.servers ? await this.servers.list() : null;
+    const named = await this.orgs.recordPlacement(
+      org.id,
+      (tenants) => (servers ? pickServer(servers, tenants, fallback).address : fallback),
+      (sharedTenants, server) =>
+        placementColumns(this.storage.place(org.id, org.placement_kind, sharedTenants, server)),
     );
     if (!named) throw await this.conflict(org.id);
     if (this.failAfterStep === 'named') throw new SimulatedCrashError('named');
@@ -337,22 +357,36 @@ export class Provisioner {
     }
   }
 
-  /** Drops dedicated databases and shared tenants' schemas that no live organization names; returns them. */
+  /**
+   * Drops dedicated databases and shared tenants' schemas that no live organization names, on every server;
+   * returns them. An added server that cannot be reached is logged and skipped (the next reconcile sweeps it);
+   * the configured server failing fails the reconcile, as with a single server.
+   */
   private async dropOrphans(graceMs: number): Promise<string[]> {
-    const dropped = await this.dropOrphanDatabases(graceMs);
-    for (const database of await this.storage.store.listSharedDatabases()) {
-      dropped.push(...(await this.dropOrphanSchemas(database, graceMs)));
+    const dropped: string[] = [];
+    for (const store of await this.storage.stores.all()) {
+      try {
+        dropped.push(...(await this.dropOrphanDatabases(store, graceMs)));
+        for (const database of await store.listSharedDatabases()) {
+          dropped.push(...(await this.dropOrphanSchemas(store.server, database, graceMs)));
+        }
+      } catch (error) {
+        if (store === this.storage.store) throw error;
+        this.log.error({ err: error, server: store.server }, 'could not sweep a tenant server for orphans');
+      }
     }
     return dropped;
   }
 
   /**
-   * Drops dedicated tenant databases no live organization names. The databases are listed before the rows are
-   * read: a database is always named in the core before it is created, so one that appears meanwhile is not in
-   * the list, and one in the list has its row visible.
+   * Drops dedicated tenant databases of one server that no live organization names. The databases are listed
+   * before the rows are read: a database is always named in the core before it is created, so one that appears
+   * meanwhile is not in the list, and one in the list has its row visible. A database a live organization names
+   * is kept whichever server its row records: a copy on another server is a move in progress (or its leftover),
+   * which the move's own recorded state settles; dropping it here could race the move.
    */
-  private async dropOrphanDatabases(graceMs: number): Promise<string[]> {
-    const existing = await this.storage.store.list();
+  private async dropOrphanDatabases(store: TenantStore, graceMs: number): Promise<string[]> {
+    const existing = await store.list();
     if (existing.length === 0) return [];
     const rows = await this.orgs.ownersOfDatabases(existing, graceMs);
     const keep = this.liveRows(rows, (row) => row.tenant_db_name);
@@ -360,9 +394,12 @@ export class Provisioner {
     for (const name of existing) {
       if (keep.has(name)) continue;
       try {
-        await this.storage.store.drop(name);
+        await store.drop(name);
         dropped.push(name);
-        this.log.warn({ database: name }, 'dropped a tenant database no live organization owns');
+        this.log.warn(
+          { database: name, server: store.server },
+          'dropped a tenant database no live organization owns',
+        );
       } catch (error) {
         this.log.error({ err: error, database: name }, 'could not drop an orphan tenant database');
       }
@@ -375,8 +412,11 @@ export class Provisioner {
    * Drops shared tenants' schemas (and roles) in one shared database that no live organization places there;
    * listed before the rows are read, as for databases. Then the tenant roles left without a live tenant.
    */
-  private async dropOrphanSchemas(database: string, graceMs: number): Promise<string[]> {
-    const server = this.storage.store.server;
+  private async dropOrphanSchemas(
+    server: ServerAddress,
+    database: string,
+    graceMs: number,
+  ): Promise<string[]> {
     const schemas = this.storage.schemas;
     const address = databaseAddress(server, database, true);
     const existing = await schemas.listSchemas(address);

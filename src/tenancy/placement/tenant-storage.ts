@@ -8,13 +8,21 @@ import { openTenantHandle } from '../connections/tenant-handle.js';
 import { assertMigrated, createMigrator } from '../../db/migrator.js';
 import { ensureTenantSchema } from '../fleet/tenant-migrations.js';
 import type { TenantStore } from '../stores/tenant-store.js';
-import { dedicatedPlacement, sharedPlacement, type TenantPlacement } from './placement.js';
+import { singleStore, type StoreResolver } from '../servers/server-stores.js';
+import {
+  dedicatedPlacement,
+  sharedPlacement,
+  type ServerAddress,
+  type TenantPlacement,
+} from './placement.js';
 
 export interface TenantStorageOptions {
   /** Tenants per shared database before the next one is opened (TENANT_SHARED_PER_DATABASE). */
   sharedPerDatabase: number;
   /** Where background work (spare shared schemas) reports failures. */
   log?: FastifyBaseLogger;
+  /** The store of each tenant server (tenancy/servers); by default `store` alone, for its one server. */
+  stores?: StoreResolver;
 }
 
 /**
@@ -28,23 +36,41 @@ export interface TenantStorageOptions {
  */
 export class TenantStorage {
   readonly schemas: SharedSchemas;
+  /** The store of each server; placements on a server not registered answer 503. */
+  readonly stores: StoreResolver;
 
+  /**
+   * `store` is the configured (`default`) server's: the fallback for rows recorded before servers were, and the
+   * source of names (database, schema and role names are the same on every server: they come from the core
+   * database's name and the organization id).
+   */
   constructor(
     readonly store: TenantStore,
     private readonly manager: TenantConnectionManager,
     private readonly options: TenantStorageOptions,
   ) {
     this.schemas = new SharedSchemas(manager, store.sharedNames, options.log);
+    this.stores = options.stores ?? singleStore(store);
+  }
+
+  /** The store of the server a placement is on. */
+  storeOf(placement: TenantPlacement): Promise<TenantStore> {
+    return this.stores.storeFor(placement.address.server);
   }
 
   /**
    * Where a new tenant goes. Dedicated: its own database, named by its id. Shared: its schema in the
    * lowest-numbered shared database of this server holding fewer than `sharedPerDatabase` live tenants (the next
-   * number when all are full). `sharedTenants` counts the live shared tenants per database name (the caller takes
-   * it under a lock: OrganizationsRepository.recordPlacement).
+   * number when all are full). `sharedTenants` counts the live shared tenants of `server` per database name (the
+   * caller takes it under a lock: OrganizationsRepository.recordPlacement); shared databases are numbered per
+   * server.
    */
-  place(orgId: number, kind: PlacementKind, sharedTenants: ReadonlyMap<string, number>): TenantPlacement {
-    const server = this.store.server;
+  place(
+    orgId: number,
+    kind: PlacementKind,
+    sharedTenants: ReadonlyMap<string, number>,
+    server: ServerAddress = this.store.server,
+  ): TenantPlacement {
     if (kind === 'dedicated') return dedicatedPlacement(server, this.store.databaseName(orgId));
     let n = 1;
     while ((sharedTenants.get(this.store.sharedDatabaseName(n)) ?? 0) >= this.options.sharedPerDatabase) n++;
@@ -56,23 +82,26 @@ export class TenantStorage {
    * was just migrated to; null for a dedicated database (a copy of the template: `migrate` confirms its version).
    */
   async create(placement: TenantPlacement, orgId: number): Promise<string | null> {
+    const store = await this.storeOf(placement);
     if (placement.kind === 'dedicated') {
-      await this.store.create(placement.address.database);
+      await store.create(placement.address.database);
       return null;
     }
-    await this.store.ensureSharedDatabase(placement.address.database);
+    await store.ensureSharedDatabase(placement.address.database);
     return this.schemas.create(placement, orgId);
   }
 
   /** Drops the tenant's storage and nothing else; idempotent. */
   async drop(placement: TenantPlacement, orgId: number): Promise<void> {
-    if (placement.kind === 'dedicated') return this.store.drop(placement.address.database);
+    if (placement.kind === 'dedicated')
+      return (await this.storeOf(placement)).drop(placement.address.database);
     if (!(await this.sharedDatabaseExists(placement))) return;
     await this.schemas.drop(placement, orgId);
   }
 
   async exists(placement: TenantPlacement): Promise<boolean> {
-    if (placement.kind === 'dedicated') return this.store.exists(placement.address.database);
+    if (placement.kind === 'dedicated')
+      return (await this.storeOf(placement)).exists(placement.address.database);
     return (await this.sharedDatabaseExists(placement)) && this.schemas.exists(placement);
   }
 
@@ -80,7 +109,9 @@ export class TenantStorage {
   async migrate(placement: TenantPlacement, orgId: number): Promise<{ applied: string[]; version: string }> {
     if (placement.kind === 'shared') return this.schemas.migrate(placement, orgId);
     // Unbounded: a long migration is not an outage.
-    const handle = await this.store.open(placement.address.database, { maxConnections: 1 });
+    const handle = await (
+      await this.storeOf(placement)
+    ).open(placement.address.database, { maxConnections: 1 });
     try {
       return await ensureTenantSchema(handle.db);
     } finally {
@@ -103,7 +134,9 @@ export class TenantStorage {
    */
   async rollback(placement: TenantPlacement, orgId: number, to?: string): Promise<string | null> {
     if (placement.kind === 'shared') return this.schemas.rollback(placement, orgId, to);
-    const handle = await this.store.open(placement.address.database, { maxConnections: 1 });
+    const handle = await (
+      await this.storeOf(placement)
+    ).open(placement.address.database, { maxConnections: 1 });
     try {
       const migrator = createMigrator(handle.db, 'tenant');
       const result =
@@ -130,7 +163,8 @@ export class TenantStorage {
     if (placement.kind === 'shared') {
       return fn(openTenantHandle(this.manager, placement, this.store.sharedNames));
     }
-    const handle = await this.store.open(placement.address.database, { maxConnections: 1, bounded: true });
+    const store = await this.storeOf(placement);
+    const handle = await store.open(placement.address.database, { maxConnections: 1, bounded: true });
     try {
       return await fn(handle.db);
     } finally {
@@ -139,6 +173,6 @@ export class TenantStorage {
   }
 
   private async sharedDatabaseExists(placement: TenantPlacement): Promise<boolean> {
-    return (await this.store.listSharedDatabases()).includes(placement.address.database);
+    return (await (await this.storeOf(placement)).listSharedDatabases()).includes(placement.address.database);
   }
 }
