@@ -18,6 +18,8 @@ import { createTenantConnector } from './tenancy/connections/connectors.js';
 import { TenantStorage } from './tenancy/placement/tenant-storage.js';
 import { Provisioner } from './tenancy/lifecycle/provisioner.js';
 import { TenantGateway } from './tenancy/routing/tenant-gateway.js';
+import { TenantMover } from './tenancy/lifecycle/tenant-mover.js';
+import { SingleTenantServer, type TenantServers } from './tenancy/placement/tenant-servers.js';
 import { TenantResolver } from './tenancy/routing/tenant-resolver.js';
 import { createTenantStore } from './tenancy/stores/create-tenant-store.js';
 import type { TenantStore } from './tenancy/stores/tenant-store.js';
@@ -33,6 +35,10 @@ export interface Services {
   /** Tenants' storage by placement (dedicated databases, shared schemas). */
   storage: TenantStorage;
   provisioner: Provisioner;
+  /** Moves tenants between placements and servers (the CLI's `tenants move`; reconcile settles crashed ones). */
+  mover: TenantMover;
+  /** The tenant servers by name (one, `default`, until a registry plugs in). */
+  servers: TenantServers;
   connections: TenantConnectionManager;
   tenants: TenantGateway;
   tenantAuth: TenantAuthService;
@@ -71,18 +77,27 @@ export function createServices(
   });
   const organizationsRepository = new OrganizationsRepository(core.db);
   const tenantUsersRepository = new TenantUsersRepository();
+  const resolver = new TenantResolver(organizationsRepository, {
+    ttlMs: config.tenantCacheTtlMs,
+    server: store.server,
+  });
+  const tenants = new TenantGateway(resolver, connections, { redis, log, sharedNames: store.sharedNames });
+  const servers = new SingleTenantServer(storage);
+  const mover = new TenantMover({
+    organizations: organizationsRepository,
+    servers,
+    log,
+    invalidate: (orgId, slug) => tenants.invalidate(orgId, slug),
+    beforeDrop: (orgId, placement) => tenants.close(orgId, placement),
+  });
   const provisioner = new Provisioner({
     organizations: organizationsRepository,
     storage,
     coreUsers: new CoreUsersRepository(core.db),
     tenantUsers: tenantUsersRepository,
     log,
+    moves: mover,
   });
-  const resolver = new TenantResolver(organizationsRepository, {
-    ttlMs: config.tenantCacheTtlMs,
-    server: store.server,
-  });
-  const tenants = new TenantGateway(resolver, connections, { redis, log, sharedNames: store.sharedNames });
   const tenantRefreshTokens = new RefreshTokens('tenant_refresh_tokens', config.refreshTokenExpireDays);
   const tenantAuth = new TenantAuthService(accessTokens, tenantRefreshTokens);
   const tenantUsers = new TenantUsersService(tenantRefreshTokens);
@@ -96,6 +111,8 @@ export function createServices(
     maxPerOwner: config.maxOrganizationsPerOwner,
   });
   return {
+    mover,
+    servers,
     accessTokens,
     mailer,
     coreAuth,

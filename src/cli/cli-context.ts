@@ -12,6 +12,8 @@ import { TenantConnectionManager } from '../tenancy/connections/connection-manag
 import { createTenantConnector } from '../tenancy/connections/connectors.js';
 import { TenantStorage } from '../tenancy/placement/tenant-storage.js';
 import { Provisioner } from '../tenancy/lifecycle/provisioner.js';
+import { TenantMover } from '../tenancy/lifecycle/tenant-mover.js';
+import { SingleTenantServer, type TenantServers } from '../tenancy/placement/tenant-servers.js';
 import { createTenantStore } from '../tenancy/stores/create-tenant-store.js';
 import type { TenantStore } from '../tenancy/stores/tenant-store.js';
 import { CliError, EXIT } from './cli-error.js';
@@ -24,6 +26,10 @@ export interface CliContext {
   /** Tenants' storage by placement; shared databases are reached through a connection manager of the CLI's own. */
   storage: TenantStorage;
   provisioner: Provisioner;
+  /** Moves tenants; reconcile (provisioner) settles moves left half-done through it. */
+  mover: TenantMover;
+  /** The tenant servers by name (one, `default`, until a registry plugs in). */
+  servers: TenantServers;
   /** The core's organization rows. */
   organizations: OrganizationsRepository;
   log: FastifyBaseLogger;
@@ -69,18 +75,28 @@ export async function withCliContext<T>(
   });
   const redis = config.redisUrl ? createRedis(config.redisUrl, log) : null;
   const bus = new InvalidationBus(() => undefined, redis, log);
+  const servers = new SingleTenantServer(storage);
+  const mover = new TenantMover({
+    organizations,
+    servers,
+    log,
+    invalidate: (orgId, slug) => bus.invalidate(orgId, slug),
+  });
   try {
     return await fn({
       config,
       core,
       store,
       storage,
+      mover,
+      servers,
       provisioner: new Provisioner({
         organizations,
         storage,
         coreUsers: new CoreUsersRepository(core.db),
         tenantUsers: new TenantUsersRepository(),
         log,
+        moves: mover,
       }),
       organizations,
       log,

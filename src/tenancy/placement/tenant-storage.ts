@@ -138,6 +138,28 @@ export class TenantStorage {
     }
   }
 
+  /**
+   * A handle on the tenant's tables through the connection manager, whatever its kind (moves and exports: on the
+   * embedded engine a database is open once per process, and the manager may hold it already).
+   */
+  handle(placement: TenantPlacement): Kysely<TenantDatabase> {
+    return openTenantHandle(this.manager, placement, this.store.sharedNames);
+  }
+
+  /**
+   * `drop`, after closing this process's connections to a dedicated database (they would keep it open); the
+   * manager forgets the database afterwards, so the same address may be used again (a tenant moved back).
+   */
+  async dropClosingConnections(placement: TenantPlacement, orgId: number): Promise<void> {
+    if (placement.kind === 'shared') return this.drop(placement, orgId);
+    await this.manager.closeTenant(placement.address);
+    try {
+      await this.drop(placement, orgId);
+    } finally {
+      this.manager.reopen(placement.address);
+    }
+  }
+
   private async sharedDatabaseExists(placement: TenantPlacement): Promise<boolean> {
     return (await this.store.listSharedDatabases()).includes(placement.address.database);
   }
