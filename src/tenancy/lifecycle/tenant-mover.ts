@@ -12,6 +12,7 @@ import {
 } from '../placement/placement.js';
 import { DEFAULT_SERVER_NAME, type TenantServers } from '../placement/tenant-servers.js';
 import type { TenantStorage } from '../placement/tenant-storage.js';
+import { forgetBindings } from '../connections/schema-binding.js';
 import { seal, unseal } from './move-fence.js';
 import { copyTenantData } from './tenant-copy.js';
 
@@ -275,6 +276,8 @@ export class TenantMover {
   private async drop(orgId: number, placement: TenantPlacement): Promise<void> {
     await this.deps.beforeDrop?.(orgId, placement);
     await this.storageOf(placement).dropClosingConnections(placement, orgId);
+    // Should the tenant come back to this schema, connections bound to the dropped role bind afresh.
+    if (placement.schema !== null) forgetBindings(placement.schema);
   }
 
   private async step(org: Organization, from: MoveStep, to: MoveStep): Promise<Organization> {

@@ -7,6 +7,7 @@ import type { TenantConnectionManager } from '../connections/connection-manager.
 import { InvalidationBus } from './invalidation-bus.js';
 import type { TenantPlacement } from '../placement/placement.js';
 import { openTenantHandle } from '../connections/tenant-handle.js';
+import { forgetBindings } from '../connections/schema-binding.js';
 import type { SharedTenantNames } from '../placement/placement-names.js';
 import type { TenantContext } from './tenant-context.js';
 import type { ResolvableRow, ResolvedTenant, TenantResolver } from './tenant-resolver.js';
@@ -33,7 +34,11 @@ export class TenantGateway {
   ) {
     this.sharedNames = options.sharedNames;
     this.bus = new InvalidationBus(
-      (orgId, slug) => resolver.invalidate(orgId, slug),
+      (orgId, slug) => {
+        resolver.invalidate(orgId, slug);
+        // Its schema may have been dropped and made again (a move): connections bound to it bind afresh.
+        forgetBindings(options.sharedNames.schema(orgId));
+      },
       options.redis ?? null,
       options.log,
     );
