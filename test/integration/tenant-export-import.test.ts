@@ -118,7 +118,11 @@ describe('tenant export and import across engines', { skip: NEEDS_POSTGRES }, ()
     const before = await app.services.organizationRows.listLive();
     const someone = await verifiedCoreUser(app, 'future@example.com', { isOwner: true });
     await assert.rejects(
-      transfer(app).importFile(future, { name: 'Future', owner: { id: someone.id, email: 'future@example.com' }, placement: 'dedicated' }),
+      transfer(app).importFile(future, {
+        name: 'Future',
+        owner: { id: someone.id, email: 'future@example.com' },
+        placement: 'dedicated',
+      }),
       (error) => error instanceof ImportRefusedError && /newer than this build knows/.test(error.message),
     );
     assert.equal((await app.services.organizationRows.listLive()).length, before.length);

@@ -112,7 +112,8 @@ describe('tenant moves', () => {
       { workers: 3, hangMs: 30_000 },
     );
     // Let some writes land before and after the move.
-    while (load.samples.filter((s) => s.status === 201).length < 3) await new Promise((r) => setTimeout(r, 20));
+    while (load.samples.filter((s) => s.status === 201).length < 3)
+      await new Promise((r) => setTimeout(r, 20));
     const kind = (await placement()).kind === 'dedicated' ? 'shared' : 'dedicated';
     await t.app.services.mover.move(orgId, { kind });
     const movedAt = load.samples.length;
@@ -128,7 +129,10 @@ describe('tenant moves', () => {
     const emails = new Set(users.map((u) => (u as { email: string }).email));
     const lost = acknowledged.filter((email) => !emails.has(email));
     assert.deepEqual(lost, [], `${acknowledged.length} acknowledged writes, ${refused.length} refused`);
-    assert.ok(samples.slice(movedAt).some((s) => s.status === 201), 'writes succeed after the move');
+    assert.ok(
+      samples.slice(movedAt).some((s) => s.status === 201),
+      'writes succeed after the move',
+    );
   });
 
   for (const step of MOVE_STEPS) {

@@ -15,7 +15,11 @@ import { find } from './tenants.js';
 
 /** Refusals the CLI reports as one line: the tenant is left as it was. */
 function refusal(error: unknown): never {
-  if (error instanceof MoveRefusedError || error instanceof ImportRefusedError || error instanceof ExportFileError)
+  if (
+    error instanceof MoveRefusedError ||
+    error instanceof ImportRefusedError ||
+    error instanceof ExportFileError
+  )
     throw new CliError(error.message, EXIT.FAILED);
   if (error instanceof UnknownServerError) throw new CliError(error.message, EXIT.USAGE);
   if (error instanceof AppError) throw new CliError(error.message, EXIT.FAILED);
@@ -92,13 +96,15 @@ Examples:
     'export <id|slug>',
     "write an organization's data (rows, sequences, schema version) to one portable file",
     (command) =>
-      command.option('--out <file>', 'the file to write (must not exist; default: <slug>.tenant.jsonl)').addHelpText(
-        'after',
-        `
+      command
+        .option('--out <file>', 'the file to write (must not exist; default: <slug>.tenant.jsonl)')
+        .addHelpText(
+          'after',
+          `
 The file is JSON Lines: a header (format, the tenant schema version, the tables), the rows of each table as
 PostgreSQL renders them to JSON, then the sequences' states. It reads back on either engine with
 \`tenants import\`. The rows are read in one snapshot while the organization keeps answering.`,
-      ),
+        ),
     async ({ args: [ref], options, out }) =>
       withCliContext(async (context) => {
         const org = await find(context, ref);
@@ -113,7 +119,10 @@ PostgreSQL renders them to JSON, then the sequences' states. It reads back on ei
             throw new CliError(`${file} exists already`, EXIT.USAGE);
           refusal(error);
         }
-        out.result({ id: org.id, file, rows }, () => `exported organization ${org.id} (${rows} rows) to ${file}`);
+        out.result(
+          { id: org.id, file, rows },
+          () => `exported organization ${org.id} (${rows} rows) to ${file}`,
+        );
         return EXIT.OK;
       }),
   );

@@ -64,7 +64,11 @@ export class TenantUsersRepository {
    * (role owner, active), or the owner is added as a new one (as provisioning does).
    */
   async linkImportedOwner(db: TenantDb, owner: { email: string; coreUserId: number }): Promise<void> {
-    await db.updateTable('tenant_users').set({ core_user_id: null }).where('core_user_id', 'is not', null).execute();
+    await db
+      .updateTable('tenant_users')
+      .set({ core_user_id: null })
+      .where('core_user_id', 'is not', null)
+      .execute();
     const linked = await db
       .updateTable('tenant_users')
       .set({ core_user_id: owner.coreUserId, role: 'owner', is_active: true })

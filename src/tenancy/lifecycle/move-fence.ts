@@ -21,7 +21,9 @@ export async function seal(db: Kysely<TenantDatabase>): Promise<void> {
     for (const table of await tenantTables(trx)) {
       await sql`drop trigger if exists ${sql.id(FENCE)} on ${sql.table(table.name)}`.execute(trx);
       await sql`create trigger ${sql.id(FENCE)} before insert or update or delete or truncate
-                on ${sql.table(table.name)} for each statement execute function ${sql.id(FENCE)}()`.execute(trx);
+                on ${sql.table(table.name)} for each statement execute function ${sql.id(FENCE)}()`.execute(
+        trx,
+      );
     }
   });
 }

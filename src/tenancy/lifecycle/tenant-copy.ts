@@ -115,7 +115,9 @@ export async function clearTables(db: Db, tables: readonly TableShape[]): Promis
 export async function readSequences(db: Db): Promise<SequenceState[]> {
   const { rows } = await sql<{ name: string }>`
     select c.relname as name from pg_class c
-     where c.relnamespace = current_schema()::regnamespace and c.relkind = 'S' order by c.relname`.execute(db);
+     where c.relnamespace = current_schema()::regnamespace and c.relkind = 'S' order by c.relname`.execute(
+    db,
+  );
   const states: SequenceState[] = [];
   for (const { name } of rows) {
     const { rows: state } = await sql<{ last_value: string; is_called: boolean }>`
@@ -129,7 +131,9 @@ export async function readSequences(db: Db): Promise<SequenceState[]> {
 /** Sets sequences to the given states (ones the target does not have are an error: schemas differ). */
 export async function writeSequences(db: Db, states: readonly SequenceState[]): Promise<void> {
   for (const state of states) {
-    await sql`select setval(${state.name}::regclass, ${state.lastValue}::bigint, ${state.isCalled})`.execute(db);
+    await sql`select setval(${state.name}::regclass, ${state.lastValue}::bigint, ${state.isCalled})`.execute(
+      db,
+    );
   }
 }
 

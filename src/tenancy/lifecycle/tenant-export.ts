@@ -122,7 +122,11 @@ function parseHeader(line: string): ExportHeader {
   } catch {
     throw new ExportFileError('Not a Tenantry tenant export (the first line is not JSON)');
   }
-  if (header.format !== EXPORT_FORMAT || typeof header.schemaVersion !== 'string' || !Array.isArray(header.tables))
+  if (
+    header.format !== EXPORT_FORMAT ||
+    typeof header.schemaVersion !== 'string' ||
+    !Array.isArray(header.tables)
+  )
     throw new ExportFileError('Not a Tenantry tenant export');
   if (header.formatVersion !== EXPORT_FORMAT_VERSION)
     throw new ExportFileError(

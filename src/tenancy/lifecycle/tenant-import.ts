@@ -47,7 +47,9 @@ export async function assertImportable(header: ExportHeader): Promise<void> {
       `The export is at tenant schema ${header.schemaVersion}, newer than this build knows (${latest}): ` +
         'import it with a newer Tenantry',
     );
-  throw new ImportRefusedError(`The export's tenant schema ${header.schemaVersion} is not a migration of this build`);
+  throw new ImportRefusedError(
+    `The export's tenant schema ${header.schemaVersion} is not a migration of this build`,
+  );
 }
 
 /**
@@ -81,14 +83,20 @@ export class TenantTransfer {
   async importFile(file: string, options: ImportOptions): Promise<ImportResult> {
     const header = await readExportHeader(file);
     await assertImportable(header);
-    const inserted = await this.deps.organizations.insertWithSlug(options.owner.id, options.name, options.slug, {
-      placement: options.placement,
-    });
+    const inserted = await this.deps.organizations.insertWithSlug(
+      options.owner.id,
+      options.name,
+      options.slug,
+      {
+        placement: options.placement,
+      },
+    );
     const organization = await this.deps.provisioner.provision(inserted.id);
     const placement = this.placement(organization);
     const { storage } = this.deps;
     const latest = await latestTenantMigration();
-    if (header.schemaVersion !== latest) await storage.rollback(placement, organization.id, header.schemaVersion);
+    if (header.schemaVersion !== latest)
+      await storage.rollback(placement, organization.id, header.schemaVersion);
     const rows = await storage
       .handle(placement)
       .transaction()

@@ -1,7 +1,10 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { MoveStep, Organization, PlacementKind } from '../../db/core-schema.js';
 import { AppError } from '../../errors.js';
-import type { MoveColumns, OrganizationsRepository } from '../../modules/organizations/organizations.repository.js';
+import type {
+  MoveColumns,
+  OrganizationsRepository,
+} from '../../modules/organizations/organizations.repository.js';
 import {
   dedicatedPlacement,
   parseServerAddress,
@@ -306,12 +309,15 @@ export class TenantMover {
 
   private async load(orgId: number): Promise<Organization> {
     const org = await this.deps.organizations.findById(orgId);
-    if (!org || org.status === 'deleted') throw new AppError('TENANT_NOT_FOUND', `Organization ${orgId} not found`);
+    if (!org || org.status === 'deleted')
+      throw new AppError('TENANT_NOT_FOUND', `Organization ${orgId} not found`);
     return org;
   }
 
   private async changed(orgId: number): Promise<Error> {
     const org = await this.load(orgId);
-    return new MoveRefusedError(`Organization ${orgId} changed meanwhile (move step ${org.move_step ?? 'none'})`);
+    return new MoveRefusedError(
+      `Organization ${orgId} changed meanwhile (move step ${org.move_step ?? 'none'})`,
+    );
   }
 }

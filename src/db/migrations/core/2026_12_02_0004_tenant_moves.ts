@@ -6,7 +6,9 @@ import { sql, type Kysely } from 'kysely';
 export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
     .alterTable('organizations')
-    .addColumn('move_step', 'text', (c) => c.check(sql`move_step in ('frozen', 'sealed', 'copied', 'switched')`))
+    .addColumn('move_step', 'text', (c) =>
+      c.check(sql`move_step in ('frozen', 'sealed', 'copied', 'switched')`),
+    )
     .addColumn('move_placement_kind', 'text', (c) =>
       c.check(sql`move_placement_kind in ('dedicated', 'shared')`),
     )
