@@ -112,7 +112,7 @@ describe('tenant export and import across engines', { skip: NEEDS_POSTGRES }, ()
     const app = (apps.pglite as TestApp).app;
     const file = join(dir, 'pglite.tenant.jsonl');
     const [header, ...rest] = readFileSync(file, 'utf8').split('\n');
-    const newer = { ...JSON.parse(header as string), schemaVersion: '9999_12_31_0001_future' };
+    const newer = { ...(JSON.parse(header as string) as object), schemaVersion: '9999_12_31_0001_future' };
     const future = join(dir, 'future.tenant.jsonl');
     writeFileSync(future, [JSON.stringify(newer), ...rest].join('\n'));
     const before = await app.services.organizationRows.listLive();
