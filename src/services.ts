@@ -15,7 +15,7 @@ import { TenantUsersRepository } from './modules/tenant-users/tenant-users.repos
 import { TenantUsersService } from './modules/tenant-users/tenant-users.service.js';
 import { TenantConnectionManager } from './tenancy/connections/connection-manager.js';
 import { createTenantConnector } from './tenancy/connections/connectors.js';
-import { TenantStorage } from './tenancy/placement/tenant-storage.js';
+import { movedAway, TenantStorage } from './tenancy/placement/tenant-storage.js';
 import { Provisioner } from './tenancy/lifecycle/provisioner.js';
 import { TenantGateway } from './tenancy/routing/tenant-gateway.js';
 import { TenantMover } from './tenancy/lifecycle/tenant-mover.js';
@@ -88,7 +88,7 @@ export function createServices(
     servers,
     log,
     invalidate: (orgId, slug) => tenants.invalidate(orgId, slug),
-    beforeDrop: (orgId, placement) => tenants.close(orgId, placement),
+    beforeDrop: (orgId, placement) => tenants.close(orgId, placement, movedAway),
   });
   const provisioner = new Provisioner({
     organizations: organizationsRepository,

@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import type { MoveStep, Organization } from '../../src/db/core-schema.js';
 import { placementFromRow, type TenantPlacement } from '../../src/tenancy/placement/placement.js';
 import { UnknownServerError } from '../../src/tenancy/placement/tenant-servers.js';
+import { movedAway } from '../../src/tenancy/placement/tenant-storage.js';
 import {
   MOVE_STEPS,
   MoveRefusedError,
@@ -145,7 +146,7 @@ describe('tenant moves', () => {
         servers: t.app.services.servers,
         log: t.app.log,
         invalidate: (id, s) => t.app.services.tenants.invalidate(id, s),
-        beforeDrop: (id, p) => t.app.services.tenants.close(id, p),
+        beforeDrop: (id, p) => t.app.services.tenants.close(id, p, movedAway),
         crashAfter: step,
       });
       await assert.rejects(crashing.move(orgId, { kind }), (e) => e instanceof SimulatedMoveCrash);
@@ -183,7 +184,7 @@ describe('tenant moves', () => {
       servers: t.app.services.servers,
       log: t.app.log,
       invalidate: (id, s) => t.app.services.tenants.invalidate(id, s),
-      beforeDrop: (id, p) => t.app.services.tenants.close(id, p),
+      beforeDrop: (id, p) => t.app.services.tenants.close(id, p, movedAway),
       crashAfter: 'sealed',
     });
     await assert.rejects(crashing.move(orgId, { kind }), SimulatedMoveCrash);

@@ -8,7 +8,15 @@ import { openTenantHandle } from '../connections/tenant-handle.js';
 import { assertMigrated, createMigrator } from '../../db/migrator.js';
 import { ensureTenantSchema } from '../fleet/tenant-migrations.js';
 import type { TenantStore } from '../stores/tenant-store.js';
+import { AppError } from '../../errors.js';
 import { dedicatedPlacement, sharedPlacement, type TenantPlacement } from './placement.js';
+
+/** A request that waited for a connection to a copy being dropped after a move: try again (the new copy answers). */
+export function movedAway(): AppError {
+  return new AppError('SERVICE_UNAVAILABLE', 'Organization was just moved, try again', {
+    headers: { 'retry-after': '1' },
+  });
+}
 
 export interface TenantStorageOptions {
   /** Tenants per shared database before the next one is opened (TENANT_SHARED_PER_DATABASE). */
@@ -152,7 +160,7 @@ export class TenantStorage {
    */
   async dropClosingConnections(placement: TenantPlacement, orgId: number): Promise<void> {
     if (placement.kind === 'shared') return this.drop(placement, orgId);
-    await this.manager.closeTenant(placement.address);
+    await this.manager.closeTenant(placement.address, undefined, movedAway);
     try {
       await this.drop(placement, orgId);
     } finally {

@@ -114,10 +114,11 @@ export class TenantGateway {
    * Before a tenant's data is dropped: forgets it, and closes its dedicated database's connections (a shared
    * database's connections serve its neighbours and stay).
    */
-  async close(orgId: number, placement: TenantPlacement): Promise<void> {
+  async close(orgId: number, placement: TenantPlacement, waiterError?: () => AppError): Promise<void> {
     this.invalidate(orgId);
     this.handles.delete(placement.key);
-    if (placement.kind === 'dedicated') await this.manager.closeTenant(placement.address);
+    if (placement.kind === 'dedicated')
+      await this.manager.closeTenant(placement.address, undefined, waiterError);
   }
 
   get connections(): TenantConnectionManager {
