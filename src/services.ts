@@ -21,10 +21,12 @@ import { TenantUsersRepository } from './modules/tenant-users/tenant-users.repos
 import { TenantUsersService } from './modules/tenant-users/tenant-users.service.js';
 import { TenantConnectionManager } from './tenancy/connections/connection-manager.js';
 import { createTenantConnector } from './tenancy/connections/connectors.js';
-import { TenantStorage } from './tenancy/placement/tenant-storage.js';
+import { movedAway, TenantStorage } from './tenancy/placement/tenant-storage.js';
 import { Provisioner } from './tenancy/lifecycle/provisioner.js';
 import { hostRouting } from './tenancy/routing/host-target.js';
 import { TenantGateway } from './tenancy/routing/tenant-gateway.js';
+import { TenantMover } from './tenancy/lifecycle/tenant-mover.js';
+import { serverDirectory } from './tenancy/servers/server-directory.js';
 import { TenantResolver } from './tenancy/routing/tenant-resolver.js';
 import { createTenantStore } from './tenancy/stores/create-tenant-store.js';
 import type { TenantStore } from './tenancy/stores/tenant-store.js';
@@ -44,6 +46,8 @@ export interface Services {
   /** Tenants' storage by placement (dedicated databases, shared schemas). */
   storage: TenantStorage;
   provisioner: Provisioner;
+  /** Moves tenants between placements and servers (the CLI's `tenants move`; reconcile settles crashed ones). */
+  mover: TenantMover;
   connections: TenantConnectionManager;
   tenants: TenantGateway;
   tenantAuth: TenantAuthService;
@@ -95,14 +99,6 @@ export function createServices(
   });
   const organizationsRepository = new OrganizationsRepository(core.db);
   const tenantUsersRepository = new TenantUsersRepository();
-  const provisioner = new Provisioner({
-    organizations: organizationsRepository,
-    storage,
-    coreUsers: new CoreUsersRepository(core.db),
-    tenantUsers: tenantUsersRepository,
-    log,
-    servers: servers.registry,
-  });
   const domainsRepository = new OrganizationDomainsRepository(core.db);
   const resolver = new TenantResolver(organizationsRepository, {
     ttlMs: config.tenantCacheTtlMs,
@@ -110,6 +106,22 @@ export function createServices(
     domains: domainsRepository,
   });
   const tenants = new TenantGateway(resolver, connections, { redis, log, sharedNames: store.sharedNames });
+  const mover = new TenantMover({
+    organizations: organizationsRepository,
+    servers: serverDirectory(servers.registry, storage),
+    log,
+    invalidate: (orgId, slug) => tenants.invalidate(orgId, slug),
+    beforeDrop: (orgId, placement) => tenants.close(orgId, placement, movedAway),
+  });
+  const provisioner = new Provisioner({
+    organizations: organizationsRepository,
+    storage,
+    coreUsers: new CoreUsersRepository(core.db),
+    tenantUsers: tenantUsersRepository,
+    log,
+    servers: servers.registry,
+    moves: mover,
+  });
   const tenantRefreshTokens = new RefreshTokens('tenant_refresh_tokens', config.refreshTokenExpireDays);
   const tenantAuth = new TenantAuthService(accessTokens, tenantRefreshTokens, auditRecorder);
   const tenantUsers = new TenantUsersService(tenantRefreshTokens, auditRecorder);
@@ -138,6 +150,7 @@ export function createServices(
     audit: auditRecorder,
   });
   return {
+    mover,
     accessTokens,
     mailer,
     coreAuth,

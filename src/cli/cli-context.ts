@@ -13,6 +13,8 @@ import { TenantConnectionManager } from '../tenancy/connections/connection-manag
 import { createTenantConnector } from '../tenancy/connections/connectors.js';
 import { TenantStorage } from '../tenancy/placement/tenant-storage.js';
 import { Provisioner } from '../tenancy/lifecycle/provisioner.js';
+import { TenantMover } from '../tenancy/lifecycle/tenant-mover.js';
+import { serverDirectory } from '../tenancy/servers/server-directory.js';
 import { createTenantStore } from '../tenancy/stores/create-tenant-store.js';
 import type { TenantStore } from '../tenancy/stores/tenant-store.js';
 import { createTenantServers, type TenantServers } from '../tenancy/servers/create-tenant-servers.js';
@@ -29,6 +31,8 @@ export interface CliContext {
   /** Tenants' storage by placement; shared databases are reached through a connection manager of the CLI's own. */
   storage: TenantStorage;
   provisioner: Provisioner;
+  /** Moves tenants; reconcile (provisioner) settles moves left half-done through it. */
+  mover: TenantMover;
   /** The core's organization rows. */
   organizations: OrganizationsRepository;
   log: FastifyBaseLogger;
@@ -78,6 +82,12 @@ export async function withCliContext<T>(
   });
   const redis = config.redisUrl ? createRedis(config.redisUrl, log) : null;
   const bus = new InvalidationBus(() => undefined, redis, log);
+  const mover = new TenantMover({
+    organizations,
+    servers: serverDirectory(servers.registry, storage),
+    log,
+    invalidate: (orgId, slug) => bus.invalidate(orgId, slug),
+  });
   try {
     return await fn({
       config,
@@ -85,6 +95,7 @@ export async function withCliContext<T>(
       store,
       servers,
       storage,
+      mover,
       provisioner: new Provisioner({
         organizations,
         storage,
@@ -92,6 +103,7 @@ export async function withCliContext<T>(
         tenantUsers: new TenantUsersRepository(),
         log,
         servers: servers.registry,
+        moves: mover,
       }),
       organizations,
       log,

@@ -47,7 +47,17 @@ export interface OrganizationsTable {
   created_at: CreatedAt;
   updated_at: Timestamp;
   deleted_at: NullableTimestamp;
+  /** Last step of a move in progress (tenancy/lifecycle/tenant-mover.ts); null when none is. */
+  move_step: MoveStep | null;
+  /** The copy of a moving tenant that is not live: the target before the switch, the old copy after it. */
+  move_placement_kind: PlacementKind | null;
+  move_server: string | null;
+  move_db_name: string | null;
+  move_schema: string | null;
 }
+
+/** Steps of a tenant move, in order, as recorded in organizations.move_step once done. */
+export type MoveStep = 'frozen' | 'sealed' | 'copied' | 'switched';
 
 export interface RefreshTokensTable {
   id: Generated<number>;

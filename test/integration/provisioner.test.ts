@@ -292,6 +292,13 @@ describe(`provisioner (${TEST_ENGINE})`, () => {
     await assertNoOrphans();
 
     const quiet = await provisionerWith().reconcile();
-    assert.deepEqual(quiet, { completed: [], failed: [], deleted: [], orphansDropped: [] });
+    assert.deepEqual(quiet, {
+      completed: [],
+      failed: [],
+      deleted: [],
+      orphansDropped: [],
+      movesRolledBack: [],
+      movesFinished: [],
+    });
   });
 });

@@ -7,6 +7,7 @@ import { Option, type Command } from 'commander';
 import { withCliContext, type CliContext } from '../cli-context.js';
 import { CliError, EXIT } from '../cli-error.js';
 import { concurrency, leaf, wholeNumber } from '../command.js';
+import { registerTenantMoves } from './tenant-moves.js';
 import { createOutput, table, type Output } from '../output.js';
 import {
   jobFor,
@@ -52,7 +53,7 @@ function view(org: Organization) {
   };
 }
 
-async function find(context: CliContext, ref: string | undefined): Promise<Organization> {
+export async function find(context: CliContext, ref: string | undefined): Promise<Organization> {
   if (!ref) throw new CliError('Name the organization: <id|slug>', EXIT.USAGE);
   let parsed;
   try {
@@ -205,7 +206,9 @@ function targetOptions(command: Command): Command {
 export function registerTenants(program: Command): void {
   const tenants = program
     .command('tenants')
-    .summary('list, show, create, suspend, resume, delete organizations; run SQL, scripts and seeds on them')
+    .summary(
+      'list, show, create, suspend, resume, delete, move, export and import organizations; run SQL, scripts and seeds on them',
+    )
     .description('Manage organizations (tenants) and run work on their databases.')
     .addHelpText('after', `${NOTIFY}\nExit codes: 0 done, 1 failed, 2 bad usage, 4 no such organization.`);
 
@@ -342,6 +345,8 @@ export function registerTenants(program: Command): void {
         return EXIT.OK;
       }),
   );
+
+  registerTenantMoves(tenants);
 
   leaf<TargetOptions, [string, string[]]>(
     tenants,

@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type {
   CoreDatabase,
+  MoveStep,
   Organization,
   OrganizationStatus,
   OrganizationUpdate,
@@ -38,6 +39,7 @@ export type ResolvableOrganization = Pick<
   | 'placement'
   | 'tenant_db_name'
   | 'tenant_schema'
+  | 'move_step'
 >;
 
 /** An organization row as orphan detection needs it. */
@@ -50,7 +52,32 @@ export interface StorageOwner {
   placement: string | null;
   /** Changed within the grace period: a provisioning or deletion may still be progressing elsewhere. */
   recent: boolean;
+  /** The copy that is not live while a move is in progress (both copies are kept until it is settled). */
+  move_step: MoveStep | null;
+  move_placement_kind: PlacementKind | null;
+  move_db_name: string | null;
+  move_schema: string | null;
 }
+
+/** The columns naming a moving tenant's copy that is not live (see tenancy/lifecycle/tenant-mover.ts). */
+export interface MoveColumns {
+  move_placement_kind: PlacementKind;
+  move_server: string;
+  move_db_name: string;
+  move_schema: string | null;
+}
+
+const OWNER_COLUMNS = [
+  'id',
+  'status',
+  'tenant_db_name',
+  'tenant_schema',
+  'placement',
+  'move_step',
+  'move_placement_kind',
+  'move_db_name',
+  'move_schema',
+] as const;
 
 /** What a fleet migration records per tenant. */
 export interface MigrationRecord {
@@ -61,6 +88,24 @@ export interface MigrationRecord {
 
 /** Work done in the transaction that inserts an organization, with the new row (e.g. recording an audit event). */
 export type OnInsert = (trx: Transaction<CoreDatabase>, org: Organization) => Promise<void>;
+
+/** Live shared tenants per shared database of `server` (ones moving there included), but organization `id`. */
+async function sharedTenantCounts(
+  db: Kysely<CoreDatabase>,
+  server: ServerAddress,
+  id: number,
+): Promise<Map<string, number>> {
+  const { rows } = await sql<{ database: string; tenants: string }>`
+    select database, count(*)::text as tenants from (
+      select tenant_db_name as database from organizations
+       where placement_kind = 'shared' and placement = ${server} and status <> 'deleted'
+         and tenant_db_name is not null and id <> ${id}
+      union all
+      select move_db_name from organizations
+       where move_placement_kind = 'shared' and move_server = ${server} and status <> 'deleted' and id <> ${id}
+    ) placed group by database`.execute(db);
+  return new Map(rows.map((row) => [row.database, Number(row.tenants)]));
+}
 
 /**
  * Organization rows of the core database: the only place that writes SQL for them (the API, provisioning, the
@@ -101,6 +146,7 @@ export class OrganizationsRepository {
         'placement',
         'tenant_db_name',
         'tenant_schema',
+        'move_step',
       ])
       .where('deleted_at', 'is', null);
     return (
@@ -171,17 +217,7 @@ export class OrganizationsRepository {
         .groupBy('placement')
         .execute();
       const server = pickServer(new Map(perServer.map((row) => [row.placement, Number(row.tenants)])));
-      const rows = await trx
-        .selectFrom('organizations')
-        .select(['tenant_db_name', (eb) => eb.fn.countAll<string>().as('tenants')])
-        .where('placement_kind', '=', 'shared')
-        .where('placement', '=', server)
-        .where('status', '<>', 'deleted')
-        .where('tenant_db_name', 'is not', null)
-        .where('id', '<>', id)
-        .groupBy('tenant_db_name')
-        .execute();
-      const counts = new Map(rows.map((row) => [row.tenant_db_name as string, Number(row.tenants)]));
+      const counts = await sharedTenantCounts(trx, server, id);
       return trx
         .updateTable('organizations')
         .set({ ...choose(counts, server), provisioning_step: 'named', updated_at: NOW })
@@ -268,17 +304,20 @@ export class OrganizationsRepository {
     return (
       this.db
         .selectFrom('organizations')
-        .select([
-          'id',
-          'status',
-          'tenant_db_name',
-          'tenant_schema',
-          'placement',
-          recentlyUpdated(graceMs).as('recent'),
-        ])
+        .select([...OWNER_COLUMNS, recentlyUpdated(graceMs).as('recent')])
         // One array parameter rather than a parameter per database: there may be more than PostgreSQL's 65535.
-        .where(sql<boolean>`tenant_db_name = any(${databases}::text[])`)
-        .where('placement_kind', '=', 'dedicated')
+        .where((eb) =>
+          eb.or([
+            eb.and([
+              sql<boolean>`tenant_db_name = any(${databases}::text[])`,
+              eb('placement_kind', '=', 'dedicated'),
+            ]),
+            eb.and([
+              sql<boolean>`move_db_name = any(${databases}::text[])`,
+              eb('move_placement_kind', '=', 'dedicated'),
+            ]),
+          ]),
+        )
         .execute()
     );
   }
@@ -287,17 +326,14 @@ export class OrganizationsRepository {
   sharedOwners(ids: number[], server: ServerAddress, graceMs: number): Promise<StorageOwner[]> {
     return this.db
       .selectFrom('organizations')
-      .select([
-        'id',
-        'status',
-        'tenant_db_name',
-        'tenant_schema',
-        'placement',
-        recentlyUpdated(graceMs).as('recent'),
-      ])
+      .select([...OWNER_COLUMNS, recentlyUpdated(graceMs).as('recent')])
       .where(sql<boolean>`id = any(${ids}::int[])`)
-      .where('placement_kind', '=', 'shared')
-      .where('placement', '=', server)
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('placement_kind', '=', 'shared'), eb('placement', '=', server)]),
+          eb.and([eb('move_placement_kind', '=', 'shared'), eb('move_server', '=', server)]),
+        ]),
+      )
       .execute();
   }
 
@@ -309,6 +345,96 @@ export class OrganizationsRepository {
       .set({ provisioning_step: 'named', updated_at: NOW })
       .where('id', 'in', ids)
       .where('status', '=', 'failed')
+      .execute();
+  }
+
+  // Moves (tenancy/lifecycle/tenant-mover.ts): each update is conditional on the step it expects, so two movers
+  // of one tenant never both proceed.
+
+  /**
+   * Starts a move of an active tenant: `frozen`, naming the target chosen by `choose` (given the live shared
+   * tenants per shared database of the target server, counted under the placement lock as for provisioning);
+   * undefined when not active or moving already.
+   */
+  async beginMoveTo(
+    id: number,
+    server: ServerAddress,
+    choose: (sharedTenants: Map<string, number>) => MoveColumns,
+  ): Promise<Organization | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      await sql`select pg_advisory_xact_lock(${PLACE_LOCK_KEY}::bigint)`.execute(trx);
+      const target = choose(await sharedTenantCounts(trx, server, id));
+      return trx
+        .updateTable('organizations')
+        .set({ ...target, move_step: 'frozen', updated_at: NOW })
+        .where('id', '=', id)
+        .where('status', '=', 'active')
+        .where('move_step', 'is', null)
+        .returningAll()
+        .executeTakeFirst();
+    });
+  }
+
+  /** Records a move step done after `from`; undefined when the move is not at `from` (any more). */
+  recordMoveStep(id: number, from: MoveStep, to: MoveStep): Promise<Organization | undefined> {
+    return this.db
+      .updateTable('organizations')
+      .set({ move_step: to, updated_at: NOW })
+      .where('id', '=', id)
+      .where('move_step', '=', from)
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  /**
+   * The switch, one UPDATE: the tenant's placement becomes the target, and the move columns name the old copy
+   * (to be dropped); only from `copied`.
+   */
+  switchPlacement(id: number, target: PlacementColumns, old: MoveColumns): Promise<Organization | undefined> {
+    return this.db
+      .updateTable('organizations')
+      .set({ ...target, ...old, move_step: 'switched', updated_at: NOW })
+      .where('id', '=', id)
+      .where('move_step', '=', 'copied')
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  /** A running move's heartbeat: keeps reconcile (which settles moves untouched for its grace) off it. */
+  async touchMove(id: number): Promise<void> {
+    await this.db
+      .updateTable('organizations')
+      .set({ updated_at: NOW })
+      .where('id', '=', id)
+      .where('move_step', 'is not', null)
+      .execute();
+  }
+
+  /** The move is settled (the copy that was not live is gone): no move state left. */
+  endMove(id: number): Promise<Organization | undefined> {
+    return this.db
+      .updateTable('organizations')
+      .set({
+        move_step: null,
+        move_placement_kind: null,
+        move_server: null,
+        move_db_name: null,
+        move_schema: null,
+        updated_at: NOW,
+      })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  /** Organizations with a move in progress untouched for `graceMs`, by id. */
+  listMoving(graceMs: number): Promise<Organization[]> {
+    return this.db
+      .selectFrom('organizations')
+      .selectAll()
+      .where('move_step', 'is not', null)
+      .where(recentlyUpdated(graceMs), '=', false)
+      .orderBy('id')
       .execute();
   }
 

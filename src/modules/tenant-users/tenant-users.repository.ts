@@ -58,6 +58,25 @@ export class TenantUsersRepository {
     if (row?.role !== 'owner') throw new Error(`Owner ${owner.coreUserId} could not be added to the tenant`);
   }
 
+  /**
+   * After an import (tenancy/lifecycle/tenant-import.ts): core user ids of the exporting deployment mean nothing
+   * here, so every link is cleared; then the tenant user with the new owner's email becomes the owner-linked user
+   * (role owner, active), or the owner is added as a new one (as provisioning does).
+   */
+  async linkImportedOwner(db: TenantDb, owner: { email: string; coreUserId: number }): Promise<void> {
+    await db
+      .updateTable('tenant_users')
+      .set({ core_user_id: null })
+      .where('core_user_id', 'is not', null)
+      .execute();
+    const linked = await db
+      .updateTable('tenant_users')
+      .set({ core_user_id: owner.coreUserId, role: 'owner', is_active: true })
+      .where('email', '=', owner.email.toLowerCase())
+      .executeTakeFirst();
+    if (linked.numUpdatedRows === 0n) await this.insertOwner(db, owner);
+  }
+
   findByEmail(db: TenantDb, email: string): Promise<TenantUser | undefined> {
     return db.selectFrom('tenant_users').selectAll().where('email', '=', email).executeTakeFirst();
   }

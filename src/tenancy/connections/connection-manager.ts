@@ -501,14 +501,19 @@ export class TenantConnectionManager {
    * Refuses new connections to a tenant database, waits (up to `timeoutMs`) for the ones in use to come back,
    * and closes them all: done before the database is dropped. `reopen` lifts the refusal (a failed drop).
    */
-  async closeTenant(database: DatabaseAddress, timeoutMs = 10_000): Promise<void> {
+  async closeTenant(
+    database: DatabaseAddress,
+    timeoutMs = 10_000,
+    /** What requests still waiting for a connection get: 404 for a deleted tenant, 503 for a moved one. */
+    waiterError: () => AppError = () => new AppError('TENANT_NOT_FOUND'),
+  ): Promise<void> {
     const slot = this.slots.get(database.key);
     if (!slot) return;
     slot.closing = true;
     for (const waiter of slot.waiters.splice(0)) {
       clearTimeout(waiter.timer);
       this.waiting--;
-      waiter.reject(new AppError('TENANT_NOT_FOUND'));
+      waiter.reject(waiterError());
     }
     this.waitOrder.delete(database.key);
     for (const idle of slot.idle.splice(0)) this.discard(slot, idle.connection);

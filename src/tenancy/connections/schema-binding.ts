@@ -8,6 +8,23 @@ import { quoteIdent } from '../placement/placement-names.js';
  */
 const bound = new WeakMap<QueryClient, string>();
 
+/**
+ * A generation per tenant schema name, raised when that tenant's schema and role may have been dropped and made
+ * again (a move away and back): `SET ROLE` pins the role's identity, so a connection bound before must be bound
+ * again. Raised for every invalidation of the organization (tenant-gateway.ts), in every process.
+ */
+const generations = new Map<string, number>();
+
+/** Connections bound to this tenant schema (in any shared database) bind again on their next checkout. */
+export function forgetBindings(schema: string): void {
+  generations.set(schema, (generations.get(schema) ?? 0) + 1);
+}
+
+function bindingKey(binding: SchemaBinding): string {
+  const schema = binding.placement.schema ?? '';
+  return `${binding.placement.key}#${generations.get(schema) ?? 0}`;
+}
+
 /** The role and schema a shared tenant's work runs as. */
 export interface SchemaBinding {
   readonly placement: TenantPlacement;
@@ -28,12 +45,12 @@ export async function bindConnection(client: QueryClient, binding: SchemaBinding
   // Forgotten first: if the statement fails half-way the connection is bound to nothing we know.
   bound.delete(client);
   await client.query(bindingSql(binding));
-  bound.set(client, binding.placement.key);
+  bound.set(client, bindingKey(binding));
 }
 
 /** Whether the connection is bound to this tenant already. */
 export function isBound(client: QueryClient, binding: SchemaBinding): boolean {
-  return bound.get(client) === binding.placement.key;
+  return bound.get(client) === bindingKey(binding);
 }
 
 /** The statements that bind a connection. DEALLOCATE ALL: whatever the previous tenant prepared (we never do) is gone. */
@@ -91,7 +108,7 @@ export async function queryBinding(
   }
   bound.delete(client);
   const results = (await client.query(`${bindingSql(binding)}; ${inlined}`)) as unknown[];
-  bound.set(client, binding.placement.key);
+  bound.set(client, bindingKey(binding));
   return results[results.length - 1];
 }
 

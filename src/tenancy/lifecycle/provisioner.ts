@@ -48,6 +48,15 @@ export interface ReconcileReport {
    * them (unknown, deleted or failed organizations).
    */
   orphansDropped: string[];
+  /** Moves stopped before their switch, rolled back (the tenant is where it was). */
+  movesRolledBack: number[];
+  /** Moves stopped after their switch, finished (the old copy dropped). */
+  movesFinished: number[];
+}
+
+/** Settles moves left half-done (tenant-mover.ts), before orphans are looked for. */
+export interface MoveSettler {
+  settle(graceMs: number): Promise<{ rolledBack: number[]; finished: number[] }>;
 }
 
 /** The owner's core account (the core users repository). */
@@ -71,6 +80,8 @@ export interface ProvisionerDeps {
    * without it, every organization goes to the storage's own server.
    */
   servers?: ServerRegistry;
+  /** Settles half-done moves in reconcile (the tenant mover); none without it. */
+  moves?: MoveSettler;
   /** Test hook: throw a SimulatedCrashError right after recording this step. Defaults to $TENANTRY_FAIL_AFTER_STEP. */
   failAfterStep?: string;
 }
@@ -123,6 +134,7 @@ export class Provisioner {
   private readonly log: FastifyBaseLogger;
   private readonly servers: ServerRegistry | undefined;
   private readonly failAfterStep: ProvisioningStep | undefined;
+  private readonly moves: MoveSettler | undefined;
   /** Provisionings running in this process, so concurrent calls for one organization share one run. */
   private readonly running = new Map<number, Promise<Organization>>();
 
@@ -133,6 +145,7 @@ export class Provisioner {
     this.tenantUsers = deps.tenantUsers;
     this.log = deps.log;
     this.servers = deps.servers;
+    this.moves = deps.moves;
     const hook = deps.failAfterStep ?? (process.env[FAIL_AFTER_STEP_ENV] || undefined);
     if (hook !== undefined && stepIndex(hook) < 0) {
       throw new Error(
@@ -191,10 +204,24 @@ export class Provisioner {
    * - `failed` with a database left over (the drop after the failure did not happen): dropped, step back
    *   to `named`, so a retry starts clean.
    * - a database no live organization names (unknown id, `deleted`, `failed`): dropped.
+   * - a move left half-done (with `moves`): rolled back before its switch, finished after it.
    */
   async reconcile(options: ReconcileOptions = {}): Promise<ReconcileReport> {
-    const report: ReconcileReport = { completed: [], failed: [], deleted: [], orphansDropped: [] };
+    const report: ReconcileReport = {
+      completed: [],
+      failed: [],
+      deleted: [],
+      orphansDropped: [],
+      movesRolledBack: [],
+      movesFinished: [],
+    };
     const graceMs = options.graceMs ?? 0;
+    // First: a half-done move holds two copies, and settling it leaves exactly one.
+    if (this.moves) {
+      const settled = await this.moves.settle(graceMs);
+      report.movesRolledBack = settled.rolledBack;
+      report.movesFinished = settled.finished;
+    }
     const stuck = await this.orgs.listStuck(graceMs);
     for (const { id, status } of stuck) {
       if (status === 'deleting') {
@@ -390,6 +417,10 @@ export class Provisioner {
     if (existing.length === 0) return [];
     const rows = await this.orgs.ownersOfDatabases(existing, graceMs);
     const keep = this.liveRows(rows, (row) => row.tenant_db_name);
+    for (const row of rows) {
+      if (row.move_step !== null && row.move_placement_kind === 'dedicated' && row.move_db_name)
+        keep.add(row.move_db_name);
+    }
     const dropped: string[] = [];
     for (const name of existing) {
       if (keep.has(name)) continue;
@@ -425,8 +456,15 @@ export class Provisioner {
     if (ids.length === 0) return [];
     const rows = await this.orgs.sharedOwners(ids, server, graceMs);
     const keep = this.liveRows(rows, (row) => `${row.tenant_db_name}/${row.tenant_schema}`);
+    // A move in progress keeps both copies until it is settled (tenant-mover.ts).
+    for (const row of rows) {
+      if (row.move_step !== null && row.move_placement_kind === 'shared')
+        keep.add(`${row.move_db_name}/${row.move_schema}`);
+    }
     const liveIds = new Set(
-      rows.filter((row) => keep.has(`${row.tenant_db_name}/${row.tenant_schema}`)).map((r) => r.id),
+      rows
+        .filter((row) => row.move_step !== null || keep.has(`${row.tenant_db_name}/${row.tenant_schema}`))
+        .map((r) => r.id),
     );
     const dropped: string[] = [];
     for (const { orgId, schema } of existing) {

@@ -8,6 +8,7 @@ import { openTenantHandle } from '../connections/tenant-handle.js';
 import { assertMigrated, createMigrator } from '../../db/migrator.js';
 import { ensureTenantSchema } from '../fleet/tenant-migrations.js';
 import type { TenantStore } from '../stores/tenant-store.js';
+import { AppError } from '../../errors.js';
 import { singleStore, type StoreResolver } from '../servers/server-stores.js';
 import {
   dedicatedPlacement,
@@ -15,6 +16,13 @@ import {
   type ServerAddress,
   type TenantPlacement,
 } from './placement.js';
+
+/** A request that waited for a connection to a copy being dropped after a move: try again (the new copy answers). */
+export function movedAway(): AppError {
+  return new AppError('SERVICE_UNAVAILABLE', 'Organization was just moved, try again', {
+    headers: { 'retry-after': '1' },
+  });
+}
 
 export interface TenantStorageOptions {
   /** Tenants per shared database before the next one is opened (TENANT_SHARED_PER_DATABASE). */
@@ -169,6 +177,28 @@ export class TenantStorage {
       return await fn(handle.db);
     } finally {
       await handle.close();
+    }
+  }
+
+  /**
+   * A handle on the tenant's tables through the connection manager, whatever its kind (moves and exports: on the
+   * embedded engine a database is open once per process, and the manager may hold it already).
+   */
+  handle(placement: TenantPlacement): Kysely<TenantDatabase> {
+    return openTenantHandle(this.manager, placement, this.store.sharedNames);
+  }
+
+  /**
+   * `drop`, after closing this process's connections to a dedicated database (they would keep it open); the
+   * manager forgets the database afterwards, so the same address may be used again (a tenant moved back).
+   */
+  async dropClosingConnections(placement: TenantPlacement, orgId: number): Promise<void> {
+    if (placement.kind === 'shared') return this.drop(placement, orgId);
+    await this.manager.closeTenant(placement.address, undefined, movedAway);
+    try {
+      await this.drop(placement, orgId);
+    } finally {
+      this.manager.reopen(placement.address);
     }
   }
 

@@ -7,6 +7,7 @@ import type { TenantConnectionManager } from '../connections/connection-manager.
 import { InvalidationBus } from './invalidation-bus.js';
 import type { TenantPlacement } from '../placement/placement.js';
 import { openTenantHandle } from '../connections/tenant-handle.js';
+import { forgetBindings } from '../connections/schema-binding.js';
 import type { SharedTenantNames } from '../placement/placement-names.js';
 import type { TenantContext } from './tenant-context.js';
 import type { ResolvableRow, ResolvedTenant, TenantResolver } from './tenant-resolver.js';
@@ -36,7 +37,11 @@ export class TenantGateway {
   ) {
     this.sharedNames = options.sharedNames;
     this.bus = new InvalidationBus(
-      (orgId, slug, domain) => resolver.invalidate(orgId, slug, domain),
+      (orgId, slug, domain) => {
+        resolver.invalidate(orgId, slug, domain);
+        // Its schema may have been dropped and made again (a move): connections bound to it bind afresh.
+        forgetBindings(options.sharedNames.schema(orgId));
+      },
       options.redis ?? null,
       options.log,
     );
@@ -138,10 +143,11 @@ export class TenantGateway {
    * Before a tenant's data is dropped: forgets it, and closes its dedicated database's connections (a shared
    * database's connections serve its neighbours and stay).
    */
-  async close(orgId: number, placement: TenantPlacement): Promise<void> {
+  async close(orgId: number, placement: TenantPlacement, waiterError?: () => AppError): Promise<void> {
     this.invalidate(orgId);
     this.handles.delete(placement.key);
-    if (placement.kind === 'dedicated') await this.manager.closeTenant(placement.address);
+    if (placement.kind === 'dedicated')
+      await this.manager.closeTenant(placement.address, undefined, waiterError);
   }
 
   get connections(): TenantConnectionManager {

@@ -18,6 +18,8 @@ export interface ResolvedTenant {
   readonly ownerId: number;
   /** Where its data lives; null until provisioning has named it. */
   readonly placement: TenantPlacement | null;
+  /** Being moved, before the switch: its data is frozen, requests answer 503 + Retry-After (tenant-mover.ts). */
+  readonly moving: boolean;
 }
 
 /** The organization columns a resolution reads. */
@@ -137,6 +139,8 @@ export class TenantResolver {
       allowSignup: row.allow_signup,
       ownerId: row.owner_id,
       placement: placementFromRow(row, this.server),
+      // After the switch the new placement serves; only the steps before it freeze the tenant.
+      moving: row.move_step !== null && row.move_step !== 'switched',
     };
   }
 
@@ -181,6 +185,11 @@ export function assertUsable(tenant: ResolvedTenant | null): ResolvedTenant {
   if (!tenant) throw new AppError('TENANT_NOT_FOUND');
   switch (tenant.status) {
     case 'active':
+      if (tenant.moving) {
+        throw new AppError('SERVICE_UNAVAILABLE', 'Organization is being moved, try again shortly', {
+          headers: { 'retry-after': '1' },
+        });
+      }
       return tenant;
     case 'suspended':
       throw new AppError('TENANT_SUSPENDED');
