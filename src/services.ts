@@ -112,6 +112,7 @@ export function createServices(
     log,
     invalidate: (orgId, slug) => tenants.invalidate(orgId, slug),
     beforeDrop: (orgId, placement) => tenants.close(orgId, placement, movedAway),
+    audit: auditRecorder,
   });
   const provisioner = new Provisioner({
     organizations: organizationsRepository,

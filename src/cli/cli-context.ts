@@ -82,11 +82,13 @@ export async function withCliContext<T>(
   });
   const redis = config.redisUrl ? createRedis(config.redisUrl, log) : null;
   const bus = new InvalidationBus(() => undefined, redis, log);
+  const audit = new AuditRecorder({ core: core.db, log });
   const mover = new TenantMover({
     organizations,
     servers: serverDirectory(servers.registry, storage),
     log,
     invalidate: (orgId, slug) => bus.invalidate(orgId, slug),
+    audit,
   });
   try {
     return await fn({
@@ -107,7 +109,7 @@ export async function withCliContext<T>(
       }),
       organizations,
       log,
-      audit: new AuditRecorder({ core: core.db, log }),
+      audit,
       invalidate: (orgId, slug) => bus.invalidate(orgId, slug),
     });
   } finally {

@@ -79,6 +79,26 @@ describe('tenant moves', () => {
     assert.deepEqual(await snapshot(), back);
     assert.equal(await exists(shared), false, 'the old schema is dropped');
     await signUp('after-dedicated');
+
+    // Each switch recorded organization.moved in the core, committed with it: no actor (an operator's command).
+    const moved = await t.app.core.db
+      .selectFrom('core_audit_events')
+      .select(['actor_user_id', 'organization_id', 'detail'])
+      .where('action', '=', 'organization.moved')
+      .where('organization_id', '=', orgId)
+      .orderBy('id')
+      .execute();
+    assert.deepEqual(
+      moved.map((e) => [
+        e.actor_user_id,
+        e.organization_id,
+        typeof e.detail === 'string' ? JSON.parse(e.detail) : e.detail,
+      ]),
+      [
+        [null, orgId, { from: dedicated.key, to: shared.key }],
+        [null, orgId, { from: shared.key, to: (await placement()).key }],
+      ],
+    );
   });
 
   test('moving where it is already, or to an unknown server, is refused and changes nothing', async () => {

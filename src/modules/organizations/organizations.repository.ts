@@ -390,14 +390,24 @@ export class OrganizationsRepository {
    * The switch, one UPDATE: the tenant's placement becomes the target, and the move columns name the old copy
    * (to be dropped); only from `copied`.
    */
-  switchPlacement(id: number, target: PlacementColumns, old: MoveColumns): Promise<Organization | undefined> {
-    return this.db
-      .updateTable('organizations')
-      .set({ ...target, ...old, move_step: 'switched', updated_at: NOW })
-      .where('id', '=', id)
-      .where('move_step', '=', 'copied')
-      .returningAll()
-      .executeTakeFirst();
+  switchPlacement(
+    id: number,
+    target: PlacementColumns,
+    old: MoveColumns,
+    /** Work that commits with the switch (the `organization.moved` audit event). */
+    onSwitch?: OnInsert,
+  ): Promise<Organization | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      const org = await trx
+        .updateTable('organizations')
+        .set({ ...target, ...old, move_step: 'switched', updated_at: NOW })
+        .where('id', '=', id)
+        .where('move_step', '=', 'copied')
+        .returningAll()
+        .executeTakeFirst();
+      if (org) await onSwitch?.(trx, org);
+      return org;
+    });
   }
 
   /** A running move's heartbeat: keeps reconcile (which settles moves untouched for its grace) off it. */

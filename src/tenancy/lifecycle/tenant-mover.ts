@@ -13,6 +13,8 @@ import {
   sharedPlacement,
   type TenantPlacement,
 } from '../placement/placement.js';
+import { SYSTEM_SOURCE } from '../../modules/audit/audit-event.js';
+import type { AuditRecorder } from '../../modules/audit/audit-recorder.js';
 import type { ServerDirectory } from '../servers/server-directory.js';
 import type { TenantStorage } from '../placement/tenant-storage.js';
 import { forgetBindings } from '../connections/schema-binding.js';
@@ -73,6 +75,8 @@ export interface TenantMoverDeps {
   invalidate(orgId: number, slug?: string): void;
   /** Before a copy is dropped: this process forgets its handles on it (the gateway's close). */
   beforeDrop?: (orgId: number, placement: TenantPlacement) => Promise<void>;
+  /** Records `organization.moved` in the transaction of the switch (none without it). */
+  audit?: AuditRecorder;
   /** Test hook: throw SimulatedMoveCrash right after recording this step. Defaults to $TENANTRY_MOVE_CRASH_AFTER. */
   crashAfter?: string;
 }
@@ -240,6 +244,20 @@ export class TenantMover {
         org.id,
         placementColumns(target),
         moveColumns(source),
+        async (trx, moved) => {
+          // An operator's command (or reconcile finishing one): no user is the actor.
+          await this.deps.audit?.core(
+            SYSTEM_SOURCE,
+            {
+              action: 'organization.moved',
+              target: { type: 'organization', id: moved.id },
+              organizationId: moved.id,
+              ownerUserId: moved.owner_id,
+              detail: { from: source.key, to: target.key },
+            },
+            trx,
+          );
+        },
       );
       if (!switched) throw await this.changed(org.id);
       org = switched;
