@@ -98,3 +98,17 @@ export function named<T extends object>(title: string, schema: T): T {
 
 /** `security` of a route anyone may call. */
 export const PUBLIC: Record<string, string[]>[] = [];
+
+/**
+ * Headers of tenant-only routes. They need a tenant, which X-TENANT names unless the host selects it (tenant
+ * subdomains, custom domains): the tenant-context hook answers 400 TENANT_REQUIRED when neither does, so the
+ * header is optional in the schema (required, it would refuse host-routed requests with 422).
+ */
+export const TENANT_HEADER_REQUIRED = Type.Object({
+  'x-tenant': Type.Optional(
+    Type.String({
+      description:
+        'Organization id or slug; required unless the host selects the tenant (400 TENANT_REQUIRED)',
+    }),
+  ),
+});

@@ -92,7 +92,7 @@ describe('tenant moves', () => {
       moved.map((e) => [
         e.actor_user_id,
         e.organization_id,
-        typeof e.detail === 'string' ? JSON.parse(e.detail) : e.detail,
+        (typeof e.detail === 'string' ? JSON.parse(e.detail) : e.detail) as unknown,
       ]),
       [
         [null, orgId, { from: dedicated.key, to: shared.key }],

@@ -4119,9 +4119,9 @@ export interface operations {
                 /** @description Which invitations (default: pending) */
                 status?: "pending" | "accepted" | "revoked" | "expired";
             };
-            header: {
-                /** @description Organization id or slug */
-                "x-tenant": string;
+            header?: {
+                /** @description Organization id or slug; required unless the host selects the tenant (400 TENANT_REQUIRED) */
+                "x-tenant"?: string;
             };
             path?: never;
             cookie?: never;
@@ -4226,9 +4226,9 @@ export interface operations {
     createInvitation: {
         parameters: {
             query?: never;
-            header: {
-                /** @description Organization id or slug */
-                "x-tenant": string;
+            header?: {
+                /** @description Organization id or slug; required unless the host selects the tenant (400 TENANT_REQUIRED) */
+                "x-tenant"?: string;
             };
             path?: never;
             cookie?: never;
@@ -4375,9 +4375,9 @@ export interface operations {
             query: {
                 token: string;
             };
-            header: {
-                /** @description Organization id or slug */
-                "x-tenant": string;
+            header?: {
+                /** @description Organization id or slug; required unless the host selects the tenant (400 TENANT_REQUIRED) */
+                "x-tenant"?: string;
             };
             path?: never;
             cookie?: never;
@@ -4470,9 +4470,9 @@ export interface operations {
     acceptInvitation: {
         parameters: {
             query?: never;
-            header: {
-                /** @description Organization id or slug */
-                "x-tenant": string;
+            header?: {
+                /** @description Organization id or slug; required unless the host selects the tenant (400 TENANT_REQUIRED) */
+                "x-tenant"?: string;
             };
             path?: never;
             cookie?: never;
@@ -4605,9 +4605,9 @@ export interface operations {
     revokeInvitation: {
         parameters: {
             query?: never;
-            header: {
-                /** @description Organization id or slug */
-                "x-tenant": string;
+            header?: {
+                /** @description Organization id or slug; required unless the host selects the tenant (400 TENANT_REQUIRED) */
+                "x-tenant"?: string;
             };
             path: {
                 id: number;
@@ -4748,9 +4748,9 @@ export interface operations {
     resendInvitation: {
         parameters: {
             query?: never;
-            header: {
-                /** @description Organization id or slug */
-                "x-tenant": string;
+            header?: {
+                /** @description Organization id or slug; required unless the host selects the tenant (400 TENANT_REQUIRED) */
+                "x-tenant"?: string;
             };
             path: {
                 id: number;

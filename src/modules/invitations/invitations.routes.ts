@@ -11,14 +11,12 @@ import {
   PasswordInput,
   PUBLIC,
   TenantRole,
+  TENANT_HEADER_REQUIRED,
   TenantUser,
 } from '../../http/schemas.js';
 import { authRateLimit } from '../../plugins/rate-limit.js';
 import { auditSource } from '../audit/audit-source.js';
 
-const TENANT_HEADER_REQUIRED = Type.Object({
-  'x-tenant': Type.String({ description: 'Organization id or slug' }),
-});
 const InvitationId = Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) });
 const InvitationStatus = Type.Union(
   [Type.Literal('pending'), Type.Literal('accepted'), Type.Literal('revoked'), Type.Literal('expired')],

@@ -13,6 +13,7 @@ import {
   LoginPasswordInput,
   PasswordInput,
   TenantRole,
+  TENANT_HEADER_REQUIRED,
   TenantUser,
 } from '../../http/schemas.js';
 import { auditSource } from '../audit/audit-source.js';
@@ -20,16 +21,6 @@ import { toCoreUserView } from '../core-auth/core-auth.service.js';
 import { toTenantUserView } from '../tenant-users/tenant-user-view.js';
 
 const TENANT_HEADER = Type.Object({ 'x-tenant': Type.Optional(Type.String()) });
-// Tenant-only routes need a tenant, which X-TENANT names unless the host selects it (tenant subdomains, custom
-// domains): the hook answers 400 TENANT_REQUIRED when neither does, so the header is optional here.
-const TENANT_HEADER_REQUIRED = Type.Object({
-  'x-tenant': Type.Optional(
-    Type.String({
-      description:
-        'Organization id or slug; required unless the host selects the tenant (400 TENANT_REQUIRED)',
-    }),
-  ),
-});
 const UserId = Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) });
 
 const UpdateMe = Type.Object(
