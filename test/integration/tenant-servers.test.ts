@@ -6,6 +6,7 @@ import { buildApp } from '../../src/app.js';
 import { ServerAdmin } from '../../src/tenancy/servers/server-admin.js';
 import { call, ownerWithOrganization } from '../helpers/flows.js';
 import { startPrivateCluster, type PrivateCluster } from '../helpers/pg-cluster.js';
+import { startLoad } from '../helpers/load-loop.js';
 import { freePort, startProcess } from '../helpers/server-process.js';
 import { createTestEnv, TEST_ENGINE, type TestEnv } from '../helpers/test-env.js';
 
@@ -276,6 +277,88 @@ if (TEST_ENGINE === 'postgres') {
       assert.deepEqual(report.templatesFailed, []);
       for (const [id, names] of await applied()) assert.equal(names.at(-1), report.latest, `tenant ${id}`);
       assert.deepEqual(new Set(orgs.map((org) => org.server)), new Set(['a', 'b', 'default']));
+    });
+
+    it('moves a tenant between servers and placements under a write load: every acknowledged row is there', async () => {
+      // A fresh organization (the fleet test above rolled every tenant's tables away and back, empty).
+      const org = await newOrganization();
+      const origin = org.server;
+      const via = origin === 'a' ? 'default' : 'a';
+      const registered = async (): Promise<string[]> => {
+        const emails: string[] = [];
+        let cursor: string | null = null;
+        do {
+          const query: string = cursor ? `&cursor=${cursor}` : '';
+          const res = await call(app, 'GET', `/api/users?limit=100${query}`, {
+            tenant: org.slug,
+            token: org.token,
+          });
+          assert.equal(res.statusCode, 200, res.body);
+          const page = res.json<{ items: { email: string }[]; next_cursor: string | null }>();
+          emails.push(...page.items.map((u) => u.email));
+          cursor = page.next_cursor;
+        } while (cursor);
+        return emails;
+      };
+      let n = 0;
+      const load = startLoad(
+        {
+          register: async () => {
+            const email = `cross-${n++}@example.com`;
+            const res = await call(app, 'POST', '/api/auth/register', {
+              tenant: org.slug,
+              body: { email, password: 'member password 1' },
+            });
+            // A client backs off a little when told to retry.
+            if (res.statusCode === 503) await new Promise((resolve) => setTimeout(resolve, 50));
+            return { status: res.statusCode, ...(res.statusCode === 201 ? { wrote: email } : {}) };
+          },
+        },
+        { workers: 2, hangMs: 30_000 },
+      );
+      const mover = app.services.mover;
+      // Its server (dedicated) → another one, as a shared tenant → b (draining: moves still go there), dedicated.
+      await mover.move(org.id, { server: via, kind: 'shared' });
+      const onA = await app.core.db
+        .selectFrom('organizations')
+        .select(['placement', 'placement_kind'])
+        .where('id', '=', org.id)
+        .executeTakeFirstOrThrow();
+      assert.deepEqual([onA.placement, onA.placement_kind], [addresses.get(via), 'shared']);
+      await mover.move(org.id, { server: 'b', kind: 'dedicated' });
+      const samples = await load.stop();
+      const acknowledged = samples.flatMap((sample) => (sample.wrote ? [sample.wrote] : []));
+      assert.ok(acknowledged.length >= 1, 'some writes were acknowledged');
+      assert.ok(
+        samples.every((sample) => [201, 503].includes(sample.status)),
+        JSON.stringify(samples.filter((sample) => ![201, 503].includes(sample.status)).slice(0, 3)),
+      );
+      const present = new Set(await registered());
+      assert.deepEqual(
+        acknowledged.filter((email) => !present.has(email)),
+        [],
+        'no acknowledged write lost',
+      );
+      assert.equal((await me(org)).statusCode, 200);
+      // The database is on b now, and the one on the default server is gone.
+      const prefix = new URL(fx.env.config.databaseUrl as string).pathname.slice(1);
+      const databases = async (url: string) => {
+        const client = new pg.Client({ connectionString: url });
+        await client.connect();
+        try {
+          const { rows } = await client.query<{ datname: string }>(
+            'select datname from pg_database where datname = $1',
+            [`${prefix}_tenant_${org.id}`],
+          );
+          return rows.length;
+        } finally {
+          await client.end();
+        }
+      };
+      assert.equal(await databases(b.url), 1, 'on b');
+      const urls: Record<string, string> = { a: a.url, default: fx.env.config.databaseUrl as string };
+      assert.equal(await databases(urls[origin] as string), 0, `gone from ${origin}`);
+      org.server = 'b';
     });
   });
 } else {
