@@ -35,9 +35,14 @@ async function rows(app: FastifyInstance, id: number) {
   const db = app.services.storage.handle(await placementOf(app, id));
   const users = await sql<Record<string, unknown>>`select * from tenant_users order by id`.execute(db);
   const tokens = await sql`select * from tenant_refresh_tokens order by id`.execute(db);
+  const invitations = await sql`select * from tenant_invitations order by id`.execute(db);
+  // The tenant's audit log travels with its data (logins, deletions: who did what stays with the tenant).
+  const events = await sql`select * from audit_events order by id`.execute(db);
   return {
     users: users.rows.map(({ core_user_id: _link, ...rest }) => rest),
     tokens: tokens.rows,
+    invitations: invitations.rows,
+    events: events.rows,
   };
 }
 
@@ -80,7 +85,11 @@ describe('tenant export and import across engines', { skip: NEEDS_POSTGRES }, ()
       const file = join(dir, `${from}.tenant.jsonl`);
       const org = (await source.services.organizationRows.findById(made.org.id)) as Organization;
       const written = await transfer(source).exportTo(org, file);
-      assert.equal(written, exported.users.length + exported.tokens.length);
+      assert.ok(exported.events.length > 0, 'the logins and the deletion were audited');
+      assert.equal(
+        written,
+        exported.users.length + exported.tokens.length + exported.invitations.length + exported.events.length,
+      );
 
       const newOwner = await verifiedCoreUser(target, `${from}-${OWNER}`, { isOwner: true });
       const result = await transfer(target).importFile(file, {
