@@ -44,8 +44,12 @@ export function startProcess(
   return { child, output: () => output, exited };
 }
 
-/** Polls a URL until it answers 200, or throws after `timeoutMs`. */
-export async function waitForHttp(url: string, running: RunningProcess, timeoutMs = 30_000): Promise<void> {
+/**
+ * Polls a URL until it answers 200, or throws after `timeoutMs`. The default is generous: a first embedded start
+ * (initdb of the core in a child process, then the core migrations) took over 30 s with CI's two test runs sharing
+ * the machine's two cores; a server that never answers still fails, only later.
+ */
+export async function waitForHttp(url: string, running: RunningProcess, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exitCode: number | string | undefined;
   void running.exited.then((code) => (exitCode = code));
