@@ -21,7 +21,8 @@ import { TenantUsersRepository } from './modules/tenant-users/tenant-users.repos
 import { TenantUsersService } from './modules/tenant-users/tenant-users.service.js';
 import { TenantConnectionManager } from './tenancy/connections/connection-manager.js';
 import { createTenantConnector } from './tenancy/connections/connectors.js';
-import { movedAway, TenantStorage } from './tenancy/placement/tenant-storage.js';
+import { TenantStorage } from './tenancy/placement/tenant-storage.js';
+import { movedAway } from './tenancy/connections/moved-away.js';
 import { Provisioner } from './tenancy/lifecycle/provisioner.js';
 import { hostRouting } from './tenancy/routing/host-target.js';
 import { TenantGateway } from './tenancy/routing/tenant-gateway.js';

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
+import { AppError } from '../../src/errors.js';
 import type { MoveStep, Organization } from '../../src/db/core-schema.js';
 import { placementFromRow, type TenantPlacement } from '../../src/tenancy/placement/placement.js';
 import { serverDirectory, UnknownServerError } from '../../src/tenancy/servers/server-directory.js';
-import { movedAway } from '../../src/tenancy/placement/tenant-storage.js';
+import { movedAway } from '../../src/tenancy/connections/moved-away.js';
 import {
   MOVE_STEPS,
   MoveRefusedError,
@@ -99,6 +100,30 @@ describe('tenant moves', () => {
         [null, orgId, { from: shared.key, to: (await placement()).key }],
       ],
     );
+  });
+
+  test('a request holding the old copy after the switch is told to retry (503 + Retry-After), for either kind', async () => {
+    // What a request that resolved the tenant before the move meets on its next query (a sign-up reads, hashes
+    // the password for a while, then writes): the old copy is gone, its new copy answers the retry.
+    for (let i = 0; i < 2; i++) {
+      const old = await placement();
+      const stale = t.app.services.tenants.handle(old);
+      assert.equal(
+        Number(
+          (await sql<{ n: number }>`select count(*)::int as n from tenant_users`.execute(stale)).rows[0]?.n,
+        ) > 0,
+        true,
+      );
+      await t.app.services.mover.move(orgId, { kind: old.kind === 'dedicated' ? 'shared' : 'dedicated' });
+      await assert.rejects(sql`select count(*) from tenant_users`.execute(stale), (error: unknown) => {
+        assert.ok(error instanceof AppError, String(error));
+        assert.equal(error.code, 'SERVICE_UNAVAILABLE', `${old.kind}: ${error.message}`);
+        assert.ok(error.headers['retry-after'], 'a 503 carries Retry-After');
+        return true;
+      });
+      const me = await call(t.app, 'GET', '/api/users/me', { token: ownerToken, tenant: slug });
+      assert.equal(me.statusCode, 200, me.body);
+    }
   });
 
   test('moving where it is already, or to an unknown server, is refused and changes nothing', async () => {

@@ -6,6 +6,7 @@ import {
 } from '../../src/tenancy/placement/placement.js';
 import { describe, it } from 'node:test';
 import { AppError } from '../../src/errors.js';
+import { movedAway } from '../../src/tenancy/connections/moved-away.js';
 import {
   TenantConnectionManager,
   type ConnectionBudget,
@@ -313,6 +314,23 @@ describe('TenantConnectionManager', () => {
     assert.equal(connector.open.get('doomed'), 0);
     m.reopen(db('doomed'));
     (await m.acquire(db('doomed'))).release();
+    await m.close();
+  });
+
+  it('closeTenant for a move answers its own error (503 + Retry-After) to a request arriving meanwhile, not 404', async () => {
+    // A request that resolved the tenant before the move and asks for a connection after the switch, while the
+    // old copy is being dropped: it must be told to retry (the new copy answers), not that the tenant is gone.
+    const { manager: m } = manager({ maxConnections: 4 });
+    const inflight = await m.acquire(db('moved'));
+    const closing = m.closeTenant(db('moved'), undefined, movedAway);
+    await assert.rejects(m.acquire(db('moved')), (error: unknown) => {
+      assert.ok(error instanceof AppError);
+      assert.equal(error.code, 'SERVICE_UNAVAILABLE');
+      assert.equal(error.headers['retry-after'], '1');
+      return true;
+    });
+    inflight.release();
+    await closing;
     await m.close();
   });
 

@@ -80,8 +80,11 @@ interface TenantSlot {
   opening: number;
   waiters: Waiter[];
   lastUsed: number;
-  /** Set while the database is being dropped: no new connection may be handed out. */
-  closing: boolean;
+  /**
+   * Set while the database is being dropped: no new connection may be handed out, and an acquisition gets this
+   * error (404 for a deleted tenant; 503 + Retry-After for a moved one, whose request may retry on its new copy).
+   */
+  closing: (() => AppError) | null;
   /** Connections of this tenant still being closed (closeTenant waits for them before a drop). */
   closes: Set<Promise<void>>;
   /** Places in the budget being freed (a close in progress) on this tenant's behalf. */
@@ -163,7 +166,7 @@ export class TenantConnectionManager {
   acquire(database: DatabaseAddress): Promise<ConnectionLease> {
     if (this.closed) return Promise.reject(new AppError('SERVICE_UNAVAILABLE', 'Server is shutting down'));
     const slot = this.slot(database);
-    if (slot.closing) return Promise.reject(new AppError('TENANT_NOT_FOUND'));
+    if (slot.closing) return Promise.reject(slot.closing());
     slot.lastUsed = Date.now();
 
     for (let idle = slot.idle.pop(); idle; idle = slot.idle.pop()) {
@@ -198,7 +201,7 @@ export class TenantConnectionManager {
         opening: 0,
         waiters: [],
         lastUsed: Date.now(),
-        closing: false,
+        closing: null,
         closes: new Set(),
         promised: 0,
       };
@@ -318,7 +321,7 @@ export class TenantConnectionManager {
     this.opened++;
     if (slot.closing || this.closed) {
       this.discard(slot, connection);
-      throw new AppError('TENANT_NOT_FOUND');
+      throw slot.closing ? slot.closing() : new AppError('SERVICE_UNAVAILABLE', 'Server is shutting down');
     }
     slot.inUse++;
     return this.lease(slot, connection);
@@ -504,12 +507,12 @@ export class TenantConnectionManager {
   async closeTenant(
     database: DatabaseAddress,
     timeoutMs = 10_000,
-    /** What requests still waiting for a connection get: 404 for a deleted tenant, 503 for a moved one. */
+    /** What requests waiting for, or asking for, a connection meanwhile get: 404 for a deleted tenant, 503 for a moved one. */
     waiterError: () => AppError = () => new AppError('TENANT_NOT_FOUND'),
   ): Promise<void> {
     const slot = this.slots.get(database.key);
     if (!slot) return;
-    slot.closing = true;
+    slot.closing = waiterError;
     for (const waiter of slot.waiters.splice(0)) {
       clearTimeout(waiter.timer);
       this.waiting--;
@@ -529,7 +532,7 @@ export class TenantConnectionManager {
   reopen(database: DatabaseAddress): void {
     const slot = this.slots.get(database.key);
     if (!slot) return;
-    slot.closing = false;
+    slot.closing = null;
     this.forgetIfEmpty(slot);
   }
 

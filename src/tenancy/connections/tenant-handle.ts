@@ -4,6 +4,28 @@ import type { ConnectionLease, QueryClient, TenantConnectionManager } from './co
 import type { TenantPlacement } from '../placement/placement.js';
 import { isBound, queryBinding, type SchemaBinding } from './schema-binding.js';
 import type { SharedTenantNames } from '../placement/placement-names.js';
+import { sqlState } from '../../errors.js';
+import { movedAway } from './moved-away.js';
+
+/**
+ * What a shared tenant's query meets once its schema and role are dropped (a request that resolved the tenant
+ * before it moved away, or was deleted): its schema (3F000) or its tables (42P01) are gone, and binding a
+ * connection fails on SET ROLE (22023, "role does not exist", which only binding is told apart by). The next
+ * try resolves the tenant afresh (its new copy, or 404), so these answer 503 + Retry-After.
+ */
+const SCHEMA_GONE = new Set(['3F000', '42P01']);
+const ROLE_GONE = '22023';
+
+function schemaGone(error: unknown): never {
+  const state = sqlState(error);
+  if (state !== undefined && SCHEMA_GONE.has(state)) throw movedAway(error);
+  throw error;
+}
+
+function bindingFailed(error: unknown): never {
+  if (sqlState(error) === ROLE_GONE) throw movedAway(error);
+  return schemaGone(error);
+}
 
 /** What Kysely's PostgresDialect gets from a checkout: one per physical connection, the current lease inside. */
 interface ManagedClient {
@@ -39,8 +61,8 @@ function managedPool(
           query: binding
             ? (text: unknown, values?: unknown) =>
                 managed.unbound
-                  ? ((managed.unbound = false), queryBinding(raw, binding, text, values))
-                  : plain(text, values)
+                  ? ((managed.unbound = false), queryBinding(raw, binding, text, values).catch(bindingFailed))
+                  : plain(text, values).catch(schemaGone)
             : plain,
           lease: null,
           unbound: false,

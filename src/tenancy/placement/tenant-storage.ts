@@ -8,7 +8,7 @@ import { openTenantHandle } from '../connections/tenant-handle.js';
 import { assertMigrated, createMigrator } from '../../db/migrator.js';
 import { ensureTenantSchema } from '../fleet/tenant-migrations.js';
 import type { TenantStore } from '../stores/tenant-store.js';
-import { AppError } from '../../errors.js';
+import { movedAway } from '../connections/moved-away.js';
 import { singleStore, type StoreResolver } from '../servers/server-stores.js';
 import {
   dedicatedPlacement,
@@ -16,13 +16,6 @@ import {
   type ServerAddress,
   type TenantPlacement,
 } from './placement.js';
-
-/** A request that waited for a connection to a copy being dropped after a move: try again (the new copy answers). */
-export function movedAway(): AppError {
-  return new AppError('SERVICE_UNAVAILABLE', 'Organization was just moved, try again', {
-    headers: { 'retry-after': '1' },
-  });
-}
 
 export interface TenantStorageOptions {
   /** Tenants per shared database before the next one is opened (TENANT_SHARED_PER_DATABASE). */
