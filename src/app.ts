@@ -91,19 +91,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   if (redis) app.addHook('onClose', async () => void (await redis.quit().catch(() => redis.disconnect())));
   const services = createServices(config, core, app.log, redis);
   app.decorate('services', services);
-  app.addHook('onClose', async () => {
-    await services.servers.stores.close();
-    await services.store.close();
-  });
-  app.addHook('onClose', async () => {
-    // Spare shared schemas being made in the background use tenant connections: let them finish first.
-    await services.storage.schemas.settle();
-    await services.connections.close();
-  });
-  app.addHook('onClose', async () => services.mailer.stop());
-  // Before the connections close (hooks run in reverse): pruning passes in flight use them.
-  app.addHook('onClose', async () => services.auditPruner.stop());
-  app.addHook('onClose', async () => services.tenants.stop());
+  app.addHook('onClose', async () => services.close());
   services.tenants.start();
 
   // Checked at start, not on the first sign-up: a missing CREATEDB privilege or a stale template fails loudly now.
