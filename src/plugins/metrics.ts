@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
-import { createAppMetrics, type AppMetrics } from '../metrics/app-metrics.js';
+import { createAppMetrics } from '../metrics/app-metrics.js';
 import { ClusterMetricsClient } from '../metrics/cluster-metrics.js';
 
 export interface MetricsOptions {
@@ -20,23 +20,6 @@ function bearerMatches(request: FastifyRequest, token: string): boolean {
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-/** Times every provisioning run, without touching the provisioner itself. */
-function observeProvisioning(app: FastifyInstance, metrics: AppMetrics): void {
-  const provisioner = app.services.provisioner;
-  const provision = provisioner.provision.bind(provisioner);
-  provisioner.provision = async (orgId) => {
-    const stop = metrics.provisioning.startTimer();
-    try {
-      const organization = await provision(orgId);
-      stop({ outcome: 'success' });
-      return organization;
-    } catch (error) {
-      stop({ outcome: 'failure' });
-      throw error;
-    }
-  };
-}
-
 /**
  * GET /metrics in the Prometheus text format, from a registry of this app's own: request counts and latency by
  * route pattern and status, tenant connection gauges, provisioning durations, and the process's default metrics
@@ -48,7 +31,10 @@ export async function registerMetrics(app: FastifyInstance, options: MetricsOpti
     connectionStats: () => app.services.connections.stats(),
     maxConnections: app.config.tenantConnections.maxConnections,
   });
-  observeProvisioning(app, metrics);
+  const unsubscribe = app.services.provisioner.runs.subscribe((run) =>
+    metrics.provisioning.observe({ outcome: run.outcome }, run.seconds),
+  );
+  app.addHook('onClose', async () => unsubscribe());
   const cluster = options.clusterWorker ? new ClusterMetricsClient(metrics.registry) : null;
   if (cluster) app.addHook('onClose', async () => cluster.close());
 
