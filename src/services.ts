@@ -8,7 +8,7 @@ import { createMailer, type Mailer } from './mail/mailer.js';
 import { AuditPruner } from './modules/audit/audit-pruner.js';
 import { AuditRecorder } from './modules/audit/audit-recorder.js';
 import { AuditService } from './modules/audit/audit.service.js';
-import { FallbackCounters } from './plugins/rate-limit-store.js';
+import { FallbackCounters } from './http/plugins/rate-limit-store.js';
 import { CoreAuthService } from './modules/core-auth/core-auth.service.js';
 import { DomainsService } from './modules/domains/domains.service.js';
 import { OrganizationDomainsRepository } from './modules/domains/organization-domains.repository.js';

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, ERRORS, sqlState, type ErrorBody, type ValidationIssue } from '../errors.js';
+import { AppError, ERRORS, sqlState, type ErrorBody, type ValidationIssue } from '../../errors.js';
 
 /** Fastify's own error codes for bad requests, mapped to our stable codes. */
 const FASTIFY_CODES: Record<string, AppError['code']> = {

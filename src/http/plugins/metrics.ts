@@ -1,8 +1,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { AppError } from '../errors.js';
-import { createAppMetrics } from '../metrics/app-metrics.js';
-import { ClusterMetricsClient } from '../metrics/cluster-metrics.js';
+import { AppError } from '../../errors.js';
+import { createAppMetrics } from '../../metrics/app-metrics.js';
+import { ClusterMetricsClient } from '../../metrics/cluster-metrics.js';
 
 export interface MetricsOptions {
   /** This app is one node:cluster worker of several: /metrics answers with every worker's series summed. */

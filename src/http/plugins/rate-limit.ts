@@ -1,9 +1,9 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { Redis } from 'ioredis';
-import type { RateLimit } from '../config.js';
-import { AppError } from '../errors.js';
-import { addRouteHook } from '../http/route-info.js';
+import type { RateLimit } from '../../config.js';
+import { AppError } from '../../errors.js';
+import { addRouteHook } from '../route-info.js';
 import { BatchedWindows } from './batched-windows.js';
 import { type FallbackCounters, FallbackStore } from './rate-limit-store.js';
 

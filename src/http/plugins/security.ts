@@ -1,7 +1,7 @@
 import cors from '@fastify/cors';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
-import type { Config } from '../config.js';
-import { corsOriginMatchers } from '../http/cors-origins.js';
+import type { Config } from '../../config.js';
+import { corsOriginMatchers } from '../cors-origins.js';
 
 /** JSON answers never load anything: the strictest policy, which also forbids framing them. */
 export const API_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";

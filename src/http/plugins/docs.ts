@@ -3,8 +3,8 @@ import { createRequire } from 'node:module';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
-import { documentRoute, finishDocument } from '../http/openapi.js';
-import { APP_NAME, APP_VERSION } from '../version.js';
+import { documentRoute, finishDocument } from '../openapi.js';
+import { APP_NAME, APP_VERSION } from '../../version.js';
 
 const require = createRequire(import.meta.url);
 
