@@ -1,4 +1,6 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import { namedPlugin } from './named-plugin.js';
+import { ROUTE_INFO } from './route-info.js';
 
 /** Probes hit every few seconds; logged at debug level when they succeed so they do not drown real traffic. */
 const PROBES = new Set(['/health', '/health/ready', '/metrics']);
@@ -18,26 +20,32 @@ function userId(request: FastifyRequest): number | null {
  * above, none of them a credential, and redaction (pino's wildcard paths) cost more than the rest of the line put
  * together, on every request. Every other log call still goes through redaction.
  */
-export function registerRequestLogging(app: FastifyInstance): void {
-  const lineLog = app.log.child({}, { redact: [] });
-  app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
-    const route = request.routeInfo?.url ?? null;
-    const probe = route !== null && PROBES.has(route) && reply.statusCode < 400;
-    const query = request.url.indexOf('?');
-    lineLog[probe ? 'debug' : 'info'](
-      {
-        reqId: request.id,
-        method: request.method,
-        url: query === -1 ? request.url : request.url.slice(0, query),
-        route,
-        statusCode: reply.statusCode,
-        responseTime: Math.round(reply.elapsedTime * 10) / 10,
-        ip: request.ip,
-        tenantId: request.tenant?.id ?? null,
-        userId: userId(request),
+export const requestLogging = namedPlugin(
+  async (app) => {
+    const lineLog = app.log.child({}, { redact: [] });
+    app.addHook(
+      'onResponse',
+      (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
+        const route = request.routeInfo?.url ?? null;
+        const probe = route !== null && PROBES.has(route) && reply.statusCode < 400;
+        const query = request.url.indexOf('?');
+        lineLog[probe ? 'debug' : 'info'](
+          {
+            reqId: request.id,
+            method: request.method,
+            url: query === -1 ? request.url : request.url.slice(0, query),
+            route,
+            statusCode: reply.statusCode,
+            responseTime: Math.round(reply.elapsedTime * 10) / 10,
+            ip: request.ip,
+            tenantId: request.tenant?.id ?? null,
+            userId: userId(request),
+          },
+          'request completed',
+        );
+        done();
       },
-      'request completed',
     );
-    done();
-  });
-}
+  },
+  { name: 'tenantry-request-logging', dependencies: [ROUTE_INFO] },
+);
