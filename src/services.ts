@@ -91,6 +91,7 @@ export function createServices(
   // Verification and reset requests are recorded by the API and turned into mail by the sender.
   mailer.addProducer(() => coreAuth.processMailRequests());
   const domainsRepository = new OrganizationDomainsRepository(core.db);
+  // The tenancy services, wired as in the CLI; the server's routing is its tenant gateway.
   const tenancy = createTenancy({
     config,
     core,
@@ -100,6 +101,7 @@ export function createServices(
   });
   const { organizations: organizationsRepository, tenantUsers: tenantUsersRepository, provisioner } = tenancy;
   const tenants = tenancy.routing.gateway;
+  // The module services the tenant and organization routes use.
   const tenantRefreshTokens = new RefreshTokens('tenant_refresh_tokens', config.refreshTokenExpireDays);
   const tenantAuth = new TenantAuthService(accessTokens, tenantRefreshTokens, auditRecorder);
   const tenantUsers = new TenantUsersService(tenantRefreshTokens, auditRecorder);
