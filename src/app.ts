@@ -6,7 +6,6 @@ import { openCoreDb, type CoreDb } from './db/core-database.js';
 import { migrateToLatest } from './db/migrator.js';
 import { clientErrorHandler, httpServerOptions } from './http/http-server.js';
 import { useLazyRequestLoggers } from './http/lazy-child-logger.js';
-import { registerRouteInfo } from './http/route-info.js';
 import { registerTenantContext } from './http/tenant-context.js';
 import { auditRoutes } from './modules/audit/audit.routes.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
@@ -15,14 +14,15 @@ import { invitationsRoutes } from './modules/invitations/invitations.routes.js';
 import { opsRoutes } from './modules/ops/ops.routes.js';
 import { organizationsRoutes } from './modules/organizations/organizations.routes.js';
 import { usersRoutes } from './modules/users/users.routes.js';
-import { registerDocs } from './plugins/docs.js';
-import { frameworkErrorHandler, registerErrorHandling } from './plugins/error-handler.js';
+import { docs } from './http/plugins/docs.js';
+import { errorHandling, frameworkErrorHandler } from './http/plugins/error-handler.js';
 import { loggerOptions } from './logger.js';
-import { registerMetrics } from './plugins/metrics.js';
-import { registerRateLimit } from './plugins/rate-limit.js';
-import { registerRequestLogging } from './plugins/request-logging.js';
-import { registerSecurity } from './plugins/security.js';
-import { registerWorkerIdentity } from './plugins/worker-identity.js';
+import { prometheusMetrics } from './http/plugins/metrics.js';
+import { rateLimits } from './http/plugins/rate-limit.js';
+import { requestLogging } from './http/plugins/request-logging.js';
+import { routeInfo } from './http/plugins/route-info.js';
+import { security } from './http/plugins/security.js';
+import { workerIdentity } from './http/plugins/worker-identity.js';
 import { createRedis } from './redis.js';
 import { createServices } from './services.js';
 import { FleetMigrator } from './tenancy/fleet/fleet-migrator.js';
@@ -64,7 +64,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   const app = Fastify({
     logger: options.logger ?? loggerOptions(config),
-    // One line per request, with tenant and user, comes from registerRequestLogging instead.
+    // One line per request, with tenant and user, comes from the requestLogging plugin instead.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
@@ -91,19 +91,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   if (redis) app.addHook('onClose', async () => void (await redis.quit().catch(() => redis.disconnect())));
   const services = createServices(config, core, app.log, redis);
   app.decorate('services', services);
-  app.addHook('onClose', async () => {
-    await services.servers.stores.close();
-    await services.store.close();
-  });
-  app.addHook('onClose', async () => {
-    // Spare shared schemas being made in the background use tenant connections: let them finish first.
-    await services.storage.schemas.settle();
-    await services.connections.close();
-  });
-  app.addHook('onClose', async () => services.mailer.stop());
-  // Before the connections close (hooks run in reverse): pruning passes in flight use them.
-  app.addHook('onClose', async () => services.auditPruner.stop());
-  app.addHook('onClose', async () => services.tenants.stop());
+  app.addHook('onClose', async () => services.close());
   services.tenants.start();
 
   // Checked at start, not on the first sign-up: a missing CREATEDB privilege or a stale template fails loudly now.
@@ -143,21 +131,22 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     done(null, payload);
   });
 
-  registerRouteInfo(app);
-  registerErrorHandling(app);
-  registerRequestLogging(app);
-  if (options.clusterWorker) registerWorkerIdentity(app);
-  await registerSecurity(app, config);
-  await registerMetrics(app, { clusterWorker: options.clusterWorker ?? false });
+  // Named plugins (src/http/plugins), each awaited so their hooks are added in this order.
+  await app.register(routeInfo);
+  await app.register(errorHandling);
+  await app.register(requestLogging);
+  if (options.clusterWorker) await app.register(workerIdentity);
+  await app.register(security, { corsOrigins: config.corsOrigins });
+  await app.register(prometheusMetrics, { clusterWorker: options.clusterWorker ?? false });
   // JSON only (Fastify also parses text/plain by default): a body of any other type is 415 UNSUPPORTED_MEDIA_TYPE.
   // The login route adds the form parser in its own scope (src/modules/auth/auth.routes.ts).
   app.removeContentTypeParser('text/plain');
-  await registerDocs(app);
+  await app.register(docs);
   await app.register(opsRoutes);
   await app.register(
     async (api) => {
       // Rate limits first: every /api request counts, whatever its tenant resolves to.
-      await registerRateLimit(api, config.rateLimit, services.rateCounters, redis);
+      await api.register(rateLimits, { limit: config.rateLimit, counters: services.rateCounters, redis });
       registerTenantContext(api);
       await api.register(authRoutes);
       await api.register(usersRoutes);

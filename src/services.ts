@@ -8,30 +8,25 @@ import { createMailer, type Mailer } from './mail/mailer.js';
 import { AuditPruner } from './modules/audit/audit-pruner.js';
 import { AuditRecorder } from './modules/audit/audit-recorder.js';
 import { AuditService } from './modules/audit/audit.service.js';
-import { FallbackCounters } from './plugins/rate-limit-store.js';
+import { FallbackCounters } from './http/plugins/rate-limit-store.js';
 import { CoreAuthService } from './modules/core-auth/core-auth.service.js';
-import { CoreUsersRepository } from './modules/core-auth/core-users.repository.js';
 import { DomainsService } from './modules/domains/domains.service.js';
 import { OrganizationDomainsRepository } from './modules/domains/organization-domains.repository.js';
 import { InvitationsService } from './modules/invitations/invitations.service.js';
-import { OrganizationsRepository } from './modules/organizations/organizations.repository.js';
 import { OrganizationsService } from './modules/organizations/organizations.service.js';
 import { TenantAuthService } from './modules/tenant-auth/tenant-auth.service.js';
-import { TenantUsersRepository } from './modules/tenant-users/tenant-users.repository.js';
 import { TenantUsersService } from './modules/tenant-users/tenant-users.service.js';
-import { TenantConnectionManager } from './tenancy/connections/connection-manager.js';
-import { createTenantConnector } from './tenancy/connections/connectors.js';
-import { TenantStorage } from './tenancy/placement/tenant-storage.js';
-import { movedAway } from './tenancy/connections/moved-away.js';
-import { Provisioner } from './tenancy/lifecycle/provisioner.js';
 import { hostRouting } from './tenancy/routing/host-target.js';
-import { TenantGateway } from './tenancy/routing/tenant-gateway.js';
-import { TenantMover } from './tenancy/lifecycle/tenant-mover.js';
-import { serverDirectory } from './tenancy/servers/server-directory.js';
-import { TenantResolver } from './tenancy/routing/tenant-resolver.js';
-import { createTenantStore } from './tenancy/stores/create-tenant-store.js';
+import type { Provisioner } from './tenancy/lifecycle/provisioner.js';
+import type { TenantMover } from './tenancy/lifecycle/tenant-mover.js';
+import type { TenantConnectionManager } from './tenancy/connections/connection-manager.js';
+import type { TenantStorage } from './tenancy/placement/tenant-storage.js';
+import type { TenantGateway } from './tenancy/routing/tenant-gateway.js';
+import type { TenantServers } from './tenancy/servers/create-tenant-servers.js';
 import type { TenantStore } from './tenancy/stores/tenant-store.js';
-import { createTenantServers, type TenantServers } from './tenancy/servers/create-tenant-servers.js';
+import type { OrganizationsRepository } from './modules/organizations/organizations.repository.js';
+import { gatewayRouting } from './composition/request-routing.js';
+import { createTenancy } from './composition/tenancy.js';
 
 /** Everything the routes use, built once per app from the configuration; nothing lives in module state. */
 export interface Services {
@@ -64,9 +59,17 @@ export interface Services {
   audit: AuditService;
   /** Rate-limit counters (Redis when configured, in-process while it is down or absent). */
   rateCounters: FallbackCounters;
+  /**
+   * Stops the background work (invalidation subscriber, audit pruning, mail sending), then closes the tenant
+   * connections and stores: everything but the core database and Redis, which the app closes after.
+   */
+  close(): Promise<void>;
 }
 
-/** Wires the services for one app. Opens no connection by itself (the store and pools connect lazily). */
+/**
+ * Wires the services for one app: the tenancy part shared with the CLI (composition/tenancy.ts) and the module
+ * services. Opens no connection by itself (the store and pools connect lazily).
+ */
 export function createServices(
   config: Config,
   core: CoreDb,
@@ -87,43 +90,18 @@ export function createServices(
   });
   // Verification and reset requests are recorded by the API and turned into mail by the sender.
   mailer.addProducer(() => coreAuth.processMailRequests());
-  const store = createTenantStore(config, log);
-  const servers = createTenantServers(config, core.db, store, log);
-  const connections = new TenantConnectionManager(
-    createTenantConnector(config, store, (server) => servers.registry.urlOf(server)),
-    config.tenantConnections,
-  );
-  const storage = new TenantStorage(store, connections, {
-    sharedPerDatabase: config.tenantSharedPerDatabase,
-    log,
-    stores: servers.stores,
-  });
-  const organizationsRepository = new OrganizationsRepository(core.db);
-  const tenantUsersRepository = new TenantUsersRepository();
   const domainsRepository = new OrganizationDomainsRepository(core.db);
-  const resolver = new TenantResolver(organizationsRepository, {
-    ttlMs: config.tenantCacheTtlMs,
-    server: store.server,
-    domains: domainsRepository,
-  });
-  const tenants = new TenantGateway(resolver, connections, { redis, log, sharedNames: store.sharedNames });
-  const mover = new TenantMover({
-    organizations: organizationsRepository,
-    servers: serverDirectory(servers.registry, storage),
+  // The tenancy services, wired as in the CLI; the server's routing is its tenant gateway.
+  const tenancy = createTenancy({
+    config,
+    core,
     log,
-    invalidate: (orgId, slug) => tenants.invalidate(orgId, slug),
-    beforeDrop: (orgId, placement) => tenants.close(orgId, placement, movedAway),
     audit: auditRecorder,
+    routing: gatewayRouting({ config, redis, log, domains: domainsRepository }),
   });
-  const provisioner = new Provisioner({
-    organizations: organizationsRepository,
-    storage,
-    coreUsers: new CoreUsersRepository(core.db),
-    tenantUsers: tenantUsersRepository,
-    log,
-    servers: servers.registry,
-    moves: mover,
-  });
+  const { organizations: organizationsRepository, tenantUsers: tenantUsersRepository, provisioner } = tenancy;
+  const tenants = tenancy.routing.gateway;
+  // The module services the tenant and organization routes use.
   const tenantRefreshTokens = new RefreshTokens('tenant_refresh_tokens', config.refreshTokenExpireDays);
   const tenantAuth = new TenantAuthService(accessTokens, tenantRefreshTokens, auditRecorder);
   const tenantUsers = new TenantUsersService(tenantRefreshTokens, auditRecorder);
@@ -152,16 +130,16 @@ export function createServices(
     audit: auditRecorder,
   });
   return {
-    mover,
+    mover: tenancy.mover,
     accessTokens,
     mailer,
     coreAuth,
-    store,
-    servers,
+    store: tenancy.store,
+    servers: tenancy.servers,
     organizationRows: organizationsRepository,
-    storage,
+    storage: tenancy.storage,
     provisioner,
-    connections,
+    connections: tenancy.connections,
     tenants,
     tenantAuth,
     tenantUsers,
@@ -172,5 +150,12 @@ export function createServices(
     auditPruner,
     audit: new AuditService(core.db, auditPruner),
     rateCounters: new FallbackCounters(redis, log),
+    async close() {
+      await tenants.stop();
+      // Before the connections close: pruning passes in flight use them.
+      await auditPruner.stop();
+      await mailer.stop();
+      await tenancy.close();
+    },
   };
 }

@@ -4,20 +4,15 @@ import { loadConfig, type Config } from '../config.js';
 import { openCoreDb, type CoreDb } from '../db/core-database.js';
 import { DirectoryLockedError } from '../db/dir-lock.js';
 import { createRedis } from '../redis.js';
-import { InvalidationBus } from '../tenancy/routing/invalidation-bus.js';
-import { CoreUsersRepository } from '../modules/core-auth/core-users.repository.js';
 import { AuditRecorder } from '../modules/audit/audit-recorder.js';
-import { OrganizationsRepository } from '../modules/organizations/organizations.repository.js';
-import { TenantUsersRepository } from '../modules/tenant-users/tenant-users.repository.js';
-import { TenantConnectionManager } from '../tenancy/connections/connection-manager.js';
-import { createTenantConnector } from '../tenancy/connections/connectors.js';
-import { TenantStorage } from '../tenancy/placement/tenant-storage.js';
-import { Provisioner } from '../tenancy/lifecycle/provisioner.js';
-import { TenantMover } from '../tenancy/lifecycle/tenant-mover.js';
-import { serverDirectory } from '../tenancy/servers/server-directory.js';
-import { createTenantStore } from '../tenancy/stores/create-tenant-store.js';
+import type { OrganizationsRepository } from '../modules/organizations/organizations.repository.js';
+import type { TenantStorage } from '../tenancy/placement/tenant-storage.js';
+import type { Provisioner } from '../tenancy/lifecycle/provisioner.js';
+import type { TenantMover } from '../tenancy/lifecycle/tenant-mover.js';
 import type { TenantStore } from '../tenancy/stores/tenant-store.js';
-import { createTenantServers, type TenantServers } from '../tenancy/servers/create-tenant-servers.js';
+import type { TenantServers } from '../tenancy/servers/create-tenant-servers.js';
+import { busRouting } from '../composition/request-routing.js';
+import { createTenancy } from '../composition/tenancy.js';
 import { CliError, EXIT } from './cli-error.js';
 
 /** What commands work with: the core database, the tenant store, and a way to tell running servers of changes. */
@@ -68,55 +63,25 @@ export async function withCliContext<T>(
     }
     throw error;
   }
-  const store = createTenantStore(config, log);
-  const servers = createTenantServers(config, core.db, store, log);
-  const connections = new TenantConnectionManager(
-    createTenantConnector(config, store, (server) => servers.registry.urlOf(server)),
-    config.tenantConnections,
-  );
-  const organizations = new OrganizationsRepository(core.db);
-  const storage = new TenantStorage(store, connections, {
-    sharedPerDatabase: config.tenantSharedPerDatabase,
-    log,
-    stores: servers.stores,
-  });
   const redis = config.redisUrl ? createRedis(config.redisUrl, log) : null;
-  const bus = new InvalidationBus(() => undefined, redis, log);
   const audit = new AuditRecorder({ core: core.db, log });
-  const mover = new TenantMover({
-    organizations,
-    servers: serverDirectory(servers.registry, storage),
-    log,
-    invalidate: (orgId, slug) => bus.invalidate(orgId, slug),
-    audit,
-  });
+  const tenancy = createTenancy({ config, core, log, audit, routing: busRouting(redis, log) });
   try {
     return await fn({
       config,
       core,
-      store,
-      servers,
-      storage,
-      mover,
-      provisioner: new Provisioner({
-        organizations,
-        storage,
-        coreUsers: new CoreUsersRepository(core.db),
-        tenantUsers: new TenantUsersRepository(),
-        log,
-        servers: servers.registry,
-        moves: mover,
-      }),
-      organizations,
+      store: tenancy.store,
+      servers: tenancy.servers,
+      storage: tenancy.storage,
+      mover: tenancy.mover,
+      provisioner: tenancy.provisioner,
+      organizations: tenancy.organizations,
       log,
       audit,
-      invalidate: (orgId, slug) => bus.invalidate(orgId, slug),
+      invalidate: tenancy.routing.invalidate,
     });
   } finally {
-    await storage.schemas.settle();
-    await connections.close();
-    await servers.stores.close();
-    await store.close();
+    await tenancy.close();
     await core.close();
     if (redis) await redis.quit().catch(() => redis.disconnect());
   }

@@ -7,7 +7,7 @@ type ChildOptions = NonNullable<Parameters<FastifyBaseLogger['child']>[1]>;
  * A request's logger that becomes a real child of the app's logger only when something logs through it. Fastify
  * makes a child logger for every request (to bind its `reqId`); with redaction configured, making one cost ~4 KB
  * of garbage and a redaction pass over the bindings, on every request, while most requests never log through it
- * (the request line is written elsewhere, see registerRequestLogging).
+ * (the request line is written elsewhere, see http/plugins/request-logging.ts).
  */
 export class LazyChildLogger implements FastifyBaseLogger {
   private real: FastifyBaseLogger | undefined;

@@ -1,4 +1,4 @@
-import type { FastifyInstance, onRequestHookHandler, RouteOptions } from 'fastify';
+import type { onRequestHookHandler, RouteOptions } from 'fastify';
 import type { RouteContext } from './route-context.js';
 
 /** What hooks need to know of the route a request matched, fixed when the route is registered. */
@@ -10,29 +10,9 @@ export interface RouteInfo {
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The matched route (null for requests no route matched), set before any other hook. */
+    /** The matched route (null for requests no route matched), set before any other hook (plugins/route-info.ts). */
     routeInfo: RouteInfo | null;
   }
-}
-
-/**
- * Gives every request its route's RouteInfo through one tiny hook per route. Why not `request.routeOptions`: in
- * Fastify 5 that is a getter building a fresh dozen-field object on every read, and three hooks read it on every
- * request. Register on the root instance before any route.
- */
-export function registerRouteInfo(app: FastifyInstance): void {
-  app.decorateRequest('routeInfo', null);
-  app.addHook('onRoute', (route) => {
-    const info: RouteInfo = Object.freeze({ url: route.url, context: route.config?.context ?? null });
-    addRouteHook(
-      route,
-      (request, _reply, done) => {
-        request.routeInfo = info;
-        done();
-      },
-      'first',
-    );
-  });
 }
 
 /**

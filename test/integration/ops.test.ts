@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { Type } from 'typebox';
 import { buildApp } from '../../src/app.js';
 import { openCoreDb } from '../../src/db/core-database.js';
-import { FAVICON_SVG } from '../../src/plugins/docs.js';
+import { FAVICON_SVG } from '../../src/http/plugins/docs.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
 let t: TestApp;

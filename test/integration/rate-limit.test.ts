@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { BatchedWindows } from '../../src/plugins/batched-windows.js';
+import { BatchedWindows } from '../../src/http/plugins/batched-windows.js';
 import { createTestApp } from '../helpers/test-app.js';
 import { call } from '../helpers/flows.js';
 

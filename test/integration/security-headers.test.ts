@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
-import { API_CSP } from '../../src/plugins/security.js';
+import { API_CSP } from '../../src/http/plugins/security.js';
 import { call } from '../helpers/flows.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 

@@ -9,7 +9,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import { toErrorResponse } from '../../src/plugins/error-handler.js';
+import { toErrorResponse } from '../../src/http/plugins/error-handler.js';
 import { call, ownerWithOrganization } from '../helpers/flows.js';
 import { SOAK, SOAK_TIMEOUT } from '../helpers/fuzz-random.js';
 import { eventually, startLoad, type Op, type Sample } from '../helpers/load-loop.js';

@@ -17,7 +17,7 @@ import {
   TokenResponse,
 } from '../../http/schemas.js';
 import { noStore } from '../../http/no-store.js';
-import { authRateLimit } from '../../plugins/rate-limit.js';
+import { authRateLimit } from '../../http/plugins/rate-limit.js';
 import { auditSource } from '../audit/audit-source.js';
 import { toCoreUserView } from '../core-auth/core-auth.service.js';
 

@@ -14,7 +14,7 @@ import {
   TENANT_HEADER_REQUIRED,
   TenantUser,
 } from '../../http/schemas.js';
-import { authRateLimit } from '../../plugins/rate-limit.js';
+import { authRateLimit } from '../../http/plugins/rate-limit.js';
 import { auditSource } from '../audit/audit-source.js';
 
 const InvitationId = Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) });

@@ -6,7 +6,7 @@ import { PageQuery } from '../../http/pagination.js';
 import { BEARER_SECURITY, errorResponses, named, TokenResponse } from '../../http/schemas.js';
 import type { ErrorCode } from '../../errors.js';
 import { auditSource } from '../audit/audit-source.js';
-import { perUserRateLimit } from '../../plugins/rate-limit.js';
+import { perUserRateLimit } from '../../http/plugins/rate-limit.js';
 
 const Organization = Type.Object({
   id: Type.Integer(),

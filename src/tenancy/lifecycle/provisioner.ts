@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Organization, OrganizationUpdate } from '../../db/core-schema.js';
 import type { TenantDatabase } from '../../db/tenant-schema.js';
 import { AppError } from '../../errors.js';
+import { Listeners } from '../../events/listeners.js';
 import type {
   OrganizationsRepository,
   StorageOwner,
@@ -52,6 +53,14 @@ export interface ReconcileReport {
   movesRolledBack: number[];
   /** Moves stopped after their switch, finished (the old copy dropped). */
   movesFinished: number[];
+}
+
+/** One `provision()` call, settled: what observers (the metrics) hear of it. */
+export interface ProvisioningRun {
+  orgId: number;
+  outcome: 'success' | 'failure';
+  /** From the call to its settling (a call joining a run already in flight waits for that run). */
+  seconds: number;
 }
 
 /** Settles moves left half-done (tenant-mover.ts), before orphans are looked for. */
@@ -137,6 +146,8 @@ export class Provisioner {
   private readonly moves: MoveSettler | undefined;
   /** Provisionings running in this process, so concurrent calls for one organization share one run. */
   private readonly running = new Map<number, Promise<Organization>>();
+  /** Every settled `provision()` call, for observers (src/http/plugins/metrics.ts times them). */
+  readonly runs = new Listeners<ProvisioningRun>();
 
   constructor(deps: ProvisionerDeps) {
     this.orgs = deps.organizations;
@@ -163,7 +174,20 @@ export class Provisioner {
    * @throws AppError TENANT_NOT_FOUND (no such row), CONFLICT (deleting/deleted, or it changed status
    * meanwhile), PROVISIONING_FAILED (the organization is now `failed`; the cause is attached and recorded).
    */
-  provision(orgId: number): Promise<Organization> {
+  async provision(orgId: number): Promise<Organization> {
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
+    try {
+      const organization = await this.joinOrStart(orgId);
+      this.runs.emit({ orgId, outcome: 'success', seconds: seconds() });
+      return organization;
+    } catch (error) {
+      this.runs.emit({ orgId, outcome: 'failure', seconds: seconds() });
+      throw error;
+    }
+  }
+
+  private joinOrStart(orgId: number): Promise<Organization> {
     const inFlight = this.running.get(orgId);
     if (inFlight) return inFlight;
     const run = this.runProvision(orgId).finally(() => this.running.delete(orgId));

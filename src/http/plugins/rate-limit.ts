@@ -1,11 +1,13 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { Redis } from 'ioredis';
-import type { RateLimit } from '../config.js';
-import { AppError } from '../errors.js';
-import { addRouteHook } from '../http/route-info.js';
+import type { RateLimit } from '../../config.js';
+import { AppError } from '../../errors.js';
+import { addRouteHook } from '../route-info.js';
 import { BatchedWindows } from './batched-windows.js';
 import { type FallbackCounters, FallbackStore } from './rate-limit-store.js';
+import { namedPlugin } from './named-plugin.js';
+import { ROUTE_INFO } from './route-info.js';
 
 /** Prefix of every rate-limit key in Redis. */
 const NAMESPACE = 'tenantry-rl:';
@@ -15,6 +17,14 @@ export function authRateLimit(limit: RateLimit | null) {
   return limit
     ? { rateLimit: { max: limit.max, timeWindow: limit.windowMs } }
     : { rateLimit: false as const };
+}
+
+export interface RateLimitsOptions {
+  /** `RATE_LIMIT`: per client IP over every request of the scope (none when null). */
+  limit: RateLimit | null;
+  /** Counters of the per-route and per-user limits. */
+  counters: FallbackCounters;
+  redis: Redis | null;
 }
 
 /**
@@ -30,27 +40,26 @@ export function authRateLimit(limit: RateLimit | null) {
  * Both answer `RateLimit-*` headers, and 429 RATE_LIMITED with Retry-After past the limit. Register before the
  * tenant context.
  */
-export async function registerRateLimit(
-  scope: FastifyInstance,
-  limit: RateLimit | null,
-  counters: FallbackCounters,
-  redis: Redis | null,
-): Promise<void> {
-  if (limit) registerGlobalLimit(scope, limit, redis);
-  await scope.register(rateLimit, {
-    global: false,
-    store: class extends FallbackStore {
-      constructor() {
-        super(counters, NAMESPACE);
-      }
-    },
-    // The store never fails; this only keeps a future bug in it from failing requests.
-    skipOnError: true,
-    enableDraftSpec: true,
-    keyGenerator: (request) => request.ip,
-    errorResponseBuilder: (_request, context) => rateLimited(context.ttl),
-  });
-}
+export const rateLimits = namedPlugin<RateLimitsOptions>(
+  async (scope, { limit, counters, redis }) => {
+    if (limit) registerGlobalLimit(scope, limit, redis);
+    await scope.register(rateLimit, {
+      global: false,
+      store: class extends FallbackStore {
+        constructor() {
+          super(counters, NAMESPACE);
+        }
+      },
+      // The store never fails; this only keeps a future bug in it from failing requests.
+      skipOnError: true,
+      enableDraftSpec: true,
+      keyGenerator: (request) => request.ip,
+      errorResponseBuilder: (_request, context) => rateLimited(context.ttl),
+    });
+  },
+  // The route-info plugin's route hook must come first: a refused request is still logged under its route.
+  { name: 'tenantry-rate-limits', dependencies: [ROUTE_INFO] },
+);
 
 function rateLimited(ttlMs: number): AppError {
   const seconds = Math.max(1, Math.ceil(ttlMs / 1000));
@@ -74,7 +83,7 @@ function registerGlobalLimit(scope: FastifyInstance, limit: RateLimit, redis: Re
     reply.header('ratelimit-reset', String(Math.max(1, Math.ceil((resetAt - now) / 1000))));
     done(count > limit.max ? rateLimited(resetAt - now) : undefined);
   };
-  // A route hook (not a scope one), so that it runs after registerRouteInfo's: a refused request is still
+  // A route hook (not a scope one), so that it runs after the route-info plugin's: a refused request is still
   // logged and measured under its route.
   scope.addHook('onRoute', (route) => addRouteHook(route, count));
 }

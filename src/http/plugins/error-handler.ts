@@ -1,5 +1,6 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, ERRORS, sqlState, type ErrorBody, type ValidationIssue } from '../errors.js';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, ERRORS, sqlState, type ErrorBody, type ValidationIssue } from '../../errors.js';
+import { namedPlugin } from './named-plugin.js';
 
 /** Fastify's own error codes for bad requests, mapped to our stable codes. */
 const FASTIFY_CODES: Record<string, AppError['code']> = {
@@ -150,20 +151,23 @@ export function frameworkErrorHandler(
   void send(reply, status, body, headers);
 }
 
-/** Registers the error and not-found handlers on the root instance. */
-export function registerErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const { status, body, headers } = toErrorResponse(error);
-    if (status >= 500) request.log.error({ err: error }, 'request failed');
-    else request.log.info({ code: body.code, status }, body.detail);
-    return send(reply, status, body, headers);
-  });
-  app.setNotFoundHandler((request, reply) =>
-    send(
-      reply,
-      404,
-      { detail: `No route for ${request.method} ${request.url.split('?')[0]}`, code: 'ROUTE_NOT_FOUND' },
-      {},
-    ),
-  );
-}
+/** The error and not-found handlers; register on the root instance. */
+export const errorHandling = namedPlugin(
+  async (app) => {
+    app.setErrorHandler((error: FastifyError, request, reply) => {
+      const { status, body, headers } = toErrorResponse(error);
+      if (status >= 500) request.log.error({ err: error }, 'request failed');
+      else request.log.info({ code: body.code, status }, body.detail);
+      return send(reply, status, body, headers);
+    });
+    app.setNotFoundHandler((request, reply) =>
+      send(
+        reply,
+        404,
+        { detail: `No route for ${request.method} ${request.url.split('?')[0]}`, code: 'ROUTE_NOT_FOUND' },
+        {},
+      ),
+    );
+  },
+  { name: 'tenantry-error-handling' },
+);

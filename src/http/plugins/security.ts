@@ -1,7 +1,7 @@
 import cors from '@fastify/cors';
-import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
-import type { Config } from '../config.js';
-import { corsOriginMatchers } from '../http/cors-origins.js';
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import { corsOriginMatchers } from '../cors-origins.js';
+import { namedPlugin } from './named-plugin.js';
 
 /** JSON answers never load anything: the strictest policy, which also forbids framing them. */
 export const API_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
@@ -71,18 +71,21 @@ const EXPOSED_HEADERS = [
  * the origins in `CORS_ORIGINS` only. Without CORS_ORIGINS no CORS header is ever sent, so browsers keep the
  * API same-origin. Register on the root instance, before the routes.
  */
-export async function registerSecurity(app: FastifyInstance, config: Config): Promise<void> {
-  app.addHook('onRequest', securityHeaders);
-  if (config.corsOrigins.length === 0) return;
-  await app.register(cors, {
-    // Always a list, even of one: a single string would be sent to every origin instead of being matched.
-    // '*' in the list allows any origin (without credentials, which this API does not use); wildcard entries
-    // (`https://*.example.com`, the tenants' subdomains) become anchored patterns.
-    origin: corsOriginMatchers(config.corsOrigins),
-    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
-    allowedHeaders: ['authorization', 'content-type', 'x-tenant', 'x-request-id'],
-    exposedHeaders: EXPOSED_HEADERS,
-    credentials: false,
-    maxAge: 600,
-  });
-}
+export const security = namedPlugin<{ corsOrigins: readonly string[] }>(
+  async (app, { corsOrigins }) => {
+    app.addHook('onRequest', securityHeaders);
+    if (corsOrigins.length === 0) return;
+    await app.register(cors, {
+      // Always a list, even of one: a single string would be sent to every origin instead of being matched.
+      // '*' in the list allows any origin (without credentials, which this API does not use); wildcard entries
+      // (`https://*.example.com`, the tenants' subdomains) become anchored patterns.
+      origin: corsOriginMatchers(corsOrigins),
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      allowedHeaders: ['authorization', 'content-type', 'x-tenant', 'x-request-id'],
+      exposedHeaders: EXPOSED_HEADERS,
+      credentials: false,
+      maxAge: 600,
+    });
+  },
+  { name: 'tenantry-security' },
+);
