@@ -5,7 +5,7 @@ import { openCoreDb, type CoreDb } from '../db/core-database.js';
 import { DirectoryLockedError } from '../db/dir-lock.js';
 import { createRedis } from '../redis.js';
 import { InvalidationBus } from '../tenancy/routing/invalidation-bus.js';
-import { CoreUsersRepository } from '../modules/core-auth/core-users.repository.js';
+import { CoreUsersRepository } from '../modules/accounts/core-users.repository.js';
 import { AuditRecorder } from '../modules/audit/audit-recorder.js';
 import { OrganizationsRepository } from '../modules/organizations/organizations.repository.js';
 import { TenantUsersRepository } from '../modules/tenant-users/tenant-users.repository.js';

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { CoreDatabase } from '../../db/core-schema.js';
 import { AppError } from '../../errors.js';
-import { decodeCursor, toPage } from '../../http/pagination.js';
+import { decodeCursor, toPage } from '../shared/pagination.js';
 import type { TenantContext } from '../../tenancy/routing/tenant-context.js';
 import { planeOf, type AuditAction, type AuditPlane } from './audit-actions.js';
 import { toAuditEventView } from './audit-event.js';

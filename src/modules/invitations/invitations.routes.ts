@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { normalizeEmail } from '../../auth/emails.js';
+import { normalizeEmail } from '../shared/emails.js';
 import { authenticated as signedIn, requireTenantAdmin } from '../../http/auth-guards.js';
-import { PageQuery } from '../../http/pagination.js';
+import { PageQuery } from '../shared/pagination.js';
 import {
   BEARER_SECURITY,
   EmailInput,

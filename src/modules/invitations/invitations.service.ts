@@ -3,7 +3,7 @@ import { hashSecretToken, newSecretToken } from '../../auth/secret-tokens.js';
 import type { Config } from '../../config.js';
 import type { TenantInvitation, TenantPrincipal, TenantRole } from '../../db/tenant-schema.js';
 import { AppError } from '../../errors.js';
-import { decodeCursor, toPage } from '../../http/pagination.js';
+import { decodeCursor, toPage } from '../shared/pagination.js';
 import type { Mailer } from '../../mail/mailer.js';
 import { invitationMail } from '../../mail/templates.js';
 import type { TenantContext } from '../../tenancy/routing/tenant-context.js';

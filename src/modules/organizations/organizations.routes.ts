@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { authenticated as owner, requireCoreUser } from '../../http/auth-guards.js';
 import { noStore } from '../../http/no-store.js';
-import { PageQuery } from '../../http/pagination.js';
+import { PageQuery } from '../shared/pagination.js';
 import { BEARER_SECURITY, errorResponses, named, TokenResponse } from '../../http/schemas.js';
 import type { ErrorCode } from '../../errors.js';
 import { auditSource } from '../audit/audit-source.js';

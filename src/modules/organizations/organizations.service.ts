@@ -1,10 +1,10 @@
 import type { CoreUser, Organization, PlacementKind } from '../../db/core-schema.js';
 import { AppError } from '../../errors.js';
-import { decodeCursor, toPage } from '../../http/pagination.js';
+import { decodeCursor, toPage } from '../shared/pagination.js';
 import type { TokenResponse } from '../../http/schemas.js';
 import type { Provisioner } from '../../tenancy/lifecycle/provisioner.js';
 import type { TenantGateway } from '../../tenancy/routing/tenant-gateway.js';
-import type { TenantAuthService } from '../tenant-auth/tenant-auth.service.js';
+import type { TenantAuthService } from '../tenant-accounts/tenant-accounts.service.js';
 import type { TenantUsersRepository } from '../tenant-users/tenant-users.repository.js';
 import type { OrganizationDomainsRepository } from '../domains/organization-domains.repository.js';
 import type { OrganizationsRepository } from './organizations.repository.js';

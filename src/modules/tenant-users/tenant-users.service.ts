@@ -1,8 +1,8 @@
 import { hashPassword, verifyPassword } from '../../auth/passwords.js';
-import type { RefreshTokens } from '../../auth/refresh-tokens.js';
+import type { RefreshTokens } from '../shared/refresh-token-families.js';
 import type { TenantPrincipal, TenantRole, TenantUser } from '../../db/tenant-schema.js';
 import { AppError } from '../../errors.js';
-import { decodeCursor, toPage } from '../../http/pagination.js';
+import { decodeCursor, toPage } from '../shared/pagination.js';
 import type { TenantContext } from '../../tenancy/routing/tenant-context.js';
 import { TenantUsersRepository } from './tenant-users.repository.js';
 import { toTenantUserView } from './tenant-user-view.js';

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { AccessTokens } from '../../auth/access-tokens.js';
 import { hashPassword, verifyPassword } from '../../auth/passwords.js';
-import type { RefreshTokens } from '../../auth/refresh-tokens.js';
+import type { RefreshTokens } from '../shared/refresh-token-families.js';
 import type { Config } from '../../config.js';
 import type { CoreDatabase, CoreUser } from '../../db/core-schema.js';
 import { AppError, type ErrorCode } from '../../errors.js';

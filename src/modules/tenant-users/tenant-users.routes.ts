@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { normalizeEmail } from '../../auth/emails.js';
+import { normalizeEmail } from '../shared/emails.js';
 import { AppError } from '../../errors.js';
 import { authenticated as signedIn, requireTenantAdmin, requireUser } from '../../http/auth-guards.js';
-import { PageQuery } from '../../http/pagination.js';
+import { PageQuery } from '../shared/pagination.js';
 import {
   BEARER_SECURITY,
   CoreUser,
@@ -17,8 +17,8 @@ import {
   TenantUser,
 } from '../../http/schemas.js';
 import { auditSource } from '../audit/audit-source.js';
-import { toCoreUserView } from '../core-auth/core-auth.service.js';
-import { toTenantUserView } from '../tenant-users/tenant-user-view.js';
+import { toCoreUserView } from '../accounts/accounts.service.js';
+import { toTenantUserView } from './tenant-user-view.js';
 
 const TENANT_HEADER = Type.Object({ 'x-tenant': Type.Optional(Type.String()) });
 const UserId = Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) });

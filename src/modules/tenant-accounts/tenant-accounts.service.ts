@@ -1,6 +1,6 @@
 import type { AccessTokens } from '../../auth/access-tokens.js';
 import { hashPassword, verifyPassword } from '../../auth/passwords.js';
-import type { RefreshTokens } from '../../auth/refresh-tokens.js';
+import type { RefreshTokens } from '../shared/refresh-token-families.js';
 import type { Kysely } from 'kysely';
 import type { TenantDatabase, TenantPrincipal, TenantUser } from '../../db/tenant-schema.js';
 import { AppError, type ErrorCode } from '../../errors.js';

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
-import type { RefreshTokensTable } from '../db/core-schema.js';
-import { AppError } from '../errors.js';
-import { hashSecretToken, newSecretToken } from './secret-tokens.js';
+import type { RefreshTokensTable } from '../../db/core-schema.js';
+import { AppError } from '../../errors.js';
+import { hashSecretToken, newSecretToken } from '../../auth/secret-tokens.js';
 
 /** The core and every tenant database keep refresh tokens in a table of this one shape. */
 export type RefreshTokenTable = 'refresh_tokens' | 'tenant_refresh_tokens';

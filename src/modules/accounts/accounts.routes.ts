@@ -2,7 +2,7 @@ import formbody from '@fastify/formbody';
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { normalizeEmail } from '../../auth/emails.js';
+import { normalizeEmail } from '../shared/emails.js';
 import { AppError } from '../../errors.js';
 import {
   CoreUser,
@@ -19,7 +19,7 @@ import {
 import { noStore } from '../../http/no-store.js';
 import { authRateLimit } from '../../plugins/rate-limit.js';
 import { auditSource } from '../audit/audit-source.js';
-import { toCoreUserView } from '../core-auth/core-auth.service.js';
+import { toCoreUserView } from '../accounts/accounts.service.js';
 
 const TENANT_HEADER = Type.Object({
   'x-tenant': Type.Optional(
