@@ -9,14 +9,14 @@ import { AuditPruner } from './modules/audit/audit-pruner.js';
 import { AuditRecorder } from './modules/audit/audit-recorder.js';
 import { AuditService } from './modules/audit/audit.service.js';
 import { FallbackCounters } from './plugins/rate-limit-store.js';
-import { CoreAuthService } from './modules/accounts/accounts.service.js';
+import { AccountsService } from './modules/accounts/accounts.service.js';
 import { CoreUsersRepository } from './modules/accounts/core-users.repository.js';
 import { DomainsService } from './modules/domains/domains.service.js';
 import { OrganizationDomainsRepository } from './modules/domains/organization-domains.repository.js';
 import { InvitationsService } from './modules/invitations/invitations.service.js';
 import { OrganizationsRepository } from './modules/organizations/organizations.repository.js';
 import { OrganizationsService } from './modules/organizations/organizations.service.js';
-import { TenantAuthService } from './modules/tenant-accounts/tenant-accounts.service.js';
+import { TenantAccountsService } from './modules/tenant-accounts/tenant-accounts.service.js';
 import { TenantUsersRepository } from './modules/tenant-users/tenant-users.repository.js';
 import { TenantUsersService } from './modules/tenant-users/tenant-users.service.js';
 import { TenantConnectionManager } from './tenancy/connections/connection-manager.js';
@@ -37,7 +37,7 @@ import { createTenantServers, type TenantServers } from './tenancy/servers/creat
 export interface Services {
   accessTokens: AccessTokens;
   mailer: Mailer;
-  coreAuth: CoreAuthService;
+  coreAuth: AccountsService;
   /** The configured (`default`) tenant server's store. */
   store: TenantStore;
   /** The registry of tenant servers and a store for each (tenancy/servers). */
@@ -51,7 +51,7 @@ export interface Services {
   mover: TenantMover;
   connections: TenantConnectionManager;
   tenants: TenantGateway;
-  tenantAuth: TenantAuthService;
+  tenantAuth: TenantAccountsService;
   tenantUsers: TenantUsersService;
   organizations: OrganizationsService;
   /** Custom domains of organizations. */
@@ -77,7 +77,7 @@ export function createServices(
   const mailer = createMailer({ config, core: core.db, log });
   const auditPruner = new AuditPruner({ core: core.db, retentionDays: config.auditRetentionDays, log });
   const auditRecorder = new AuditRecorder({ core: core.db, log, pruner: auditPruner });
-  const coreAuth = new CoreAuthService({
+  const coreAuth = new AccountsService({
     db: core.db,
     config,
     mailer,
@@ -125,7 +125,7 @@ export function createServices(
     moves: mover,
   });
   const tenantRefreshTokens = new RefreshTokens('tenant_refresh_tokens', config.refreshTokenExpireDays);
-  const tenantAuth = new TenantAuthService(accessTokens, tenantRefreshTokens, auditRecorder);
+  const tenantAuth = new TenantAccountsService(accessTokens, tenantRefreshTokens, auditRecorder);
   const tenantUsers = new TenantUsersService(tenantRefreshTokens, auditRecorder);
   const organizations = new OrganizationsService({
     organizations: organizationsRepository,

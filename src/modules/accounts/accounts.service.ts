@@ -21,7 +21,7 @@ const HOUR_MS = 3_600_000;
 /** Requests turned into mail per transaction by the background sender. */
 const MAIL_REQUEST_BATCH = 20;
 
-export interface CoreAuthDeps {
+export interface AccountsDeps {
   db: Kysely<CoreDatabase>;
   config: Config;
   mailer: Mailer;
@@ -43,12 +43,12 @@ export function toCoreUserView(user: CoreUser) {
 export type CoreUserView = ReturnType<typeof toCoreUserView>;
 
 /** Core (control-plane) accounts: registration, email verification, login, sessions, password reset. */
-export class CoreAuthService {
+export class AccountsService {
   private readonly users: CoreUsersRepository;
   private readonly emailTokens: EmailTokensRepository;
   private readonly mailRequests: AccountMailRequestsRepository;
 
-  constructor(private readonly deps: CoreAuthDeps) {
+  constructor(private readonly deps: AccountsDeps) {
     this.users = new CoreUsersRepository(deps.db);
     this.emailTokens = new EmailTokensRepository(deps.db);
     this.mailRequests = new AccountMailRequestsRepository(deps.db);

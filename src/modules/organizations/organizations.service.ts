@@ -4,7 +4,7 @@ import { decodeCursor, toPage } from '../shared/pagination.js';
 import type { TokenResponse } from '../../http/schemas.js';
 import type { Provisioner } from '../../tenancy/lifecycle/provisioner.js';
 import type { TenantGateway } from '../../tenancy/routing/tenant-gateway.js';
-import type { TenantAuthService } from '../tenant-accounts/tenant-accounts.service.js';
+import type { TenantAccountsService } from '../tenant-accounts/tenant-accounts.service.js';
 import type { TenantUsersRepository } from '../tenant-users/tenant-users.repository.js';
 import type { OrganizationDomainsRepository } from '../domains/organization-domains.repository.js';
 import type { OrganizationsRepository } from './organizations.repository.js';
@@ -32,7 +32,7 @@ export type OrganizationView = ReturnType<typeof toOrganizationView>;
 export interface OrganizationsDeps {
   provisioner: Provisioner;
   tenants: TenantGateway;
-  tenantAuth: TenantAuthService;
+  tenantAuth: TenantAccountsService;
   /** MAX_ORGANIZATIONS_PER_OWNER: organizations that are not deleted, per owner (null: no quota). */
   maxPerOwner: number | null;
   /** TENANT_PLACEMENT: how new organizations are stored (callers do not choose). */

@@ -15,7 +15,7 @@ import type { AuditRecorder } from '../audit/audit-recorder.js';
  * Authentication inside one tenant's database. Every method takes the request's tenant context, so it can only
  * ever read or write that tenant's database, and every token it issues is bound to that tenant's id.
  */
-export class TenantAuthService {
+export class TenantAccountsService {
   private readonly users = new TenantUsersRepository();
 
   constructor(
