@@ -9,12 +9,12 @@ import { useLazyRequestLoggers } from './http/lazy-child-logger.js';
 import { registerRouteInfo } from './http/route-info.js';
 import { registerTenantContext } from './http/tenant-context.js';
 import { auditRoutes } from './modules/audit/audit.routes.js';
-import { authRoutes } from './modules/accounts/accounts.routes.js';
+import { accountsRoutes } from './modules/accounts/accounts.routes.js';
 import { domainsRoutes } from './modules/domains/domains.routes.js';
 import { invitationsRoutes } from './modules/invitations/invitations.routes.js';
 import { opsRoutes } from './modules/ops/ops.routes.js';
 import { organizationsRoutes } from './modules/organizations/organizations.routes.js';
-import { usersRoutes } from './modules/tenant-users/tenant-users.routes.js';
+import { tenantUsersRoutes } from './modules/tenant-users/tenant-users.routes.js';
 import { registerDocs } from './plugins/docs.js';
 import { frameworkErrorHandler, registerErrorHandling } from './plugins/error-handler.js';
 import { loggerOptions } from './logger.js';
@@ -159,8 +159,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       // Rate limits first: every /api request counts, whatever its tenant resolves to.
       await registerRateLimit(api, config.rateLimit, services.rateCounters, redis);
       registerTenantContext(api);
-      await api.register(authRoutes);
-      await api.register(usersRoutes);
+      await api.register(accountsRoutes);
+      await api.register(tenantUsersRoutes);
       await api.register(organizationsRoutes);
       await api.register(domainsRoutes);
       await api.register(invitationsRoutes);

@@ -7,7 +7,7 @@ import type { CoreDatabase, CoreUser } from '../../db/core-schema.js';
 import { AppError, type ErrorCode } from '../../errors.js';
 import type { Mailer } from '../../mail/mailer.js';
 import { passwordResetMail, verificationMail } from '../../mail/templates.js';
-import type { TokenResponse } from '../../http/schemas.js';
+import type { TokenResponse } from '../shared/token-response.js';
 import { CoreUsersRepository } from './core-users.repository.js';
 import {
   AccountMailRequestsRepository,

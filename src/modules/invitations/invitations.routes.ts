@@ -10,12 +10,11 @@ import {
   OpaqueToken,
   PasswordInput,
   PUBLIC,
-  TenantRole,
   TENANT_HEADER_REQUIRED,
-  TenantUser,
 } from '../../http/schemas.js';
 import { authRateLimit } from '../../plugins/rate-limit.js';
 import { auditSource } from '../audit/audit-source.js';
+import { TenantRole, TenantUser } from '../tenant-users/tenant-users.schemas.js';
 
 const InvitationId = Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) });
 const InvitationStatus = Type.Union(

@@ -1,7 +1,7 @@
 import type { CoreUser, Organization, PlacementKind } from '../../db/core-schema.js';
 import { AppError } from '../../errors.js';
 import { decodeCursor, toPage } from '../shared/pagination.js';
-import type { TokenResponse } from '../../http/schemas.js';
+import type { TokenResponse } from '../shared/token-response.js';
 import type { Provisioner } from '../../tenancy/lifecycle/provisioner.js';
 import type { TenantGateway } from '../../tenancy/routing/tenant-gateway.js';
 import type { TenantAccountsService } from '../tenant-accounts/tenant-accounts.service.js';

@@ -4,7 +4,7 @@ import type { RefreshTokens } from '../shared/refresh-token-families.js';
 import type { Kysely } from 'kysely';
 import type { TenantDatabase, TenantPrincipal, TenantUser } from '../../db/tenant-schema.js';
 import { AppError, type ErrorCode } from '../../errors.js';
-import type { TokenResponse } from '../../http/schemas.js';
+import type { TokenResponse } from '../shared/token-response.js';
 import type { TenantContext } from '../../tenancy/routing/tenant-context.js';
 import { TenantUsersRepository } from '../tenant-users/tenant-users.repository.js';
 import { toTenantUserView } from '../tenant-users/tenant-user-view.js';
