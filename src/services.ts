@@ -1,7 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import { AccessTokens } from './auth/access-tokens.js';
-import { RefreshTokens } from './modules/shared/refresh-token-families.js';
 import type { Config } from './config.js';
 import type { CoreDb } from './db/core-database.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
@@ -9,14 +8,19 @@ import { AuditPruner } from './modules/audit/audit-pruner.js';
 import { AuditRecorder } from './modules/audit/audit-recorder.js';
 import { AuditService } from './modules/audit/audit.service.js';
 import { FallbackCounters } from './plugins/rate-limit-store.js';
+import { AccountMailRequestsRepository } from './modules/accounts/account-mail-requests.repository.js';
 import { AccountsService } from './modules/accounts/accounts.service.js';
+import { CoreRefreshTokensRepository } from './modules/accounts/core-refresh-tokens.repository.js';
 import { CoreUsersRepository } from './modules/accounts/core-users.repository.js';
+import { EmailTokensRepository } from './modules/accounts/email-tokens.repository.js';
 import { DomainsService } from './modules/domains/domains.service.js';
 import { OrganizationDomainsRepository } from './modules/domains/organization-domains.repository.js';
 import { InvitationsService } from './modules/invitations/invitations.service.js';
 import { OrganizationsRepository } from './modules/organizations/organizations.repository.js';
 import { OrganizationsService } from './modules/organizations/organizations.service.js';
+import { RefreshTokenFamilies } from './modules/shared/refresh-token-families.js';
 import { TenantAccountsService } from './modules/tenant-accounts/tenant-accounts.service.js';
+import { TenantRefreshTokensRepository } from './modules/tenant-accounts/tenant-refresh-tokens.repository.js';
 import { TenantUsersRepository } from './modules/tenant-users/tenant-users.repository.js';
 import { TenantUsersService } from './modules/tenant-users/tenant-users.service.js';
 import { TenantConnectionManager } from './tenancy/connections/connection-manager.js';
@@ -77,13 +81,17 @@ export function createServices(
   const mailer = createMailer({ config, core: core.db, log });
   const auditPruner = new AuditPruner({ core: core.db, retentionDays: config.auditRetentionDays, log });
   const auditRecorder = new AuditRecorder({ core: core.db, log, pruner: auditPruner });
+  const coreUsersRepository = new CoreUsersRepository(core.db);
   const coreAuth = new AccountsService({
     db: core.db,
     config,
     mailer,
     accessTokens,
     audit: auditRecorder,
-    refreshTokens: new RefreshTokens('refresh_tokens', config.refreshTokenExpireDays),
+    refreshTokens: new RefreshTokenFamilies(new CoreRefreshTokensRepository(), config.refreshTokenExpireDays),
+    users: coreUsersRepository,
+    emailTokens: new EmailTokensRepository(core.db),
+    mailRequests: new AccountMailRequestsRepository(core.db),
   });
   // Verification and reset requests are recorded by the API and turned into mail by the sender.
   mailer.addProducer(() => coreAuth.processMailRequests());
@@ -118,15 +126,23 @@ export function createServices(
   const provisioner = new Provisioner({
     organizations: organizationsRepository,
     storage,
-    coreUsers: new CoreUsersRepository(core.db),
+    coreUsers: coreUsersRepository,
     tenantUsers: tenantUsersRepository,
     log,
     servers: servers.registry,
     moves: mover,
   });
-  const tenantRefreshTokens = new RefreshTokens('tenant_refresh_tokens', config.refreshTokenExpireDays);
-  const tenantAuth = new TenantAccountsService(accessTokens, tenantRefreshTokens, auditRecorder);
-  const tenantUsers = new TenantUsersService(tenantRefreshTokens, auditRecorder);
+  const tenantRefreshTokens = new RefreshTokenFamilies(
+    new TenantRefreshTokensRepository(),
+    config.refreshTokenExpireDays,
+  );
+  const tenantAuth = new TenantAccountsService(
+    tenantUsersRepository,
+    accessTokens,
+    tenantRefreshTokens,
+    auditRecorder,
+  );
+  const tenantUsers = new TenantUsersService(tenantUsersRepository, tenantRefreshTokens, auditRecorder);
   const organizations = new OrganizationsService({
     organizations: organizationsRepository,
     tenantUsers: tenantUsersRepository,
