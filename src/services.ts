@@ -7,6 +7,8 @@ import { createMailer, type Mailer } from './mail/mailer.js';
 import { AuditPruner } from './modules/audit/audit-pruner.js';
 import { AuditRecorder } from './modules/audit/audit-recorder.js';
 import { AuditService } from './modules/audit/audit.service.js';
+import { CoreAuditEventsRepository } from './modules/audit/core-audit-events.repository.js';
+import { TenantAuditEventsRepository } from './modules/audit/tenant-audit-events.repository.js';
 import { FallbackCounters } from './plugins/rate-limit-store.js';
 import { AccountMailRequestsRepository } from './modules/accounts/account-mail-requests.repository.js';
 import { AccountsService } from './modules/accounts/accounts.service.js';
@@ -79,8 +81,17 @@ export function createServices(
 ): Services {
   const accessTokens = new AccessTokens(config);
   const mailer = createMailer({ config, core: core.db, log });
-  const auditPruner = new AuditPruner({ core: core.db, retentionDays: config.auditRetentionDays, log });
-  const auditRecorder = new AuditRecorder({ core: core.db, log, pruner: auditPruner });
+  const auditEvents = {
+    tenantEvents: new TenantAuditEventsRepository(),
+    coreEvents: new CoreAuditEventsRepository(),
+  };
+  const auditPruner = new AuditPruner({
+    core: core.db,
+    retentionDays: config.auditRetentionDays,
+    log,
+    ...auditEvents,
+  });
+  const auditRecorder = new AuditRecorder({ core: core.db, log, pruner: auditPruner, ...auditEvents });
   const coreUsersRepository = new CoreUsersRepository(core.db);
   const coreAuth = new AccountsService({
     db: core.db,
@@ -186,7 +197,7 @@ export function createServices(
     invitations,
     auditRecorder,
     auditPruner,
-    audit: new AuditService(core.db, auditPruner),
+    audit: new AuditService(core.db, auditPruner, auditEvents.tenantEvents, auditEvents.coreEvents),
     rateCounters: new FallbackCounters(redis, log),
   };
 }

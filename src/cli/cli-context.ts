@@ -7,6 +7,8 @@ import { createRedis } from '../redis.js';
 import { InvalidationBus } from '../tenancy/routing/invalidation-bus.js';
 import { CoreUsersRepository } from '../modules/accounts/core-users.repository.js';
 import { AuditRecorder } from '../modules/audit/audit-recorder.js';
+import { CoreAuditEventsRepository } from '../modules/audit/core-audit-events.repository.js';
+import { TenantAuditEventsRepository } from '../modules/audit/tenant-audit-events.repository.js';
 import { OrganizationsRepository } from '../modules/organizations/organizations.repository.js';
 import { TenantUsersRepository } from '../modules/tenant-users/tenant-users.repository.js';
 import { TenantConnectionManager } from '../tenancy/connections/connection-manager.js';
@@ -82,7 +84,12 @@ export async function withCliContext<T>(
   });
   const redis = config.redisUrl ? createRedis(config.redisUrl, log) : null;
   const bus = new InvalidationBus(() => undefined, redis, log);
-  const audit = new AuditRecorder({ core: core.db, log });
+  const audit = new AuditRecorder({
+    core: core.db,
+    log,
+    tenantEvents: new TenantAuditEventsRepository(),
+    coreEvents: new CoreAuditEventsRepository(),
+  });
   const mover = new TenantMover({
     organizations,
     servers: serverDirectory(servers.registry, storage),
