@@ -17,6 +17,7 @@ import { CoreUsersRepository } from './modules/accounts/core-users.repository.js
 import { EmailTokensRepository } from './modules/accounts/email-tokens.repository.js';
 import { DomainsService } from './modules/domains/domains.service.js';
 import { OrganizationDomainsRepository } from './modules/domains/organization-domains.repository.js';
+import { InvitationsRepository } from './modules/invitations/invitations.repository.js';
 import { InvitationsService } from './modules/invitations/invitations.service.js';
 import { OrganizationsRepository } from './modules/organizations/organizations.repository.js';
 import { OrganizationsService } from './modules/organizations/organizations.service.js';
@@ -176,6 +177,8 @@ export function createServices(
     config,
     mailer,
     organizations: organizationsRepository,
+    invitations: new InvitationsRepository(),
+    tenantUsers: tenantUsersRepository,
     audit: auditRecorder,
   });
   return {
