@@ -150,7 +150,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await registerSecurity(app, config);
   await registerMetrics(app, { clusterWorker: options.clusterWorker ?? false });
   // JSON only (Fastify also parses text/plain by default): a body of any other type is 415 UNSUPPORTED_MEDIA_TYPE.
-  // The login route adds the form parser in its own scope (src/modules/auth/auth.routes.ts).
+  // The login route adds the form parser in its own scope (src/modules/accounts/accounts.routes.ts).
   app.removeContentTypeParser('text/plain');
   await registerDocs(app);
   await app.register(opsRoutes);
