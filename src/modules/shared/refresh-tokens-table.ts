@@ -66,20 +66,19 @@ export abstract class RefreshTokensTableRepository<DB> {
 
   /** Revokes every live token of a family; returns how many it revoked. */
   async revokeFamily(db: Kysely<DB>, familyId: string): Promise<number> {
-    const query = tables
-      .updateTable(this.table)
-      .set({ revoked_at: new Date() })
-      .where('family_id', '=', familyId)
-      .where('revoked_at', 'is', null);
-    return Number((await db.executeQuery(query.compile())).numAffectedRows ?? 0n);
+    const result = await db.executeQuery(this.revokeLive('family_id', familyId).compile());
+    return Number(result.numAffectedRows ?? 0n);
   }
 
   async revokeAllForUser(db: Kysely<DB>, userId: number): Promise<void> {
-    const query = tables
+    await db.executeQuery(this.revokeLive('user_id', userId).compile());
+  }
+
+  private revokeLive(column: 'family_id' | 'user_id', value: string | number) {
+    return tables
       .updateTable(this.table)
       .set({ revoked_at: new Date() })
-      .where('user_id', '=', userId)
+      .where(column, '=', value)
       .where('revoked_at', 'is', null);
-    await db.executeQuery(query.compile());
   }
 }
