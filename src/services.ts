@@ -93,7 +93,6 @@ export function createServices(
     ...auditEvents,
   });
   const auditRecorder = new AuditRecorder({ core: core.db, log, pruner: auditPruner, ...auditEvents });
-  const coreUsersRepository = new CoreUsersRepository(core.db);
   const coreAuth = new AccountsService({
     db: core.db,
     config,
@@ -101,7 +100,7 @@ export function createServices(
     accessTokens,
     audit: auditRecorder,
     refreshTokens: new RefreshTokenFamilies(new CoreRefreshTokensRepository(), config.refreshTokenExpireDays),
-    users: coreUsersRepository,
+    users: new CoreUsersRepository(core.db),
     emailTokens: new EmailTokensRepository(core.db),
     mailRequests: new AccountMailRequestsRepository(core.db),
   });
@@ -138,7 +137,7 @@ export function createServices(
   const provisioner = new Provisioner({
     organizations: organizationsRepository,
     storage,
-    coreUsers: coreUsersRepository,
+    coreUsers: new CoreUsersRepository(core.db),
     tenantUsers: tenantUsersRepository,
     log,
     servers: servers.registry,
