@@ -20,7 +20,7 @@ import pg from 'pg';
 import { loadConfig, type Config } from '../src/config.js';
 import { openCoreDb } from '../src/db/core-database.js';
 import { migrateToLatest } from '../src/db/migrator.js';
-import { CoreUsersRepository } from '../src/modules/core-auth/core-users.repository.js';
+import { CoreUsersRepository } from '../src/modules/accounts/core-users.repository.js';
 import { OrganizationsRepository } from '../src/modules/organizations/organizations.repository.js';
 import { TenantUsersRepository } from '../src/modules/tenant-users/tenant-users.repository.js';
 import { TenantConnectionManager } from '../src/tenancy/connections/connection-manager.js';

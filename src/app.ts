@@ -8,12 +8,12 @@ import { clientErrorHandler, httpServerOptions } from './http/http-server.js';
 import { useLazyRequestLoggers } from './http/lazy-child-logger.js';
 import { registerTenantContext } from './http/tenant-context.js';
 import { auditRoutes } from './modules/audit/audit.routes.js';
-import { authRoutes } from './modules/auth/auth.routes.js';
+import { accountsRoutes } from './modules/accounts/accounts.routes.js';
 import { domainsRoutes } from './modules/domains/domains.routes.js';
 import { invitationsRoutes } from './modules/invitations/invitations.routes.js';
 import { opsRoutes } from './modules/ops/ops.routes.js';
 import { organizationsRoutes } from './modules/organizations/organizations.routes.js';
-import { usersRoutes } from './modules/users/users.routes.js';
+import { tenantUsersRoutes } from './modules/tenant-users/tenant-users.routes.js';
 import { docs } from './http/plugins/docs.js';
 import { errorHandling, frameworkErrorHandler } from './http/plugins/error-handler.js';
 import { loggerOptions } from './logger.js';
@@ -139,7 +139,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(security, { corsOrigins: config.corsOrigins });
   await app.register(prometheusMetrics, { clusterWorker: options.clusterWorker ?? false });
   // JSON only (Fastify also parses text/plain by default): a body of any other type is 415 UNSUPPORTED_MEDIA_TYPE.
-  // The login route adds the form parser in its own scope (src/modules/auth/auth.routes.ts).
+  // The login route adds the form parser in its own scope (src/modules/accounts/accounts.routes.ts).
   app.removeContentTypeParser('text/plain');
   await app.register(docs);
   await app.register(opsRoutes);
@@ -148,8 +148,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       // Rate limits first: every /api request counts, whatever its tenant resolves to.
       await api.register(rateLimits, { limit: config.rateLimit, counters: services.rateCounters, redis });
       registerTenantContext(api);
-      await api.register(authRoutes);
-      await api.register(usersRoutes);
+      await api.register(accountsRoutes);
+      await api.register(tenantUsersRoutes);
       await api.register(organizationsRoutes);
       await api.register(domainsRoutes);
       await api.register(invitationsRoutes);

@@ -1,20 +1,28 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import { AccessTokens } from './auth/access-tokens.js';
-import { RefreshTokens } from './auth/refresh-tokens.js';
 import type { Config } from './config.js';
 import type { CoreDb } from './db/core-database.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
 import { AuditPruner } from './modules/audit/audit-pruner.js';
 import { AuditRecorder } from './modules/audit/audit-recorder.js';
 import { AuditService } from './modules/audit/audit.service.js';
+import { CoreAuditEventsRepository } from './modules/audit/core-audit-events.repository.js';
+import { TenantAuditEventsRepository } from './modules/audit/tenant-audit-events.repository.js';
 import { FallbackCounters } from './http/plugins/rate-limit-store.js';
-import { CoreAuthService } from './modules/core-auth/core-auth.service.js';
+import { AccountMailRequestsRepository } from './modules/accounts/account-mail-requests.repository.js';
+import { AccountsService } from './modules/accounts/accounts.service.js';
+import { CoreRefreshTokensRepository } from './modules/accounts/core-refresh-tokens.repository.js';
+import { CoreUsersRepository } from './modules/accounts/core-users.repository.js';
+import { EmailTokensRepository } from './modules/accounts/email-tokens.repository.js';
 import { DomainsService } from './modules/domains/domains.service.js';
 import { OrganizationDomainsRepository } from './modules/domains/organization-domains.repository.js';
+import { InvitationsRepository } from './modules/invitations/invitations.repository.js';
 import { InvitationsService } from './modules/invitations/invitations.service.js';
 import { OrganizationsService } from './modules/organizations/organizations.service.js';
-import { TenantAuthService } from './modules/tenant-auth/tenant-auth.service.js';
+import { RefreshTokenFamilies } from './modules/shared/refresh-token-families.js';
+import { TenantAccountsService } from './modules/tenant-accounts/tenant-accounts.service.js';
+import { TenantRefreshTokensRepository } from './modules/tenant-accounts/tenant-refresh-tokens.repository.js';
 import { TenantUsersService } from './modules/tenant-users/tenant-users.service.js';
 import { hostRouting } from './tenancy/routing/host-target.js';
 import type { Provisioner } from './tenancy/lifecycle/provisioner.js';
@@ -32,7 +40,7 @@ import { createTenancy } from './composition/tenancy.js';
 export interface Services {
   accessTokens: AccessTokens;
   mailer: Mailer;
-  coreAuth: CoreAuthService;
+  coreAuth: AccountsService;
   /** The configured (`default`) tenant server's store. */
   store: TenantStore;
   /** The registry of tenant servers and a store for each (tenancy/servers). */
@@ -46,7 +54,7 @@ export interface Services {
   mover: TenantMover;
   connections: TenantConnectionManager;
   tenants: TenantGateway;
-  tenantAuth: TenantAuthService;
+  tenantAuth: TenantAccountsService;
   tenantUsers: TenantUsersService;
   organizations: OrganizationsService;
   /** Custom domains of organizations. */
@@ -78,15 +86,27 @@ export function createServices(
 ): Services {
   const accessTokens = new AccessTokens(config);
   const mailer = createMailer({ config, core: core.db, log });
-  const auditPruner = new AuditPruner({ core: core.db, retentionDays: config.auditRetentionDays, log });
-  const auditRecorder = new AuditRecorder({ core: core.db, log, pruner: auditPruner });
-  const coreAuth = new CoreAuthService({
+  const auditEvents = {
+    tenantEvents: new TenantAuditEventsRepository(),
+    coreEvents: new CoreAuditEventsRepository(),
+  };
+  const auditPruner = new AuditPruner({
+    core: core.db,
+    retentionDays: config.auditRetentionDays,
+    log,
+    ...auditEvents,
+  });
+  const auditRecorder = new AuditRecorder({ core: core.db, log, pruner: auditPruner, ...auditEvents });
+  const coreAuth = new AccountsService({
     db: core.db,
     config,
     mailer,
     accessTokens,
     audit: auditRecorder,
-    refreshTokens: new RefreshTokens('refresh_tokens', config.refreshTokenExpireDays),
+    refreshTokens: new RefreshTokenFamilies(new CoreRefreshTokensRepository(), config.refreshTokenExpireDays),
+    users: new CoreUsersRepository(core.db),
+    emailTokens: new EmailTokensRepository(core.db),
+    mailRequests: new AccountMailRequestsRepository(core.db),
   });
   // Verification and reset requests are recorded by the API and turned into mail by the sender.
   mailer.addProducer(() => coreAuth.processMailRequests());
@@ -102,9 +122,17 @@ export function createServices(
   const { organizations: organizationsRepository, tenantUsers: tenantUsersRepository, provisioner } = tenancy;
   const tenants = tenancy.routing.gateway;
   // The module services the tenant and organization routes use.
-  const tenantRefreshTokens = new RefreshTokens('tenant_refresh_tokens', config.refreshTokenExpireDays);
-  const tenantAuth = new TenantAuthService(accessTokens, tenantRefreshTokens, auditRecorder);
-  const tenantUsers = new TenantUsersService(tenantRefreshTokens, auditRecorder);
+  const tenantRefreshTokens = new RefreshTokenFamilies(
+    new TenantRefreshTokensRepository(),
+    config.refreshTokenExpireDays,
+  );
+  const tenantAuth = new TenantAccountsService(
+    tenantUsersRepository,
+    accessTokens,
+    tenantRefreshTokens,
+    auditRecorder,
+  );
+  const tenantUsers = new TenantUsersService(tenantUsersRepository, tenantRefreshTokens, auditRecorder);
   const organizations = new OrganizationsService({
     organizations: organizationsRepository,
     tenantUsers: tenantUsersRepository,
@@ -127,6 +155,8 @@ export function createServices(
     config,
     mailer,
     organizations: organizationsRepository,
+    invitations: new InvitationsRepository(),
+    tenantUsers: tenantUsersRepository,
     audit: auditRecorder,
   });
   return {
@@ -148,7 +178,7 @@ export function createServices(
     invitations,
     auditRecorder,
     auditPruner,
-    audit: new AuditService(core.db, auditPruner),
+    audit: new AuditService(core.db, auditPruner, auditEvents.tenantEvents, auditEvents.coreEvents),
     rateCounters: new FallbackCounters(redis, log),
     async close() {
       await tenants.stop();

@@ -9,6 +9,8 @@ import type { OrganizationsRepository } from '../modules/organizations/organizat
 import type { TenantStorage } from '../tenancy/placement/tenant-storage.js';
 import type { Provisioner } from '../tenancy/lifecycle/provisioner.js';
 import type { TenantMover } from '../tenancy/lifecycle/tenant-mover.js';
+import { CoreAuditEventsRepository } from '../modules/audit/core-audit-events.repository.js';
+import { TenantAuditEventsRepository } from '../modules/audit/tenant-audit-events.repository.js';
 import type { TenantStore } from '../tenancy/stores/tenant-store.js';
 import type { TenantServers } from '../tenancy/servers/create-tenant-servers.js';
 import { busRouting } from '../composition/request-routing.js';
@@ -64,7 +66,12 @@ export async function withCliContext<T>(
     throw error;
   }
   const redis = config.redisUrl ? createRedis(config.redisUrl, log) : null;
-  const audit = new AuditRecorder({ core: core.db, log });
+  const audit = new AuditRecorder({
+    core: core.db,
+    log,
+    tenantEvents: new TenantAuditEventsRepository(),
+    coreEvents: new CoreAuditEventsRepository(),
+  });
   const tenancy = createTenancy({ config, core, log, audit, routing: busRouting(redis, log) });
   try {
     return await fn({

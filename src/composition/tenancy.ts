@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config.js';
 import type { CoreDb } from '../db/core-database.js';
 import type { AuditRecorder } from '../modules/audit/audit-recorder.js';
-import { CoreUsersRepository } from '../modules/core-auth/core-users.repository.js';
+import { CoreUsersRepository } from '../modules/accounts/core-users.repository.js';
 import { OrganizationsRepository } from '../modules/organizations/organizations.repository.js';
 import { TenantUsersRepository } from '../modules/tenant-users/tenant-users.repository.js';
 import { TenantConnectionManager } from '../tenancy/connections/connection-manager.js';

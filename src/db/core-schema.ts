@@ -96,7 +96,7 @@ export interface MailOutboxTable {
   created_at: CreatedAt;
 }
 
-/** A verification or reset email asked for by address, not yet looked up (see core-auth/account-mail.ts). */
+/** A verification or reset email asked for by address, not yet looked up (see src/modules/accounts/account-mail-requests.repository.ts). */
 export interface AccountMailRequestsTable {
   id: Generated<number>;
   kind: EmailTokenPurpose;

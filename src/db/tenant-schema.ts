@@ -43,7 +43,7 @@ export interface TenantInvitationsTable {
   created_at: CreatedAt;
 }
 
-/** Same shape as the core's refresh tokens, so one implementation (src/auth/refresh-tokens.ts) serves both. */
+/** Same shape as the core's refresh tokens, so one implementation (src/modules/shared/refresh-tokens-table.ts) serves both through a repository each. */
 export type TenantRefreshTokensTable = RefreshTokensTable;
 
 /** One tenant (data-plane) database, as Kysely sees it. Every tenant database has this same schema. */

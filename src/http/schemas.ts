@@ -1,4 +1,4 @@
-import { Type, type Static } from 'typebox';
+import { Type } from 'typebox';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../auth/passwords.js';
 import type { ErrorCode } from '../errors.js';
 
@@ -36,44 +36,7 @@ export const PasswordInput = Type.String({ minLength: PASSWORD_MIN_LENGTH, maxLe
 export const LoginPasswordInput = Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH });
 export const OpaqueToken = Type.String({ minLength: 1, maxLength: 512 });
 
-export const TokenResponse = Type.Object(
-  {
-    access_token: Type.String({ description: 'JWT; send it as `Authorization: Bearer <access_token>`' }),
-    token_type: Type.Literal('bearer'),
-    expires_in: Type.Integer({ description: 'Seconds until the access token expires' }),
-    refresh_token: Type.String({ description: 'Opaque, single use: `POST /api/auth/refresh` rotates it' }),
-  },
-  { title: 'TokenResponse' },
-);
-export type TokenResponse = Static<typeof TokenResponse>;
-
 export const Message = Type.Object({ message: Type.String() }, { title: 'Message' });
-
-export const CoreUser = Type.Object(
-  {
-    id: Type.Integer(),
-    email: Type.String({ description: 'Stored lower-case' }),
-    is_owner: Type.Boolean({ description: 'May create organizations' }),
-    is_verified: Type.Boolean({ description: 'Confirmed through the emailed link; needed to log in' }),
-    created_at: Type.String({ format: 'date-time' }),
-  },
-  { title: 'CoreUser', description: 'An account of the core (control plane)' },
-);
-
-export const TenantRole = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')], {
-  title: 'TenantRole',
-});
-
-export const TenantUser = Type.Object(
-  {
-    id: Type.Integer(),
-    email: Type.String({ description: 'Stored lower-case; unique within the tenant' }),
-    role: TenantRole,
-    is_active: Type.Boolean({ description: 'An inactive user cannot log in or use its tokens' }),
-    created_at: Type.String({ format: 'date-time' }),
-  },
-  { title: 'TenantUser', description: "A user inside one organization's database" },
-);
 
 /** The error answers a route gives itself, by status: the OpenAPI document adds those every route shares. */
 export function errorResponses(codes: Partial<Record<number, readonly ErrorCode[]>>) {

@@ -4,7 +4,7 @@ import { openCoreDb, type CoreDb } from '../../src/db/core-database.js';
 import type { CoreDatabase, NewOrganization, Organization } from '../../src/db/core-schema.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
 import type { TenantUser } from '../../src/db/tenant-schema.js';
-import { CoreUsersRepository } from '../../src/modules/core-auth/core-users.repository.js';
+import { CoreUsersRepository } from '../../src/modules/accounts/core-users.repository.js';
 import { OrganizationsRepository } from '../../src/modules/organizations/organizations.repository.js';
 import { TenantUsersRepository } from '../../src/modules/tenant-users/tenant-users.repository.js';
 import { TenantConnectionManager } from '../../src/tenancy/connections/connection-manager.js';

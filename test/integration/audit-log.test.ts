@@ -3,6 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import { sql } from 'kysely';
 import { AuditPruner } from '../../src/modules/audit/audit-pruner.js';
+import { CoreAuditEventsRepository } from '../../src/modules/audit/core-audit-events.repository.js';
+import { TenantAuditEventsRepository } from '../../src/modules/audit/tenant-audit-events.repository.js';
 import type { TenantContext } from '../../src/tenancy/routing/tenant-context.js';
 import {
   call,
@@ -761,7 +763,13 @@ describe('retention (AUDIT_RETENTION_DAYS, default 365)', () => {
     assert.deepEqual(await requestIds(db, 'direct'), ['direct-recent']);
 
     // A fresh pruner (this process's one already pruned globex lately): recording an event triggers a pass.
-    const pruner = new AuditPruner({ core: t.app.core.db, retentionDays: 365, log: t.app.log });
+    const pruner = new AuditPruner({
+      core: t.app.core.db,
+      retentionDays: 365,
+      log: t.app.log,
+      tenantEvents: new TenantAuditEventsRepository(),
+      coreEvents: new CoreAuditEventsRepository(),
+    });
     await seedTenant(db, 'lazy');
     pruner.touch(globex.org.id, db);
     await pruner.settle();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { isPlainAddress } from '../../src/auth/emails.js';
+import { isPlainAddress } from '../../src/modules/shared/emails.js';
 import { createMailTransport } from '../../src/mail/transports.js';
 import { silentLogger } from '../helpers/core-fixtures.js';
 import { call } from '../helpers/flows.js';

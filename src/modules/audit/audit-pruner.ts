@@ -3,7 +3,9 @@ import type { Kysely } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import type { CoreDatabase } from '../../db/core-schema.js';
 import type { TenantDatabase } from '../../db/tenant-schema.js';
-import { AuditEventsRepository } from './audit-events.repository.js';
+import type { AuditEventsTableRepository } from './audit-events-table.js';
+import type { CoreAuditEventsRepository } from './core-audit-events.repository.js';
+import type { TenantAuditEventsRepository } from './tenant-audit-events.repository.js';
 
 const DAY_MS = 86_400_000;
 /** Rows per DELETE statement, and statements per pass: a pass is bounded, the next one goes on. */
@@ -20,6 +22,8 @@ export interface AuditPrunerOptions {
   /** AUDIT_RETENTION_DAYS. */
   retentionDays: number;
   log: FastifyBaseLogger;
+  tenantEvents: TenantAuditEventsRepository;
+  coreEvents: CoreAuditEventsRepository;
 }
 
 /**
@@ -32,13 +36,11 @@ export interface AuditPrunerOptions {
  * grows nothing; and reads never show an event past the retention, pruned or not (see AuditService).
  *
  * @example
- * const pruner = new AuditPruner({ core: core.db, retentionDays: 365, log });
+ * const pruner = new AuditPruner({ core: core.db, retentionDays: 365, log, tenantEvents, coreEvents });
  * pruner.start();
  * pruner.touch(tenant.id, tenant.db); // after recording an event in that tenant
  */
 export class AuditPruner {
-  private readonly tenantEvents = new AuditEventsRepository('audit_events');
-  private readonly coreEvents = new AuditEventsRepository('core_audit_events');
   private readonly lastPruned = new LRUCache<number, number>({ max: REMEMBERED_TENANTS });
   private readonly running = new Set<Promise<unknown>>();
   private timer: NodeJS.Timeout | null = null;
@@ -52,15 +54,15 @@ export class AuditPruner {
 
   /** Prunes one tenant's events now; returns how many were removed. */
   pruneTenant(db: Kysely<TenantDatabase>): Promise<number> {
-    return this.pruneAll(this.tenantEvents, db);
+    return this.pruneAll(this.options.tenantEvents, db);
   }
 
   /** Prunes the core's events now; returns how many were removed. */
   pruneCore(): Promise<number> {
-    return this.pruneAll(this.coreEvents, this.options.core);
+    return this.pruneAll(this.options.coreEvents, this.options.core);
   }
 
-  private async pruneAll<DB>(events: AuditEventsRepository, db: Kysely<DB>): Promise<number> {
+  private async pruneAll<DB>(events: AuditEventsTableRepository<DB>, db: Kysely<DB>): Promise<number> {
     const cutoff = this.cutoff();
     let removed = 0;
     for (let round = 0; round < MAX_BATCHES; round++) {

@@ -6,8 +6,10 @@ import type { TenantDatabase } from '../../db/tenant-schema.js';
 import type { TenantContext } from '../../tenancy/routing/tenant-context.js';
 import type { CoreAuditAction, TenantAuditAction } from './audit-actions.js';
 import type { AuditDetail, AuditEventInput, AuditSource } from './audit-event.js';
-import { AuditEventsRepository, type NewAuditEvent } from './audit-events.repository.js';
+import type { AuditEventsTableRepository, NewAuditEvent } from './audit-events-table.js';
 import type { AuditPruner } from './audit-pruner.js';
+import type { CoreAuditEventsRepository } from './core-audit-events.repository.js';
+import type { TenantAuditEventsRepository } from './tenant-audit-events.repository.js';
 
 /** A core event also names the core user it concerns (its only reader) and, if any, the organization. */
 export interface CoreAuditEventInput extends AuditEventInput<CoreAuditAction> {
@@ -49,11 +51,14 @@ function withoutSecrets(detail: AuditDetail): AuditDetail {
  * });
  */
 export class AuditRecorder {
-  private readonly tenantEvents = new AuditEventsRepository('audit_events');
-  private readonly coreEvents = new AuditEventsRepository('core_audit_events');
-
   constructor(
-    private readonly deps: { core: Kysely<CoreDatabase>; log: FastifyBaseLogger; pruner?: AuditPruner },
+    private readonly deps: {
+      core: Kysely<CoreDatabase>;
+      log: FastifyBaseLogger;
+      pruner?: AuditPruner;
+      tenantEvents: TenantAuditEventsRepository;
+      coreEvents: CoreAuditEventsRepository;
+    },
   ) {}
 
   /** Records an event in a tenant's storage, through `db` (the change's transaction) or the tenant's handle. */
@@ -63,7 +68,7 @@ export class AuditRecorder {
     event: AuditEventInput<TenantAuditAction>,
     db: Kysely<TenantDatabase> = tenant.db,
   ): Promise<void> {
-    const recorded = await this.write(this.tenantEvents, db, this.row(source, event), {
+    const recorded = await this.write(this.deps.tenantEvents, db, this.row(source, event), {
       tenantId: tenant.id,
     });
     if (recorded) this.deps.pruner?.touch(tenant.id, tenant.db);
@@ -76,7 +81,7 @@ export class AuditRecorder {
     db: Kysely<CoreDatabase> = this.deps.core,
   ): Promise<void> {
     await this.write(
-      this.coreEvents,
+      this.deps.coreEvents,
       db,
       {
         ...this.row(source, event),
@@ -103,7 +108,7 @@ export class AuditRecorder {
 
   /** Inserts the row, isolated in a savepoint inside a transaction; true when it was recorded. */
   private async write<DB>(
-    events: AuditEventsRepository,
+    events: AuditEventsTableRepository<DB>,
     db: Kysely<DB>,
     row: NewAuditEvent,
     context: { tenantId?: number },

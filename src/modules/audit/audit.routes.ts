@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { AppError } from '../../errors.js';
 import { authenticated as signedIn, requireUser } from '../../http/auth-guards.js';
-import { PageQuery } from '../../http/pagination.js';
+import { PageQuery } from '../shared/pagination.js';
 import { BEARER_SECURITY, errorResponses } from '../../http/schemas.js';
 import { AUDIT_ACTIONS } from './audit-actions.js';
 

@@ -1,12 +1,14 @@
 import type { Kysely } from 'kysely';
 import type { CoreDatabase } from '../../db/core-schema.js';
 import { AppError } from '../../errors.js';
-import { decodeCursor, toPage } from '../../http/pagination.js';
+import { decodeCursor, toPage } from '../shared/pagination.js';
 import type { TenantContext } from '../../tenancy/routing/tenant-context.js';
 import { planeOf, type AuditAction, type AuditPlane } from './audit-actions.js';
 import { toAuditEventView } from './audit-event.js';
-import { AuditEventsRepository, type AuditEventFilter } from './audit-events.repository.js';
+import type { AuditEventFilter } from './audit-events-table.js';
 import type { AuditPruner } from './audit-pruner.js';
+import type { CoreAuditEventsRepository } from './core-audit-events.repository.js';
+import type { TenantAuditEventsRepository } from './tenant-audit-events.repository.js';
 
 /** GET /api/audit-events, as the route validated it (the action is one of AUDIT_ACTIONS). */
 export interface AuditEventQuery {
@@ -31,12 +33,11 @@ function usable(date: Date): boolean {
 
 /** Reading the audit log: a tenant's events for its owners and admins, a core user's own core events. */
 export class AuditService {
-  private readonly tenantEvents = new AuditEventsRepository('audit_events');
-  private readonly coreEvents = new AuditEventsRepository('core_audit_events');
-
   constructor(
     private readonly core: Kysely<CoreDatabase>,
     private readonly pruner: AuditPruner,
+    private readonly tenantEvents: TenantAuditEventsRepository,
+    private readonly coreEvents: CoreAuditEventsRepository,
   ) {}
 
   /** Every event of the tenant, newest first (the caller's role was checked by the route's guard). */

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { normalizeEmail } from '../../auth/emails.js';
+import { normalizeEmail } from '../shared/emails.js';
 import { authenticated as signedIn, requireTenantAdmin } from '../../http/auth-guards.js';
-import { PageQuery } from '../../http/pagination.js';
+import { PageQuery } from '../shared/pagination.js';
 import {
   BEARER_SECURITY,
   EmailInput,
@@ -10,12 +10,11 @@ import {
   OpaqueToken,
   PasswordInput,
   PUBLIC,
-  TenantRole,
   TENANT_HEADER_REQUIRED,
-  TenantUser,
 } from '../../http/schemas.js';
 import { authRateLimit } from '../../http/plugins/rate-limit.js';
 import { auditSource } from '../audit/audit-source.js';
+import { TenantRole, TenantUser } from '../tenant-users/tenant-users.schemas.js';
 
 const InvitationId = Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) });
 const InvitationStatus = Type.Union(

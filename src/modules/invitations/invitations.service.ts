@@ -3,7 +3,7 @@ import { hashSecretToken, newSecretToken } from '../../auth/secret-tokens.js';
 import type { Config } from '../../config.js';
 import type { TenantInvitation, TenantPrincipal, TenantRole } from '../../db/tenant-schema.js';
 import { AppError } from '../../errors.js';
-import { decodeCursor, toPage } from '../../http/pagination.js';
+import { decodeCursor, toPage } from '../shared/pagination.js';
 import type { Mailer } from '../../mail/mailer.js';
 import { invitationMail } from '../../mail/templates.js';
 import type { TenantContext } from '../../tenancy/routing/tenant-context.js';
@@ -11,9 +11,9 @@ import type { AuditSource } from '../audit/audit-event.js';
 import type { AuditRecorder } from '../audit/audit-recorder.js';
 import type { OrganizationsRepository } from '../organizations/organizations.repository.js';
 import { toTenantUserView } from '../tenant-users/tenant-user-view.js';
-import { TenantUsersRepository } from '../tenant-users/tenant-users.repository.js';
+import type { TenantUsersRepository } from '../tenant-users/tenant-users.repository.js';
 import { invitationStatus, toInvitationView } from './invitation-view.js';
-import { InvitationsRepository, type InvitationStatus } from './invitations.repository.js';
+import type { InvitationsRepository, InvitationStatus } from './invitations.repository.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -22,6 +22,8 @@ export interface InvitationsDeps {
   mailer: Mailer;
   /** For the organization's name (the email and the lookup show it); the tenant context carries only the slug. */
   organizations: OrganizationsRepository;
+  invitations: InvitationsRepository;
+  tenantUsers: TenantUsersRepository;
   /** invitation.sent / .revoked / .accepted, each in the transaction of its change. */
   audit: AuditRecorder;
 }
@@ -61,10 +63,13 @@ function assertMayHandle(actor: TenantPrincipal, role: TenantRole): void {
  * answers 404 (never an invitation nobody was told about without the caller seeing an error).
  */
 export class InvitationsService {
-  private readonly invitations = new InvitationsRepository();
-  private readonly users = new TenantUsersRepository();
+  private readonly invitations: InvitationsRepository;
+  private readonly users: TenantUsersRepository;
 
-  constructor(private readonly deps: InvitationsDeps) {}
+  constructor(private readonly deps: InvitationsDeps) {
+    this.invitations = deps.invitations;
+    this.users = deps.tenantUsers;
+  }
 
   private get linkTtlMs(): number {
     return this.deps.config.verificationTokenExpireHours * HOUR_MS;

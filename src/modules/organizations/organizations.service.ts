@@ -1,10 +1,10 @@
 import type { CoreUser, Organization, PlacementKind } from '../../db/core-schema.js';
 import { AppError } from '../../errors.js';
-import { decodeCursor, toPage } from '../../http/pagination.js';
-import type { TokenResponse } from '../../http/schemas.js';
+import { decodeCursor, toPage } from '../shared/pagination.js';
+import type { TokenResponse } from '../shared/token-response.js';
 import type { Provisioner } from '../../tenancy/lifecycle/provisioner.js';
 import type { TenantGateway } from '../../tenancy/routing/tenant-gateway.js';
-import type { TenantAuthService } from '../tenant-auth/tenant-auth.service.js';
+import type { TenantAccountsService } from '../tenant-accounts/tenant-accounts.service.js';
 import type { TenantUsersRepository } from '../tenant-users/tenant-users.repository.js';
 import type { OrganizationDomainsRepository } from '../domains/organization-domains.repository.js';
 import type { OrganizationsRepository } from './organizations.repository.js';
@@ -32,7 +32,7 @@ export type OrganizationView = ReturnType<typeof toOrganizationView>;
 export interface OrganizationsDeps {
   provisioner: Provisioner;
   tenants: TenantGateway;
-  tenantAuth: TenantAuthService;
+  tenantAuth: TenantAccountsService;
   /** MAX_ORGANIZATIONS_PER_OWNER: organizations that are not deleted, per owner (null: no quota). */
   maxPerOwner: number | null;
   /** TENANT_PLACEMENT: how new organizations are stored (callers do not choose). */

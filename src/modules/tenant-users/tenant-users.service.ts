@@ -1,10 +1,10 @@
 import { hashPassword, verifyPassword } from '../../auth/passwords.js';
-import type { RefreshTokens } from '../../auth/refresh-tokens.js';
-import type { TenantPrincipal, TenantRole, TenantUser } from '../../db/tenant-schema.js';
+import type { RefreshTokenFamilies } from '../shared/refresh-token-families.js';
+import type { TenantDatabase, TenantPrincipal, TenantRole, TenantUser } from '../../db/tenant-schema.js';
 import { AppError } from '../../errors.js';
-import { decodeCursor, toPage } from '../../http/pagination.js';
+import { decodeCursor, toPage } from '../shared/pagination.js';
 import type { TenantContext } from '../../tenancy/routing/tenant-context.js';
-import { TenantUsersRepository } from './tenant-users.repository.js';
+import type { TenantUsersRepository } from './tenant-users.repository.js';
 import { toTenantUserView } from './tenant-user-view.js';
 import type { AuditSource } from '../audit/audit-event.js';
 import type { AuditRecorder } from '../audit/audit-recorder.js';
@@ -20,10 +20,9 @@ function isLinkedOwner(tenant: TenantContext, user: TenantUser): boolean {
 
 /** Self-service and administration of the users of one tenant. */
 export class TenantUsersService {
-  private readonly users = new TenantUsersRepository();
-
   constructor(
-    private readonly refreshTokens: RefreshTokens,
+    private readonly users: TenantUsersRepository,
+    private readonly refreshTokens: RefreshTokenFamilies<TenantDatabase>,
     private readonly audit: AuditRecorder,
   ) {}
 

@@ -1,12 +1,12 @@
 import type { AccessTokens } from '../../auth/access-tokens.js';
 import { hashPassword, verifyPassword } from '../../auth/passwords.js';
-import type { RefreshTokens } from '../../auth/refresh-tokens.js';
+import type { RefreshTokenFamilies } from '../shared/refresh-token-families.js';
 import type { Kysely } from 'kysely';
 import type { TenantDatabase, TenantPrincipal, TenantUser } from '../../db/tenant-schema.js';
 import { AppError, type ErrorCode } from '../../errors.js';
-import type { TokenResponse } from '../../http/schemas.js';
+import type { TokenResponse } from '../shared/token-response.js';
 import type { TenantContext } from '../../tenancy/routing/tenant-context.js';
-import { TenantUsersRepository } from '../tenant-users/tenant-users.repository.js';
+import type { TenantUsersRepository } from '../tenant-users/tenant-users.repository.js';
 import { toTenantUserView } from '../tenant-users/tenant-user-view.js';
 import type { AuditSource } from '../audit/audit-event.js';
 import type { AuditRecorder } from '../audit/audit-recorder.js';
@@ -15,12 +15,11 @@ import type { AuditRecorder } from '../audit/audit-recorder.js';
  * Authentication inside one tenant's database. Every method takes the request's tenant context, so it can only
  * ever read or write that tenant's database, and every token it issues is bound to that tenant's id.
  */
-export class TenantAuthService {
-  private readonly users = new TenantUsersRepository();
-
+export class TenantAccountsService {
   constructor(
+    private readonly users: TenantUsersRepository,
     private readonly accessTokens: AccessTokens,
-    private readonly refreshTokens: RefreshTokens,
+    private readonly refreshTokens: RefreshTokenFamilies<TenantDatabase>,
     private readonly audit: AuditRecorder,
   ) {}
 

@@ -1,4 +1,4 @@
-import { AppError } from '../errors.js';
+import { AppError } from '../../errors.js';
 
 /**
  * A plain RFC 5322 addr-spec, ASCII only: a dot-atom local part (letters, digits and !#$%&'*+/=?^_`{|}~-, dots

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { AppError } from '../errors.js';
+import { AppError } from '../../errors.js';
 
 export const PageQuery = {
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),

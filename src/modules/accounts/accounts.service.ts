@@ -1,19 +1,19 @@
 import type { Kysely } from 'kysely';
 import type { AccessTokens } from '../../auth/access-tokens.js';
 import { hashPassword, verifyPassword } from '../../auth/passwords.js';
-import type { RefreshTokens } from '../../auth/refresh-tokens.js';
+import type { RefreshTokenFamilies } from '../shared/refresh-token-families.js';
 import type { Config } from '../../config.js';
 import type { CoreDatabase, CoreUser } from '../../db/core-schema.js';
 import { AppError, type ErrorCode } from '../../errors.js';
 import type { Mailer } from '../../mail/mailer.js';
 import { passwordResetMail, verificationMail } from '../../mail/templates.js';
-import type { TokenResponse } from '../../http/schemas.js';
-import { CoreUsersRepository } from './core-users.repository.js';
-import {
+import type { TokenResponse } from '../shared/token-response.js';
+import type { CoreUsersRepository } from './core-users.repository.js';
+import type {
+  AccountMailRequest,
   AccountMailRequestsRepository,
-  type AccountMailRequest,
 } from './account-mail-requests.repository.js';
-import { EmailTokensRepository } from './email-tokens.repository.js';
+import type { EmailTokensRepository } from './email-tokens.repository.js';
 import type { AuditSource } from '../audit/audit-event.js';
 import type { AuditRecorder } from '../audit/audit-recorder.js';
 
@@ -21,13 +21,16 @@ const HOUR_MS = 3_600_000;
 /** Requests turned into mail per transaction by the background sender. */
 const MAIL_REQUEST_BATCH = 20;
 
-export interface CoreAuthDeps {
+export interface AccountsDeps {
   db: Kysely<CoreDatabase>;
   config: Config;
   mailer: Mailer;
   accessTokens: AccessTokens;
-  refreshTokens: RefreshTokens;
+  refreshTokens: RefreshTokenFamilies<CoreDatabase>;
   audit: AuditRecorder;
+  users: CoreUsersRepository;
+  emailTokens: EmailTokensRepository;
+  mailRequests: AccountMailRequestsRepository;
 }
 
 /** The public shape of a core user: never a hash or a token. */
@@ -43,15 +46,15 @@ export function toCoreUserView(user: CoreUser) {
 export type CoreUserView = ReturnType<typeof toCoreUserView>;
 
 /** Core (control-plane) accounts: registration, email verification, login, sessions, password reset. */
-export class CoreAuthService {
+export class AccountsService {
   private readonly users: CoreUsersRepository;
   private readonly emailTokens: EmailTokensRepository;
   private readonly mailRequests: AccountMailRequestsRepository;
 
-  constructor(private readonly deps: CoreAuthDeps) {
-    this.users = new CoreUsersRepository(deps.db);
-    this.emailTokens = new EmailTokensRepository(deps.db);
-    this.mailRequests = new AccountMailRequestsRepository(deps.db);
+  constructor(private readonly deps: AccountsDeps) {
+    this.users = deps.users;
+    this.emailTokens = deps.emailTokens;
+    this.mailRequests = deps.mailRequests;
   }
 
   private get linkTtlMs(): number {

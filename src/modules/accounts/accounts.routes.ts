@@ -2,10 +2,11 @@ import formbody from '@fastify/formbody';
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { normalizeEmail } from '../../auth/emails.js';
 import { AppError } from '../../errors.js';
+import { authenticated as signedIn, requireUser } from '../../http/auth-guards.js';
+import { noStore } from '../../http/no-store.js';
 import {
-  CoreUser,
+  BEARER_SECURITY,
   EmailInput,
   errorResponses,
   LoginPasswordInput,
@@ -13,13 +14,16 @@ import {
   OpaqueToken,
   PasswordInput,
   PUBLIC,
-  TenantUser,
-  TokenResponse,
+  TENANT_HEADER_REQUIRED,
 } from '../../http/schemas.js';
-import { noStore } from '../../http/no-store.js';
 import { authRateLimit } from '../../http/plugins/rate-limit.js';
 import { auditSource } from '../audit/audit-source.js';
-import { toCoreUserView } from '../core-auth/core-auth.service.js';
+import { normalizeEmail } from '../shared/emails.js';
+import { TokenResponse } from '../shared/token-response.js';
+import { toTenantUserView } from '../tenant-users/tenant-user-view.js';
+import { TenantUser } from '../tenant-users/tenant-users.schemas.js';
+import { CoreUser } from './accounts.schemas.js';
+import { toCoreUserView } from './accounts.service.js';
 
 const TENANT_HEADER = Type.Object({
   'x-tenant': Type.Optional(
@@ -34,12 +38,28 @@ const CoreRegistration = Type.Object(
 const EmailBody = Type.Object({ email: EmailInput }, { title: 'EmailRequest' });
 const TokenBody = Type.Object({ token: OpaqueToken }, { title: 'VerifyEmailRequest' });
 
+const ME_TENANT_HEADER = Type.Object({ 'x-tenant': Type.Optional(Type.String()) });
+const UpdateMe = Type.Object(
+  {
+    email: Type.Optional(EmailInput),
+    password: Type.Optional(PasswordInput),
+    current_password: Type.Optional(LoginPasswordInput),
+  },
+  { title: 'UpdateMeRequest', description: 'Core: `password` and `current_password` only' },
+);
+
+// Fastify types schemas as plain objects; a TypeBox schema is one (compiled serializers are cached per object).
+const TENANT_USER_SCHEMA = TenantUser as unknown as Record<string, unknown>;
+const CORE_USER_SCHEMA = CoreUser as unknown as Record<string, unknown>;
+
 /**
- * /api/auth/*: the same paths serve the core context (no X-TENANT) and a tenant's context (X-TENANT), as in the
- * service this replaces. Verification and password reset exist only in the core.
+ * /api/auth/* and /api/users/me: the caller's account. The same paths serve the core context (no X-TENANT) and a
+ * tenant's context (X-TENANT), as in the service this replaces, so both planes' handlers meet here and hand over
+ * to the core's AccountsService or to the tenant's services (tenant-accounts, tenant-users). Verification and
+ * password reset exist only in the core.
  */
-export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { coreAuth, tenantAuth } = app.services;
+export const accountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { coreAuth, tenantAuth, tenantUsers } = app.services;
   const authLimit = authRateLimit(app.config.authRateLimit);
 
   app.post(
@@ -286,5 +306,117 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       await coreAuth.confirmPasswordReset(request.body.token, request.body.password, auditSource(request));
       return reply.code(204).send(null);
     },
+  );
+
+  app.get(
+    '/users/me',
+    {
+      config: { context: 'both' },
+      preParsing: requireUser,
+      schema: {
+        tags: ['users'],
+        summary: 'The caller (a core user, or a tenant user with X-TENANT)',
+        operationId: 'getMe',
+        headers: ME_TENANT_HEADER,
+        security: BEARER_SECURITY,
+        response: { 200: Type.Union([CoreUser, TenantUser]) },
+      },
+    },
+    async (request, reply) => {
+      // The plane is known here: serializing with its own schema skips the union's per-branch validation (the
+      // response schema stays the union, for validation of the contract and for the OpenAPI document).
+      if (request.tenant) {
+        reply.serializer(reply.compileSerializationSchema(TENANT_USER_SCHEMA, '200'));
+        return toTenantUserView(signedIn(request.tenantUser));
+      }
+      reply.serializer(reply.compileSerializationSchema(CORE_USER_SCHEMA, '200'));
+      return toCoreUserView(signedIn(request.coreUser));
+    },
+  );
+
+  type UpdateMeRequest = FastifyRequest<{
+    Body: { email?: string; password?: string; current_password?: string };
+  }>;
+
+  const updateTenantSelf = async (request: UpdateMeRequest) => {
+    const { email, ...rest } = request.body;
+    return tenantUsers.updateSelf(
+      signedIn(request.tenant),
+      signedIn(request.tenantUser),
+      { ...rest, ...(email === undefined ? {} : { email: normalizeEmail(email) }) },
+      auditSource(request),
+    );
+  };
+
+  const updateMe = async (request: UpdateMeRequest) => {
+    if (request.tenant) return updateTenantSelf(request);
+    const body = request.body;
+    if (body.email !== undefined || body.password === undefined) {
+      throw new AppError(
+        'VALIDATION_ERROR',
+        'Invalid body: core accounts can only change their password here',
+        {
+          errors: [
+            {
+              path: body.email !== undefined ? '/email' : '/password',
+              message: 'only password changes are supported',
+            },
+          ],
+        },
+      );
+    }
+    return toCoreUserView(
+      await coreAuth.changePassword(
+        signedIn(request.coreUser),
+        body.current_password,
+        body.password,
+        auditSource(request),
+      ),
+    );
+  };
+
+  app.patch(
+    '/users/me',
+    {
+      config: { context: 'both' },
+      preParsing: requireUser,
+      schema: {
+        tags: ['users'],
+        summary:
+          'Update the caller: core {password, current_password}; tenant {email?, password?, current_password?}',
+        description:
+          'Changing a password needs `current_password` (401 INVALID_CREDENTIALS when wrong) and ends the other sessions.',
+        operationId: 'updateMe',
+        headers: ME_TENANT_HEADER,
+        security: BEARER_SECURITY,
+        body: UpdateMe,
+        response: {
+          200: Type.Union([CoreUser, TenantUser]),
+          ...errorResponses({ 401: ['INVALID_CREDENTIALS'], 409: ['EMAIL_TAKEN'] }),
+        },
+      },
+    },
+    updateMe,
+  );
+
+  app.put(
+    '/users/me',
+    {
+      config: { context: 'tenant' },
+      preParsing: requireUser,
+      schema: {
+        tags: ['users'],
+        summary: 'Update the caller in a tenant (same as PATCH)',
+        operationId: 'replaceMe',
+        headers: TENANT_HEADER_REQUIRED,
+        security: BEARER_SECURITY,
+        body: UpdateMe,
+        response: {
+          200: TenantUser,
+          ...errorResponses({ 401: ['INVALID_CREDENTIALS'], 409: ['EMAIL_TAKEN'] }),
+        },
+      },
+    },
+    updateTenantSelf,
   );
 };
