@@ -52,9 +52,9 @@ function render(
   const from = relative(projectRoot, repositoryFile).split(sep).join('/');
   const lines = [
     `${SNAPSHOT_MARKER} from ${from}; do not edit.`,
-    '-- Every statement each public method can issue, with its placeholders, in the order the method first',
-    '-- issues them (transaction control left out), then what made it throw when every query answered no rows or',
-    '-- one row. `npm run sql:snapshots` regenerates it; `npm run lint` fails while it is stale.',
+    '-- Per public method: what it threw when every query answered no rows or one row, then every statement it',
+    '-- can issue, with placeholders, in the order it first issues them (transaction control left out).',
+    '-- `npm run sql:snapshots` regenerates this file; `npm run lint` fails while it is stale.',
   ];
   for (const repository of recordings) {
     for (const method of repository.methods) {
