@@ -7,15 +7,23 @@ import {
   type DatabaseConnection,
   type Driver,
   type KyselyPlugin,
+  type QueryId,
   type QueryResult,
   type UnknownRow,
 } from 'kysely';
 
 /**
- * What every statement answers: `empty` (no rows, nothing affected) or `one-row` (one row whose every column
- * reads '0', one row affected). Running a method under both reaches both sides of most "was there a row?" branches.
+ * What the statements answer: `empty` (no rows, nothing affected), `one-row` (one row whose every column reads
+ * '0', one row affected), or `empty-first` (the first statement nothing, every later one a row). Running a method
+ * under each reaches both sides of most "was there a row?" branches, and "none, then one" paths (a token that
+ * could not be used because it was used before).
  */
-export type RowMode = 'empty' | 'one-row';
+export type RowMode = 'empty' | 'one-row' | 'empty-first';
+
+/** Whether the statement numbered `index` (from 0) of a run answers a row. */
+function answersRow(mode: RowMode, index: number): boolean {
+  return mode === 'one-row' || (mode === 'empty-first' && index > 0);
+}
 
 /** The SQL one run issued, in order (transaction control left out: begin, commit and rollback are not listed). */
 export interface Recording {
@@ -34,11 +42,15 @@ class RecordingConnection implements DatabaseConnection {
   constructor(
     private readonly recording: Recording,
     private readonly mode: RowMode,
+    /** Per query, whether it answers a row (read by the placeholderRows plugin). */
+    private readonly answered: WeakMap<QueryId, boolean>,
   ) {}
 
   async executeQuery(query: CompiledQuery): Promise<QueryResult<never>> {
+    const row = answersRow(this.mode, this.recording.statements.length);
     this.recording.statements.push(query.sql);
-    return { rows: [], numAffectedRows: this.mode === 'one-row' ? 1n : 0n };
+    this.answered.set(query.queryId, row);
+    return { rows: [], numAffectedRows: row ? 1n : 0n };
   }
 
   streamQuery(): AsyncIterableIterator<QueryResult<never>> {
@@ -61,11 +73,11 @@ class RecordingDriver implements Driver {
 }
 
 /** Fills in the placeholder row after the driver answered (a plugin sees rows untyped, the driver cannot). */
-function placeholderRows(mode: RowMode): KyselyPlugin {
+function placeholderRows(answered: WeakMap<QueryId, boolean>): KyselyPlugin {
   return {
     transformQuery: (args) => args.node,
-    transformResult: async ({ result }) =>
-      mode === 'one-row' ? { ...result, rows: [PLACEHOLDER_ROW] } : result,
+    transformResult: async ({ result, queryId }) =>
+      answered.get(queryId) === true ? { ...result, rows: [PLACEHOLDER_ROW] } : result,
   };
 }
 
@@ -79,7 +91,8 @@ function placeholderRows(mode: RowMode): KyselyPlugin {
  * recording.statements; // ['select * from "t"']
  */
 export function recordingKysely(recording: Recording, mode: RowMode): Kysely<unknown> {
-  const connection = new RecordingConnection(recording, mode);
+  const answered = new WeakMap<QueryId, boolean>();
+  const connection = new RecordingConnection(recording, mode, answered);
   return new Kysely<unknown>({
     dialect: {
       createAdapter: () => new PostgresAdapter(),
@@ -87,6 +100,6 @@ export function recordingKysely(recording: Recording, mode: RowMode): Kysely<unk
       createIntrospector: (db) => new PostgresIntrospector(db),
       createQueryCompiler: () => new PostgresQueryCompiler(),
     },
-    plugins: [placeholderRows(mode)],
+    plugins: [placeholderRows(answered)],
   });
 }

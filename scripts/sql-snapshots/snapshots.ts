@@ -52,8 +52,9 @@ function render(
   const from = relative(projectRoot, repositoryFile).split(sep).join('/');
   const lines = [
     `${SNAPSHOT_MARKER} from ${from}; do not edit.`,
-    '-- Per public method: what it threw when every query answered no rows or one row, then every statement it',
-    '-- can issue, with placeholders, in the order it first issues them (transaction control left out).',
+    '-- Per public method: what it threw when its queries answered no rows, a row, or first none then rows; then',
+    '-- every statement it can issue, with placeholders, in the order it first issues them (transaction control',
+    '-- left out).',
     '-- `npm run sql:snapshots` regenerates this file; `npm run lint` fails while it is stale.',
   ];
   for (const repository of recordings) {
