@@ -26,8 +26,11 @@ const MODE_LABELS: Record<RowMode, string> = {
   'one-row': 'with a row',
   'empty-first': 'with no row, then rows',
 };
-/** A run that has not settled by then (a callback that never resolves, a retry loop) is reported, not awaited. */
-const RUN_TIMEOUT_MS = 2_000;
+/**
+ * A run that has not settled by then (a callback that never resolves, a retry loop) is reported, not awaited. Runs
+ * take milliseconds: the margin keeps a loaded machine (CI) from reporting a snapshot stale that is not.
+ */
+const RUN_TIMEOUT_MS = 30_000;
 
 function isPublicMethod(member: ts.ClassElement): member is ts.MethodDeclaration & { name: ts.Identifier } {
   const modifiers = ts.canHaveModifiers(member) ? ts.getModifiers(member) : undefined;
@@ -43,6 +46,26 @@ function isPublicMethod(member: ts.ClassElement): member is ts.MethodDeclaration
     !member.name.text.startsWith('_') &&
     hidden !== true
   );
+}
+
+type PublicMethod = ts.MethodDeclaration & { name: ts.Identifier };
+
+/**
+ * The public methods of a repository class in source order, then those it inherits and does not override (a
+ * repository per plane over one shared table shape, e.g. refresh tokens, keeps its SQL in a base class).
+ */
+function publicMethods(declaration: ts.ClassDeclaration, checker: ts.TypeChecker): PublicMethod[] {
+  const methods = declaration.members.filter(isPublicMethod);
+  const names = new Set(methods.map((method) => method.name.text));
+  const base = declaration.heritageClauses?.find((clause) => clause.token === ts.SyntaxKind.ExtendsKeyword)
+    ?.types[0]?.expression;
+  let symbol = base && checker.getSymbolAtLocation(base);
+  // An imported base class is an alias of the declaring module's symbol.
+  if (symbol && symbol.flags & ts.SymbolFlags.Alias) symbol = checker.getAliasedSymbol(symbol);
+  const baseDeclaration = symbol?.declarations?.find(ts.isClassDeclaration);
+  if (!baseDeclaration) return methods;
+  const inherited = publicMethods(baseDeclaration, checker).filter((method) => !names.has(method.name.text));
+  return [...methods, ...inherited];
 }
 
 /** The exported classes of a file that are repositories: every one in a `*.repository.ts`, else `*Repository`. */
@@ -118,7 +141,7 @@ function constructorChoices(
 
 async function recordMethod(
   construct: (context: RunContext) => object,
-  method: ts.MethodDeclaration & { name: ts.Identifier },
+  method: PublicMethod,
   synthesizer: ArgumentSynthesizer,
 ): Promise<MethodRecording> {
   const statements = new Set<string>();
@@ -173,7 +196,7 @@ export async function recordRepositories(
     const className = declaration.name?.text ?? 'default';
     const constructor: unknown = Reflect.get(module, className);
     if (typeof constructor !== 'function') throw new Error(`${source.fileName} does not export ${className}`);
-    const methods = declaration.members.filter(isPublicMethod);
+    const methods = publicMethods(declaration, checker);
     const seen = new Set<string>();
     for (const choice of constructorChoices(declaration, synthesizer)) {
       const construct = (context: RunContext): object => {

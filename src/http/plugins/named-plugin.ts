@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync, FastifyPluginOptions } from 'fastify';
+import fp from 'fastify-plugin';
 
-/** What Fastify checks when a named plugin is registered (the metadata `fastify-plugin` records). */
+/** What Fastify checks when a named plugin is registered. */
 export interface PluginMeta {
   /** Shown in errors and `app.printPlugins()`; what other plugins list in `dependencies`. */
   name: string;
@@ -11,9 +12,9 @@ export interface PluginMeta {
 }
 
 /**
- * Makes `plugin` a named, unencapsulated Fastify plugin, as `fastify-plugin` does (the same three symbols Fastify
- * reads): its hooks, handlers and routes apply to the instance it is registered on, and Fastify refuses to
- * register it before its `dependencies` or without the `decorators` it reads.
+ * Makes `plugin` a named, unencapsulated Fastify plugin (`fastify-plugin`): its hooks, handlers and routes apply to
+ * the instance it is registered on, and Fastify refuses to register it before its `dependencies` or without the
+ * `decorators` it reads. Every plugin of src/http/plugins is made with it, so each declares what it needs.
  *
  * @example
  * export const workerIdentity = namedPlugin(async (app) => { ... }, { name: 'tenantry-worker-identity' });
@@ -23,9 +24,5 @@ export function namedPlugin<Options extends FastifyPluginOptions>(
   plugin: FastifyPluginAsync<Options>,
   meta: PluginMeta,
 ): FastifyPluginAsync<Options> {
-  return Object.assign(plugin, {
-    [Symbol.for('skip-override')]: true,
-    [Symbol.for('fastify.display-name')]: meta.name,
-    [Symbol.for('plugin-meta')]: meta,
-  });
+  return fp(plugin, { fastify: '5.x', ...meta });
 }
