@@ -43,6 +43,16 @@ describe('SQL snapshots', () => {
     assert.equal(await snapshotOf(fixture), snapshot, 'the same source gives the same snapshot');
   });
 
+  it('lists the methods a repository inherits after its own', async () => {
+    const snapshot = await snapshotOf(fixture);
+    const own = snapshot.indexOf('-- ArchivedWidgetsRepository.count()\n');
+    const inherited = snapshot.indexOf(
+      '-- ArchivedWidgetsRepository.findByName(name)\nselect *\nfrom "archived_widgets"\nwhere "name" = $1;\n',
+    );
+    assert.ok(own !== -1 && inherited > own, snapshot);
+    assert.ok(snapshot.includes('-- ArchivedWidgetsRepository.rename(id, name)\n'), snapshot);
+  });
+
   it('a changed query changes the snapshot', async () => {
     const source = readFileSync(fixture, 'utf8');
     const changed = source.replace(
