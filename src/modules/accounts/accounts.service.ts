@@ -16,6 +16,7 @@ import type {
 import type { EmailTokensRepository } from './email-tokens.repository.js';
 import type { AuditSource } from '../audit/audit-event.js';
 import type { AuditRecorder } from '../audit/audit-recorder.js';
+import { ownAccountEvent } from '../audit/self-events.js';
 
 const HOUR_MS = 3_600_000;
 /** Requests turned into mail per transaction by the background sender. */
@@ -80,13 +81,7 @@ export class AccountsService {
       await this.deps.mailer.enqueue(verificationMail(user.email, this.link('/api/auth/verify', token)), trx);
       await this.deps.audit.core(
         source,
-        {
-          action: 'account.registered',
-          actor: { plane: 'core', user_id: user.id },
-          target: { type: 'account', id: user.id },
-          ownerUserId: user.id,
-          detail: { is_owner: user.is_owner },
-        },
+        ownAccountEvent('account.registered', user.id, { is_owner: user.is_owner }),
         trx,
       );
       return user;
@@ -107,16 +102,7 @@ export class AccountsService {
       if (result.status === 'used')
         throw new AppError('TOKEN_INVALID', 'Invalid verification token', { status: 404 });
       await this.users.markVerified(user.id, trx);
-      await this.deps.audit.core(
-        source,
-        {
-          action: 'account.verified',
-          actor: { plane: 'core', user_id: user.id },
-          target: { type: 'account', id: user.id },
-          ownerUserId: user.id,
-        },
-        trx,
-      );
+      await this.deps.audit.core(source, ownAccountEvent('account.verified', user.id), trx);
       return 'verified';
     });
   }
@@ -139,16 +125,7 @@ export class AccountsService {
     if (!user.is_verified) return this.loginFailed(source, user, 'EMAIL_NOT_VERIFIED');
     return this.deps.db.transaction().execute(async (trx) => {
       const tokens = await this.issueTokens(user.id, undefined, trx);
-      await this.deps.audit.core(
-        source,
-        {
-          action: 'account.login.succeeded',
-          actor: { plane: 'core', user_id: user.id },
-          target: { type: 'account', id: user.id },
-          ownerUserId: user.id,
-        },
-        trx,
-      );
+      await this.deps.audit.core(source, ownAccountEvent('account.login.succeeded', user.id), trx);
       return tokens;
     });
   }
@@ -255,13 +232,7 @@ export class AccountsService {
       await this.deps.refreshTokens.revokeAllForUser(trx, result.userId);
       await this.deps.audit.core(
         source,
-        {
-          action: 'account.password.changed',
-          actor: { plane: 'core', user_id: result.userId },
-          target: { type: 'account', id: result.userId },
-          ownerUserId: result.userId,
-          detail: { via: 'reset' },
-        },
+        ownAccountEvent('account.password.changed', result.userId, { via: 'reset' }),
         trx,
       );
     });

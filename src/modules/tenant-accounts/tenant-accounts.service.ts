@@ -10,6 +10,7 @@ import type { TenantUsersRepository } from '../tenant-users/tenant-users.reposit
 import { toTenantUserView } from '../tenant-users/tenant-user-view.js';
 import type { AuditSource } from '../audit/audit-event.js';
 import type { AuditRecorder } from '../audit/audit-recorder.js';
+import { ownUserEvent } from '../audit/self-events.js';
 
 /**
  * Authentication inside one tenant's database. Every method takes the request's tenant context, so it can only
@@ -47,16 +48,7 @@ export class TenantAccountsService {
     if (!user.is_active) return this.loginFailed(tenant, source, user, 'USER_INACTIVE');
     return tenant.db.transaction().execute(async (trx) => {
       const tokens = await this.issueTokens(tenant, user, undefined, trx);
-      await this.audit.tenant(
-        tenant,
-        source,
-        {
-          action: 'auth.login.succeeded',
-          actor: { plane: 'tenant', user_id: user.id },
-          target: { type: 'user', id: user.id },
-        },
-        trx,
-      );
+      await this.audit.tenant(tenant, source, ownUserEvent('auth.login.succeeded', user.id), trx);
       return tokens;
     });
   }
@@ -119,16 +111,7 @@ export class TenantAccountsService {
     await tenant.db.transaction().execute(async (trx) => {
       const revoked = await this.refreshTokens.revoke(trx, token);
       if (!revoked) return;
-      await this.audit.tenant(
-        tenant,
-        source,
-        {
-          action: 'auth.logout',
-          actor: { plane: 'tenant', user_id: revoked.userId },
-          target: { type: 'user', id: revoked.userId },
-        },
-        trx,
-      );
+      await this.audit.tenant(tenant, source, ownUserEvent('auth.logout', revoked.userId), trx);
     });
   }
 
