@@ -6,6 +6,7 @@ import { DirectoryLockedError } from '../db/dir-lock.js';
 import { createRedis } from '../redis.js';
 import { AuditRecorder } from '../modules/audit/audit-recorder.js';
 import type { OrganizationsRepository } from '../modules/organizations/organizations.repository.js';
+import type { TenantUsersRepository } from '../modules/tenant-users/tenant-users.repository.js';
 import type { TenantStorage } from '../tenancy/placement/tenant-storage.js';
 import type { Provisioner } from '../tenancy/lifecycle/provisioner.js';
 import type { TenantMover } from '../tenancy/lifecycle/tenant-mover.js';
@@ -32,6 +33,8 @@ export interface CliContext {
   mover: TenantMover;
   /** The core's organization rows. */
   organizations: OrganizationsRepository;
+  /** Tenant users, in any tenant's storage (export and import read and write them). */
+  tenantUsers: TenantUsersRepository;
   log: FastifyBaseLogger;
   /** Records core audit events of operator actions (actor null: the CLI has no user). */
   audit: AuditRecorder;
@@ -83,6 +86,7 @@ export async function withCliContext<T>(
       mover: tenancy.mover,
       provisioner: tenancy.provisioner,
       organizations: tenancy.organizations,
+      tenantUsers: tenancy.tenantUsers,
       log,
       audit,
       invalidate: tenancy.routing.invalidate,

@@ -2,7 +2,6 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { AppError } from '../../errors.js';
-import { TenantUsersRepository } from '../../modules/tenant-users/tenant-users.repository.js';
 import { ExportFileError } from '../../tenancy/lifecycle/tenant-export.js';
 import { ImportRefusedError, TenantTransfer } from '../../tenancy/lifecycle/tenant-import.js';
 import { MoveRefusedError, type MoveResult } from '../../tenancy/lifecycle/tenant-mover.js';
@@ -31,7 +30,7 @@ function transfer(context: CliContext): TenantTransfer {
     organizations: context.organizations,
     provisioner: context.provisioner,
     storage: context.storage,
-    tenantUsers: new TenantUsersRepository(),
+    tenantUsers: context.tenantUsers,
     log: context.log,
   });
 }
