@@ -19,9 +19,10 @@ export function isReconcilingWorker(env: Record<string, string | undefined> = pr
 }
 
 /**
- * The configuration one of `workers` processes runs with: the tenant connection budgets are totals for the
- * whole server, so each worker takes an equal share (at least one), and together they never hold more than the
- * configured number of connections (unless the budget is smaller than the number of workers).
+ * The configuration one of `workers` processes runs with: the tenant connection budgets and the number of argon2
+ * computations at once are totals for the whole server, so each worker takes an equal share (at least one), and
+ * together they never hold more than the configured number of connections (unless the budget is smaller than the
+ * number of workers).
  *
  * @example
  * workerShare(config, 4).tenantConnections.maxConnections; // 10 when TENANT_MAX_CONNECTIONS=40
@@ -31,6 +32,7 @@ export function workerShare(config: Config, workers: number = config.webConcurre
   const limits = config.tenantConnections;
   return Object.freeze({
     ...config,
+    passwordHashConcurrency: share(config.passwordHashConcurrency),
     tenantConnections: Object.freeze({
       ...limits,
       maxConnections: share(limits.maxConnections),

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -43,6 +44,8 @@ export interface Config {
   /** Organizations one owner may have that are not deleted; null when `off`. */
   readonly maxOrganizationsPerOwner: number | null;
   readonly webConcurrency: number;
+  /** argon2 computations (password hashes and checks) run at once by the server; more wait their turn. */
+  readonly passwordHashConcurrency: number;
   readonly logLevel: LogLevel;
   readonly bodyLimitBytes: number;
   /**
@@ -266,6 +269,7 @@ export function loadConfig(env: Env = process.env): Config {
     organizationRateLimit: read.rateLimit('ORGANIZATION_RATE_LIMIT', '10/hour'),
     maxOrganizationsPerOwner: read.limit('MAX_ORGANIZATIONS_PER_OWNER', 25, 1, 100_000),
     webConcurrency: read.integer('WEB_CONCURRENCY', 1, 1, 64),
+    passwordHashConcurrency: read.integer('PASSWORD_HASH_CONCURRENCY', availableParallelism(), 1, 256),
     logLevel: read.oneOf('LOG_LEVEL', 'info', LOG_LEVELS, (s) => s.toLowerCase()),
     bodyLimitBytes: read.integer('BODY_LIMIT', 1_048_576, 1024, 100 * 1_048_576),
     trustProxy: resolveTrustProxy(read),

@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import { AccessTokens } from './auth/access-tokens.js';
 import type { Config } from './config.js';
+import { setPasswordHashConcurrency } from './auth/passwords.js';
 import type { CoreDb } from './db/core-database.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
 import { AuditPruner } from './modules/audit/audit-pruner.js';
@@ -84,6 +85,7 @@ export function createServices(
   log: FastifyBaseLogger,
   redis: Redis | null,
 ): Services {
+  setPasswordHashConcurrency(config.passwordHashConcurrency);
   const accessTokens = new AccessTokens(config);
   const mailer = createMailer({ config, core: core.db, log });
   const auditEvents = {

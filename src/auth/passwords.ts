@@ -1,4 +1,6 @@
-import { hash, verify, type Algorithm } from '@node-rs/argon2';
+import { availableParallelism } from 'node:os';
+import type { Algorithm } from '@node-rs/argon2';
+import { Argon2Threads } from './argon2-threads.js';
 
 /** OWASP's argon2id recommendation: 19 MiB of memory, 2 iterations, 1 lane. */
 // `Algorithm` is an ambient const enum (not importable as a value here); 2 is its Argon2id member.
@@ -12,9 +14,24 @@ const ARGON2_OPTIONS = {
 export const PASSWORD_MIN_LENGTH = 8;
 export const PASSWORD_MAX_LENGTH = 128;
 
+/** argon2 runs on threads of its own, one per core unless configured (see argon2-threads.ts for why). */
+const argon2 = new Argon2Threads(availableParallelism());
+
+/**
+ * How many argon2 computations may run at once in this process (`PASSWORD_HASH_CONCURRENCY`; the composition
+ * root sets it from the configuration, shared out between cluster workers).
+ */
+export function setPasswordHashConcurrency(limit: number): void {
+  argon2.setLimit(limit);
+}
+
 /** Hashes a password with argon2id; the result embeds its salt and parameters. */
 export function hashPassword(password: string): Promise<string> {
-  return hash(password, ARGON2_OPTIONS);
+  return argon2.hash(password, ARGON2_OPTIONS);
+}
+
+function verifyHash(storedHash: string, password: string): Promise<boolean> {
+  return argon2.verify(storedHash, password);
 }
 
 // Verified against when the account does not exist, so "no such user" costs the same time as "wrong password".
@@ -30,11 +47,11 @@ let dummyHash: Promise<string> | undefined;
 export async function verifyPassword(storedHash: string | null, password: string): Promise<boolean> {
   if (storedHash === null) {
     dummyHash ??= hashPassword('not-a-real-password-only-for-timing');
-    await verify(await dummyHash, password).catch(() => false);
+    await verifyHash(await dummyHash, password).catch(() => false);
     return false;
   }
   try {
-    return await verify(storedHash, password);
+    return await verifyHash(storedHash, password);
   } catch {
     return false;
   }

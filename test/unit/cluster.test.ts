@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isReconcilingWorker, workerShare } from '../../src/cluster.js';
@@ -34,6 +35,18 @@ describe('workerShare', () => {
     const config = loadConfig({ ...base, WEB_CONCURRENCY: '8', TENANT_MAX_CONNECTIONS: '3' });
     assert.equal(workerShare(config).tenantConnections.maxConnections, 1);
     assert.equal(workerShare(config).tenantConnections.maxPerTenant, 1);
+  });
+
+  it('shares out the argon2 computations at once (PASSWORD_HASH_CONCURRENCY, one per CPU by default)', () => {
+    const config = loadConfig({ ...base, WEB_CONCURRENCY: '2', PASSWORD_HASH_CONCURRENCY: '6' });
+    assert.equal(config.passwordHashConcurrency, 6);
+    assert.equal(workerShare(config).passwordHashConcurrency, 3);
+    assert.equal(
+      workerShare(loadConfig({ ...base, WEB_CONCURRENCY: '4' }), 4).passwordHashConcurrency >= 1,
+      true,
+    );
+    assert.equal(loadConfig(base).passwordHashConcurrency, availableParallelism());
+    assert.throws(() => loadConfig({ ...base, PASSWORD_HASH_CONCURRENCY: '0' }), /PASSWORD_HASH_CONCURRENCY/);
   });
 
   it('leaves a single process its whole budget', () => {
