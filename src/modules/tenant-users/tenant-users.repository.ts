@@ -1,5 +1,6 @@
 import { CompiledQuery, sql, type Kysely, type Transaction } from 'kysely';
 import type { TenantDatabase, TenantPrincipal, TenantRole, TenantUser } from '../../db/tenant-schema.js';
+import { prepared } from '../../db/prepared-statements.js';
 import { AppError, isUniqueViolation } from '../../errors.js';
 
 type TenantDb = Kysely<TenantDatabase> | Transaction<TenantDatabase>;
@@ -9,7 +10,8 @@ const EMAIL_TAKEN = 'Email already registered in this tenant';
 /**
  * The principal lookup's SQL, compiled once per tenant handle: it runs on every authenticated tenant request, and
  * building and compiling it each time was a measurable share of the request. Kept per handle (not one global
- * string) so that whatever a handle adds to its SQL stays that handle's own.
+ * string) so that whatever a handle adds to its SQL stays that handle's own. It runs as a prepared statement on
+ * a dedicated tenant's connections (db/prepared-statements.ts).
  */
 const principalQueries = new WeakMap<TenantDb, CompiledQuery<TenantPrincipal>>();
 
@@ -23,11 +25,13 @@ export class TenantUsersRepository {
   async findPrincipal(db: TenantDb, id: number): Promise<TenantPrincipal | undefined> {
     let compiled = principalQueries.get(db);
     if (!compiled) {
-      compiled = db
-        .selectFrom('tenant_users')
-        .select(['id', 'email', 'role', 'is_active', 'created_at'])
-        .where('id', '=', 0)
-        .compile();
+      compiled = prepared(
+        db
+          .selectFrom('tenant_users')
+          .select(['id', 'email', 'role', 'is_active', 'created_at'])
+          .where('id', '=', 0)
+          .compile(),
+      );
       principalQueries.set(db, compiled);
     }
     const result = await db.executeQuery<TenantPrincipal>(CompiledQuery.raw(compiled.sql, [id]));

@@ -53,7 +53,7 @@ export function isBound(client: QueryClient, binding: SchemaBinding): boolean {
   return bound.get(client) === bindingKey(binding);
 }
 
-/** The statements that bind a connection. DEALLOCATE ALL: whatever the previous tenant prepared (we never do) is gone. */
+/** The statements that bind a connection. DEALLOCATE ALL: whatever the previous tenant prepared (shared connections never prepare) is gone. */
 function bindingSql(binding: SchemaBinding): string {
   const schema = binding.placement.schema;
   if (schema === null) throw new TypeError('Only shared placements are bound to a schema');

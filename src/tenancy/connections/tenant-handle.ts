@@ -6,6 +6,7 @@ import { isBound, queryBinding, type SchemaBinding } from './schema-binding.js';
 import type { SharedTenantNames } from '../placement/placement-names.js';
 import { sqlState } from '../../errors.js';
 import { movedAway } from './moved-away.js';
+import { preparingQuery } from './preparing-query.js';
 
 /**
  * What a shared tenant's query meets once its schema and role are dropped (a request that resolved the tenant
@@ -40,7 +41,8 @@ interface ManagedClient {
  * A Kysely "pool" whose every checkout goes through the connection manager, so each query (or transaction)
  * holds a budgeted connection only while it runs. A physical connection always comes back as the same client
  * object: Kysely keys its connection wrappers by that object, and would otherwise make a new one per query.
- * A shared tenant's checkout is bound to its role and schema by its first query (connections/schema-binding.ts).
+ * A shared tenant's checkout is bound to its role and schema by its first query (connections/schema-binding.ts);
+ * a dedicated tenant's connection runs the registered hot statements prepared (connections/preparing-query.ts).
  */
 function managedPool(
   manager: TenantConnectionManager,
@@ -63,7 +65,7 @@ function managedPool(
                 managed.unbound
                   ? ((managed.unbound = false), queryBinding(raw, binding, text, values).catch(bindingFailed))
                   : plain(text, values).catch(schemaGone)
-            : plain,
+            : preparingQuery(raw),
           lease: null,
           unbound: false,
           release() {
