@@ -37,5 +37,6 @@ EXPOSE 8000
 # Liveness through the same port the server listens on; node:24-slim has no curl, Node has fetch.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8000) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# Node handles SIGTERM itself (graceful stop, workers included); source maps give TypeScript stack traces.
-CMD ["node", "--enable-source-maps", "dist/main.js"]
+# Node handles SIGTERM itself (graceful stop, workers included); source maps give TypeScript stack traces;
+# --liftoff-only keeps V8's optimizing compiler off the embedded engine's WebAssembly (README: embedded memory).
+CMD ["node", "--liftoff-only", "--enable-source-maps", "dist/main.js"]

@@ -11,8 +11,9 @@
  * a load balancer would send): with `--server-env TENANT_IDLE_TIMEOUT_SECONDS=…` below S, what closing idle tenant
  * databases gives back.
  *
- * The server is `node --import tsx src/main.ts` itself (no `tsx` launcher in between), so its pid is the
- * process that holds the memory. The temporary directory and the server are removed on every exit.
+ * The server is `node <flags> --import tsx src/main.ts` with the flags of `npm start` (package.json), as `npm start`
+ * runs it, so its pid is the process that holds the memory. The temporary directory and the server are removed
+ * on every exit.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
@@ -26,6 +27,7 @@ import { processMemory, processTree, type ProcessMemory } from './lib/process-me
 import { fixed, table } from './lib/report.js';
 import { parseServerEnv } from './lib/server-env.js';
 import { freePort, startServer, type ServerProcess } from './lib/server-process.js';
+import { npmStartNodeFlags } from './lib/start-flags.js';
 
 const { values } = parseArgs({
   options: {
@@ -175,6 +177,7 @@ async function main(): Promise<void> {
   const server = await startServer({
     name: 'tenantry',
     script: 'src/main.ts',
+    nodeArgs: npmStartNodeFlags(),
     env: { DATA_DIR: dataDir, ...serverEnv },
     port: await freePort(),
     readyPath: '/health/ready',

@@ -31,7 +31,12 @@ export function siblingModule(importMetaUrl: string, baseName: string): URL {
 export function runChildProcessJob(entry: URL, input: unknown): Promise<void> {
   const file = fileURLToPath(entry);
   // Sources need tsx in the child too; resolved from here, so it works whatever the working directory.
-  const execArgv = extname(file) === '.ts' ? ['--import', import.meta.resolve('tsx')] : [];
+  // --liftoff-only: PostgreSQL's WebAssembly without V8's optimizing compiler, whose work on PGlite's largest
+  // functions peaks at hundreds of MiB (see the README's "Embedded engine memory").
+  const execArgv = [
+    '--liftoff-only',
+    ...(extname(file) === '.ts' ? ['--import', import.meta.resolve('tsx')] : []),
+  ];
   return new Promise((resolve, reject) => {
     const child = fork(file, [JSON.stringify(input)], {
       execArgv,
