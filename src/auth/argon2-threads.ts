@@ -9,16 +9,18 @@ import type { Options } from '@node-rs/argon2';
  * Why not @node-rs/argon2's async functions: they run on libuv's thread pool (4 threads), where more computations
  * than cores, each walking its own 19 MiB, hop between threads and cores and thrash the caches. Measured on a
  * 2-core machine (`bench/login.ts`, and the bare loop of `bench/lib/argon2-loop.ts`): 2 dedicated threads verify
- * ~20 % more per second than the 4 pool threads, and logins went from 0.75 × to 0.85 × the bare loop. It also
+ * ~20 % more per second than the 4 pool threads, and logins went from ~151 to ~171 a second. It also
  * leaves libuv's pool to file system and DNS work while logins queue.
  *
  * The thread's code is evaluated from a string (not a module file) so that it needs no TypeScript loader, from
  * the sources or from `dist/`, and it runs without this process's flags (no tsx, no profiler in each thread);
- * it loads the same @node-rs/argon2 as this process, whether it is evaluated as a script or as a module.
+ * it loads the same @node-rs/argon2 as this process, whether it is evaluated as a script (`require`) or as a
+ * module (`process.getBuiltinModule`, which Node 22.0–22.2 lack; there it is always a script).
  */
 const THREAD_SOURCE = `
-const { parentPort, workerData } = process.getBuiltinModule('node:worker_threads');
-const argon2 = process.getBuiltinModule('node:module').createRequire(workerData.argon2)(workerData.argon2);
+const builtin = (name) => (typeof require === 'function' ? require(name) : process.getBuiltinModule(name));
+const { parentPort, workerData } = builtin('node:worker_threads');
+const argon2 = builtin('node:module').createRequire(workerData.argon2)(workerData.argon2);
 parentPort.on('message', ({ id, op, args }) => {
   try {
     const value = op === 'hash' ? argon2.hashSync(args[0], args[1]) : argon2.verifySync(args[0], args[1]);
