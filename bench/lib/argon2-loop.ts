@@ -21,10 +21,12 @@ const { values } = parseArgs({
   },
 });
 if (values.runner !== 'threads' && values.runner !== 'libuv') throw new Error('--runner is threads or libuv');
-const threads = new Argon2Threads(availableParallelism());
 const verify =
   values.runner === 'threads'
-    ? (hash: string, password: string) => threads.verify(hash, password)
+    ? (
+        (threads) => (hash: string, password: string) =>
+          threads.verify(hash, password)
+      )(new Argon2Threads(availableParallelism()))
     : verifyOnLibuvPool;
 const password = 'bench-password-1234';
 const stored = await hashPassword(password);

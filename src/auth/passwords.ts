@@ -30,10 +30,6 @@ export function hashPassword(password: string): Promise<string> {
   return argon2.hash(password, ARGON2_OPTIONS);
 }
 
-function verifyHash(storedHash: string, password: string): Promise<boolean> {
-  return argon2.verify(storedHash, password);
-}
-
 // Verified against when the account does not exist, so "no such user" costs the same time as "wrong password".
 let dummyHash: Promise<string> | undefined;
 
@@ -47,11 +43,11 @@ let dummyHash: Promise<string> | undefined;
 export async function verifyPassword(storedHash: string | null, password: string): Promise<boolean> {
   if (storedHash === null) {
     dummyHash ??= hashPassword('not-a-real-password-only-for-timing');
-    await verifyHash(await dummyHash, password).catch(() => false);
+    await argon2.verify(await dummyHash, password).catch(() => false);
     return false;
   }
   try {
-    return await verifyHash(storedHash, password);
+    return await argon2.verify(storedHash, password);
   } catch {
     return false;
   }
