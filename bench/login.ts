@@ -6,7 +6,7 @@
  * reference. The target is at least 0.9 × the bare loop: a login should cost little beyond its verification.
  *
  *   npx tsx bench/login.ts [--duration 5] [--rounds 2] [--warmup 1] [--connections 8] [--max-seconds 300]
- *                          [--cpu-prof DIR]
+ *                          [--cpu-prof DIR] [--server-env NAME=VALUE ...]
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -20,6 +20,7 @@ import { runLoad } from './lib/load.js';
 import { urlForDatabase } from './lib/postgres.js';
 import { fixed, mean, table } from './lib/report.js';
 import { writeResults } from './lib/results.js';
+import { parseServerEnv } from './lib/server-env.js';
 import { freePort, REPO_ROOT, startServer } from './lib/server-process.js';
 
 const { values } = parseArgs({
@@ -30,6 +31,7 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '8' },
     'max-seconds': { type: 'string', default: '300' },
     'cpu-prof': { type: 'string' },
+    'server-env': { type: 'string', multiple: true, default: [] },
     out: { type: 'string', default: 'bench/results' },
   },
 });
@@ -40,13 +42,16 @@ const opts = {
   connections: Number(values.connections),
   maxSeconds: Number(values['max-seconds']),
 };
+const serverEnv = parseServerEnv(values['server-env']);
 if (
+  serverEnv === null ||
   !Object.values(opts).every((n) => Number.isInteger(n) && n >= 0) ||
   opts.duration < 1 ||
   opts.rounds < 1
 ) {
   process.stderr.write(
-    'usage: npx tsx bench/login.ts [--duration S] [--rounds R] [--warmup S] [--connections C] [--max-seconds S]\n',
+    'usage: npx tsx bench/login.ts [--duration S] [--rounds R] [--warmup S] [--connections C] [--max-seconds S]\n' +
+      '                          [--cpu-prof DIR] [--server-env NAME=VALUE ...]\n',
   );
   process.exit(2);
 }
@@ -94,6 +99,7 @@ async function main(): Promise<void> {
     LOG_LEVEL: 'warn',
     RATE_LIMIT: 'off',
     AUTH_RATE_LIMIT: 'off',
+    ...serverEnv,
   };
   const fleet = await createFleet({ env, count: 1 });
   const tenant = fleet.tenants[0] as FleetTenant;

@@ -105,18 +105,16 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
       .where('core_user_id', '=', owner.id)
       .executeTakeFirstOrThrow();
 
-    const tenants = await Promise.all(
-      ids.map(async (id) => {
-        const { access_token } = await app.services.accessTokens.issue({
-          audience: 'tenant',
-          userId: row.id,
-          tenantId: id,
-          role: 'owner',
-        });
-        const placement = placements.get(id) as TenantPlacement;
-        return { id, dbName: placement.address.database, placement, token: access_token };
-      }),
-    );
+    const tenants = ids.map((id) => {
+      const { access_token } = app.services.accessTokens.issue({
+        audience: 'tenant',
+        userId: row.id,
+        tenantId: id,
+        role: 'owner',
+      });
+      const placement = placements.get(id) as TenantPlacement;
+      return { id, dbName: placement.address.database, placement, token: access_token };
+    });
     return { tenants, ownerTenantUserId: row.id };
   } finally {
     unregister();

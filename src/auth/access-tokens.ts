@@ -1,8 +1,7 @@
 import { createSecretKey, randomUUID, type KeyObject } from 'node:crypto';
-import { SignJWT, type JWTPayload } from 'jose';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
-import { verifyHmacJwt } from './hmac-jwt.js';
+import { signHmacJwt, verifyHmacJwt } from './hmac-jwt.js';
 import { VerifiedTokenCache } from './verified-token-cache.js';
 
 import type { TenantRole } from '../db/tenant-schema.js';
@@ -35,11 +34,11 @@ export interface IssuedAccessToken {
  *
  * @example
  * const tokens = new AccessTokens(config);
- * const { access_token } = await tokens.issue({ audience: 'core', userId: 7 });
+ * const { access_token } = tokens.issue({ audience: 'core', userId: 7 });
  * const principal = tokens.verify(access_token, 'core');
  */
 export class AccessTokens {
-  // A KeyObject made once: given raw bytes, node:crypto (and jose, for signing) would import the key every time.
+  // A KeyObject made once: given raw bytes, node:crypto would import the key on every signature.
   private readonly key: KeyObject;
   private readonly verified = new VerifiedTokenCache<AccessPrincipal>(VERIFIED_CACHE_ENTRIES);
 
@@ -52,23 +51,26 @@ export class AccessTokens {
     this.key = createSecretKey(Buffer.from(config.secretKey, 'utf8'));
   }
 
-  async issue(
+  issue(
     subject:
       | { audience: 'core'; userId: number }
       | { audience: 'tenant'; userId: number; tenantId: number; role: TenantRole },
-  ): Promise<IssuedAccessToken> {
+  ): IssuedAccessToken {
     const expiresIn = this.config.accessTokenExpireMinutes * 60;
-    const claims: JWTPayload =
-      subject.audience === 'tenant' ? { tid: subject.tenantId, role: subject.role } : {};
-    const token = await new SignJWT(claims)
-      .setProtectedHeader({ alg: this.config.algorithm, typ: 'JWT' })
-      .setIssuer(this.config.jwtIssuer)
-      .setAudience(subject.audience)
-      .setSubject(String(subject.userId))
-      .setJti(randomUUID())
-      .setIssuedAt()
-      .setExpirationTime(`${expiresIn}s`)
-      .sign(this.key);
+    const iat = Math.floor(Date.now() / 1000);
+    const registered = {
+      iss: this.config.jwtIssuer,
+      aud: subject.audience,
+      sub: String(subject.userId),
+      jti: randomUUID(),
+      iat,
+      exp: iat + expiresIn,
+    };
+    const claims =
+      subject.audience === 'tenant'
+        ? { ...registered, tid: subject.tenantId, role: subject.role }
+        : registered;
+    const token = signHmacJwt(claims, this.key, this.config.algorithm);
     return { access_token: token, token_type: 'bearer', expires_in: expiresIn };
   }
 

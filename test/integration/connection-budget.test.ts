@@ -112,21 +112,17 @@ before(
         .where('core_user_id', '=', owner.id)
         .executeTakeFirstOrThrow();
       const tokensOf = (list: number[]) =>
-        Promise.all(
-          list.map(async (id) => ({
-            id,
-            token: (
-              await app.services.accessTokens.issue({
-                audience: 'tenant',
-                userId: first.id,
-                tenantId: id,
-                role: 'owner',
-              })
-            ).access_token,
-          })),
-        );
-      sharedTenants = await tokensOf(sharedIds);
-      tenants = await tokensOf(ids);
+        list.map((id) => ({
+          id,
+          token: app.services.accessTokens.issue({
+            audience: 'tenant',
+            userId: first.id,
+            tenantId: id,
+            role: 'owner',
+          }).access_token,
+        }));
+      sharedTenants = tokensOf(sharedIds);
+      tenants = tokensOf(ids);
     } finally {
       await app.close();
     }

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { createHmac, createSecretKey } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { SignJWT } from 'jose';
+import { jwtVerify, SignJWT } from 'jose';
 import { AccessTokens, CLOCK_SKEW_SECONDS } from '../../src/auth/access-tokens.js';
-import { verifyHmacJwt } from '../../src/auth/hmac-jwt.js';
+import { signHmacJwt, verifyHmacJwt } from '../../src/auth/hmac-jwt.js';
 import { VerifiedTokenCache } from '../../src/auth/verified-token-cache.js';
 import { AppError } from '../../src/errors.js';
 
@@ -127,10 +127,44 @@ describe('verifyHmacJwt', () => {
   });
 });
 
+describe('signHmacJwt', () => {
+  for (const algorithm of ['HS256', 'HS384', 'HS512'] as const) {
+    it(`signs ${algorithm} tokens that jose verifies, with every claim and the header jose expects`, async () => {
+      const t = now();
+      const token = signHmacJwt(
+        { iss: 'tenantry', aud: 'tenant', sub: '7', jti: 'j-9', iat: t, exp: t + 60, tid: 3, role: 'admin' },
+        KEY,
+        algorithm,
+      );
+      const { payload, protectedHeader } = await jwtVerify(token, KEY, {
+        algorithms: [algorithm],
+        issuer: 'tenantry',
+        audience: 'tenant',
+        typ: 'JWT',
+      });
+      assert.deepEqual(protectedHeader, { alg: algorithm, typ: 'JWT' });
+      assert.deepEqual(payload, {
+        iss: 'tenantry',
+        aud: 'tenant',
+        sub: '7',
+        jti: 'j-9',
+        iat: t,
+        exp: t + 60,
+        tid: 3,
+        role: 'admin',
+      });
+      // Signed with another key, the same claims must not verify.
+      const claimsAgain = { iss: 'tenantry', aud: 'tenant', sub: '7', jti: 'j-9', iat: t, exp: t + 60 };
+      const other = signHmacJwt(claimsAgain, createSecretKey(Buffer.from('x'.repeat(48))), algorithm);
+      await assert.rejects(jwtVerify(other, KEY, { algorithms: [algorithm] }));
+    });
+  }
+});
+
 describe('AccessTokens', () => {
   it('issues tokens it verifies, for their audience only, also once cached', async () => {
     const tokens = new AccessTokens(CONFIG);
-    const { access_token } = await tokens.issue({
+    const { access_token } = tokens.issue({
       audience: 'tenant',
       userId: 7,
       tenantId: 3,
@@ -154,7 +188,7 @@ describe('AccessTokens', () => {
         (error: unknown) => error instanceof AppError && error.code === 'TOKEN_INVALID',
       );
     }
-    const core = await tokens.issue({ audience: 'core', userId: 9 });
+    const core = tokens.issue({ audience: 'core', userId: 9 });
     assert.equal(tokens.verify(core.access_token, 'core').userId, 9);
     assert.throws(() => tokens.verify(core.access_token, 'tenant'), AppError);
   });
