@@ -5,6 +5,7 @@
  * - `threads` (the default): one dedicated thread per core (src/auth/argon2-threads.ts), as the server runs it,
  *   the fastest way measured on the 2-core machines;
  * - `libuv`: @node-rs/argon2's own async verify, on libuv's thread pool (4 threads), as the server ran it before.
+ * `--threads N` gives the `threads` runner N threads instead (as `PASSWORD_HASH_CONCURRENCY=N` does the server).
  */
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -18,6 +19,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '1' },
     concurrency: { type: 'string', default: '8' },
     runner: { type: 'string', default: 'threads' },
+    threads: { type: 'string', default: String(availableParallelism()) },
   },
 });
 if (values.runner !== 'threads' && values.runner !== 'libuv') throw new Error('--runner is threads or libuv');
@@ -26,7 +28,7 @@ const verify =
     ? (
         (threads) => (hash: string, password: string) =>
           threads.verify(hash, password)
-      )(new Argon2Threads(availableParallelism()))
+      )(new Argon2Threads(Number(values.threads)))
     : verifyOnLibuvPool;
 const password = 'bench-password-1234';
 const stored = await hashPassword(password);
