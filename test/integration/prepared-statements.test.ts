@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
+import { preparedName } from '../../src/db/prepared-statements.js';
 import type { TenantContext } from '../../src/tenancy/routing/tenant-context.js';
-import { call, ownerWithOrganization } from '../helpers/flows.js';
+import { call, ownerWithOrganization, type Tokens } from '../helpers/flows.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
 // One connection per tenant: the statements seen through the tenant's handle are those of the connection that
@@ -36,21 +37,58 @@ async function preparedStatements(tenant: TenantContext): Promise<string[]> {
   return rows.map((row) => row.statement);
 }
 
-describe("a dedicated tenant's principal lookup", () => {
-  it('runs as a prepared statement on its connection, and only that statement is prepared', async () => {
+describe("a dedicated tenant's hot statements", () => {
+  it('run prepared on its connection: the principal lookup, prepared once and reused', async () => {
     const tenant = await tenantContext(acme.org.id);
     const first = await me();
     assert.equal(first.statusCode, 200, first.body);
     assert.equal(first.json<{ email: string }>().email, 'prepared-owner@example.com');
     const statements = await preparedStatements(tenant);
-    assert.equal(statements.length, 1, JSON.stringify(statements));
-    assert.match(
-      statements[0] as string,
-      /^select "id", "email", "role", "is_active", "created_at" from "tenant_users"/,
+    assert.ok(
+      statements.some((statement) =>
+        /^select "id", "email", "role", "is_active", "created_at" from "tenant_users"/.test(statement),
+      ),
+      JSON.stringify(statements),
     );
+    // Only registered statements are prepared, never an arbitrary query.
+    for (const statement of statements) assert.ok(preparedName(statement), statement);
     // Used again, not prepared again.
     assert.equal((await me()).statusCode, 200);
-    assert.equal((await preparedStatements(tenant)).length, 1);
+    assert.deepEqual(await preparedStatements(tenant), statements);
+  });
+
+  it("and a login's three statements: the user by email, its refresh token, its audit event", async () => {
+    const tenant = await tenantContext(acme.org.id);
+    const body = { email: 'prepared-member@example.com', password: 'prepared-password-1' };
+    const registered = await call(t.app, 'POST', '/api/auth/register', { tenant: acme.org.slug, body });
+    assert.equal(registered.statusCode, 201, registered.body);
+    const login = () => call(t.app, 'POST', '/api/auth/login', { tenant: acme.org.slug, body });
+    const first = await login();
+    assert.equal(first.statusCode, 200, first.body);
+    const statements = await preparedStatements(tenant);
+    for (const pattern of [
+      /^select \* from "tenant_users" where "email" = \$1$/,
+      /^insert into "tenant_refresh_tokens" \("user_id", "family_id", "token_hash", "expires_at"\) values/,
+      /^insert into "audit_events" \("action", /,
+    ])
+      assert.ok(
+        statements.some((statement) => pattern.test(statement)),
+        `${String(pattern)} in ${JSON.stringify(statements)}`,
+      );
+
+    // A second login reuses them, and its tokens work: its refresh token was stored, its event recorded.
+    const second = await login();
+    assert.equal(second.statusCode, 200, second.body);
+    assert.deepEqual(await preparedStatements(tenant), statements);
+    const tokens = second.json<Tokens>();
+    const refreshed = await call(t.app, 'POST', '/api/auth/refresh', {
+      tenant: acme.org.slug,
+      body: { refresh_token: tokens.refresh_token },
+    });
+    assert.equal(refreshed.statusCode, 200, refreshed.body);
+    const events = await sql<{ n: string }>`
+      select count(*) as n from audit_events where action = 'auth.login.succeeded'`.execute(tenant.db);
+    assert.equal(Number(events.rows[0]?.n), 2);
   });
 
   it('still answers after a migration changes the type of a column it returns', async () => {

@@ -1,6 +1,7 @@
 import { sql, type Insertable, type Kysely, type Selectable } from 'kysely';
 import type { AuditEventsTable, CoreAuditEventsTable } from '../../db/audit-schema.js';
 import { compileOnly } from '../../db/compile-only.js';
+import { RowInserts } from '../../db/reusable-statements.js';
 
 /** A tenant's table and the core's: the same columns; the core's adds organization and owner. */
 interface AuditEventTables {
@@ -34,10 +35,15 @@ export interface AuditEventFilter {
  * table and database type, so neither can be handed the other plane's handle.
  */
 export abstract class AuditEventsTableRepository<DB> {
-  protected constructor(private readonly table: keyof AuditEventTables) {}
+  /** One per login and per change: compiled once per column list, prepared on a dedicated tenant's connections. */
+  private readonly inserts: RowInserts<NewAuditEvent>;
+
+  protected constructor(private readonly table: keyof AuditEventTables) {
+    this.inserts = new RowInserts((row) => tables.insertInto(table).values(row).compile());
+  }
 
   async insert(db: Kysely<DB>, values: NewAuditEvent): Promise<void> {
-    await db.executeQuery(tables.insertInto(this.table).values(values).compile());
+    await db.executeQuery(this.inserts.query(values));
   }
 
   /** A page of events, newest first. */

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { compileOnly } from '../../db/compile-only.js';
+import { RowInserts } from '../../db/reusable-statements.js';
 import type { RefreshTokensTable } from '../../db/core-schema.js';
 import type { TenantRefreshTokensTable } from '../../db/tenant-schema.js';
 
@@ -9,6 +10,14 @@ interface RefreshTokenTables {
   tenant_refresh_tokens: TenantRefreshTokensTable;
 }
 const tables = compileOnly<RefreshTokenTables>();
+
+/** A refresh token as the families logic stores it. */
+export interface NewRefreshToken {
+  user_id: number;
+  family_id: string;
+  token_hash: string;
+  expires_at: Date;
+}
 
 /** A refresh token row as the families logic reads it back. */
 export interface RefreshTokenRef {
@@ -22,13 +31,15 @@ export interface RefreshTokenRef {
  * the other plane's handle. The rotation and reuse logic is RefreshTokenFamilies (refresh-token-families.ts).
  */
 export abstract class RefreshTokensTableRepository<DB> {
-  protected constructor(private readonly table: keyof RefreshTokenTables) {}
+  /** One per login and per rotation: compiled once, prepared on a dedicated tenant's connections. */
+  private readonly inserts: RowInserts<NewRefreshToken>;
 
-  async insert(
-    db: Kysely<DB>,
-    row: { user_id: number; family_id: string; token_hash: string; expires_at: Date },
-  ): Promise<void> {
-    await db.executeQuery(tables.insertInto(this.table).values(row).compile());
+  protected constructor(private readonly table: keyof RefreshTokenTables) {
+    this.inserts = new RowInserts((row) => tables.insertInto(table).values(row).compile());
+  }
+
+  async insert(db: Kysely<DB>, row: NewRefreshToken): Promise<void> {
+    await db.executeQuery(this.inserts.query(row));
   }
 
   /** Marks a live token used; returns its user and family (undefined: unknown, used, revoked or expired). */

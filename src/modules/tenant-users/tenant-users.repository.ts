@@ -1,6 +1,6 @@
-import { CompiledQuery, sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { TenantDatabase, TenantPrincipal, TenantRole, TenantUser } from '../../db/tenant-schema.js';
-import { prepared } from '../../db/prepared-statements.js';
+import { StatementPerHandle } from '../../db/reusable-statements.js';
 import { AppError, isUniqueViolation } from '../../errors.js';
 
 type TenantDb = Kysely<TenantDatabase> | Transaction<TenantDatabase>;
@@ -8,12 +8,20 @@ type TenantDb = Kysely<TenantDatabase> | Transaction<TenantDatabase>;
 const EMAIL_TAKEN = 'Email already registered in this tenant';
 
 /**
- * The principal lookup's SQL, compiled once per tenant handle: it runs on every authenticated tenant request, and
- * building and compiling it each time was a measurable share of the request. Kept per handle (not one global
- * string) so that whatever a handle adds to its SQL stays that handle's own. It runs as a prepared statement on
- * a dedicated tenant's connections (db/prepared-statements.ts).
+ * The principal lookup runs on every authenticated tenant request, the lookup by email on every login: each is
+ * compiled once per tenant handle and runs as a prepared statement on a dedicated tenant's connections
+ * (db/reusable-statements.ts).
  */
-const principalQueries = new WeakMap<TenantDb, CompiledQuery<TenantPrincipal>>();
+const principalById = new StatementPerHandle((db: Kysely<TenantDatabase>) =>
+  db
+    .selectFrom('tenant_users')
+    .select(['id', 'email', 'role', 'is_active', 'created_at'])
+    .where('id', '=', 0)
+    .compile(),
+);
+const userByEmail = new StatementPerHandle((db: Kysely<TenantDatabase>) =>
+  db.selectFrom('tenant_users').selectAll().where('email', '=', '').compile(),
+);
 
 /** Tenant users of one tenant database: the only place that writes SQL for them. */
 export class TenantUsersRepository {
@@ -23,19 +31,7 @@ export class TenantUsersRepository {
 
   /** The columns a request needs of its authenticated user (see TenantPrincipal), by id. */
   async findPrincipal(db: TenantDb, id: number): Promise<TenantPrincipal | undefined> {
-    let compiled = principalQueries.get(db);
-    if (!compiled) {
-      compiled = prepared(
-        db
-          .selectFrom('tenant_users')
-          .select(['id', 'email', 'role', 'is_active', 'created_at'])
-          .where('id', '=', 0)
-          .compile(),
-      );
-      principalQueries.set(db, compiled);
-    }
-    const result = await db.executeQuery<TenantPrincipal>(CompiledQuery.raw(compiled.sql, [id]));
-    return result.rows[0];
+    return (await principalById.execute(db, [id])).rows[0];
   }
 
   /**
@@ -81,8 +77,8 @@ export class TenantUsersRepository {
     if (linked.numUpdatedRows === 0n) await this.insertOwner(db, owner);
   }
 
-  findByEmail(db: TenantDb, email: string): Promise<TenantUser | undefined> {
-    return db.selectFrom('tenant_users').selectAll().where('email', '=', email).executeTakeFirst();
+  async findByEmail(db: TenantDb, email: string): Promise<TenantUser | undefined> {
+    return (await userByEmail.execute(db, [email])).rows[0];
   }
 
   findByCoreUser(db: TenantDb, coreUserId: number): Promise<TenantUser | undefined> {
