@@ -23,13 +23,10 @@ const { values } = parseArgs({
   },
 });
 if (values.runner !== 'threads' && values.runner !== 'libuv') throw new Error('--runner is threads or libuv');
-const verify =
-  values.runner === 'threads'
-    ? (
-        (threads) => (hash: string, password: string) =>
-          threads.verify(hash, password)
-      )(new Argon2Threads(Number(values.threads)))
-    : verifyOnLibuvPool;
+const threads = values.runner === 'threads' ? new Argon2Threads(Number(values.threads)) : null;
+const verify = threads
+  ? (hash: string, password: string) => threads.verify(hash, password)
+  : verifyOnLibuvPool;
 const password = 'bench-password-1234';
 const stored = await hashPassword(password);
 

@@ -151,15 +151,11 @@ export class AccountsService {
     throw new AppError(reason);
   }
 
-  private async issueTokens(
-    userId: number,
-    refreshToken?: string,
-    db: Kysely<CoreDatabase> = this.deps.db,
-  ): Promise<TokenResponse> {
+  private async issueTokens(userId: number, refreshToken?: string): Promise<TokenResponse> {
     const access = this.deps.accessTokens.issue({ audience: 'core', userId });
     return {
       ...access,
-      refresh_token: refreshToken ?? (await this.deps.refreshTokens.issue(db, userId)),
+      refresh_token: refreshToken ?? (await this.deps.refreshTokens.issue(this.deps.db, userId)),
     };
   }
 
